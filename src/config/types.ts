@@ -1,0 +1,139 @@
+/** The shape of a node's settings after loading, defaults filled in and validated. */
+
+export type Scope = 'read' | 'write' | 'broadcast';
+export const ALL_SCOPES: readonly Scope[] = ['read', 'write', 'broadcast'];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ApiKeySetting {
+  key: string;
+  scopes: Scope[];
+  /** When set, the key reaches only this tenant's connections and topics. */
+  tenantId?: string;
+}
+
+export interface AwsAccessKeySetting {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface JwtSettings {
+  /** HS256/384/512 shared secret. */
+  secret?: string;
+  /** PEM text of an RS256/ES256 public key (the file named in YAML `publicKey` is read at load). */
+  publicKeyPem?: string;
+  jwksUrl?: string;
+  algorithms: string[];
+  issuer?: string;
+  audience?: string;
+  /** Claim names holding the tenant and the user. */
+  claims: { tenantId: string; userId: string };
+  clockToleranceSeconds: number;
+}
+
+export interface Limits {
+  maxMessageBytes: number;
+  maxFrameBytes: number;
+  heartbeatSeconds: number;
+  idleTimeoutSeconds: number;
+  maxLifetimeSeconds: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerTenant: number;
+  messagesPerSecond: number;
+  outboundBufferBytes: number;
+  /** Messages of one connection waiting for its backend before the connection is closed with 1013. */
+  maxPendingMessages: number;
+  /** Time a client has to finish the upgrade, connect integration included. */
+  handshakeTimeoutSeconds: number;
+}
+
+export interface TopicSettings {
+  /** Glob over tenant-scoped topic names: `*` matches any run of characters. */
+  pattern: string;
+  historySize: number;
+  historyTtlSeconds: number;
+  presence: boolean;
+  joinLeave: boolean;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Settings {
+  /** Client listener. */
+  listen: HostPort;
+  /** Gateway spec files, one gateway each; empty means the embedded demo spec. */
+  specs: string[];
+  management: {
+    listen: HostPort;
+    apiKeys: ApiKeySetting[];
+    awsAccessKeys: AwsAccessKeySetting[];
+  };
+  grpc?: { listen: HostPort };
+  auth: { jwt?: JwtSettings };
+  limits: Limits;
+  topics: TopicSettings[];
+  /** `redis://…` or `nats://…`; absent means in memory, one node. */
+  backplane?: string;
+  /** At most 20 characters of [a-z0-9-]; absent means derived from host name and port. */
+  nodeId?: string;
+  log: { level: LogLevel };
+  /** Peers whose `X-Forwarded-For` is believed (exact addresses). */
+  trustedProxies: string[];
+  /** Bound on a graceful drain (SIGTERM) before the process exits anyway. */
+  drainSeconds: number;
+}
+
+// ---- gateway specs ----
+
+export interface HttpIntegrationSpec {
+  type: 'http';
+  /** May hold `{param}` placeholders filled from the path's parameters. */
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  timeouts: { connectMs: number; readMs: number };
+}
+
+export interface DummyIntegrationSpec {
+  type: 'dummy';
+  httpCode: number;
+  content: string;
+  httpHeaders: Record<string, string>;
+}
+
+export interface RealtimeIntegrationSpec {
+  type: 'realtime';
+  /** Where envelope types the protocol does not own go (http or dummy); absent answers `error`. */
+  forward?: HttpIntegrationSpec | DummyIntegrationSpec;
+}
+
+export type BackendIntegrationSpec = HttpIntegrationSpec | DummyIntegrationSpec;
+export type IntegrationSpec = BackendIntegrationSpec | RealtimeIntegrationSpec;
+
+export interface MessageRoutingSpec {
+  /** Property path of `$request.body.<path>` used for route selection, e.g. ['action']. */
+  selection?: string[];
+  /** Integrations by route key; `$default` is kept under `fallback`. */
+  routes: Record<string, IntegrationSpec>;
+  fallback?: IntegrationSpec;
+}
+
+export interface WebSocketRouteSpec {
+  /** The OpenAPI path template, e.g. `/chat/{room}`. */
+  path: string;
+  connect?: BackendIntegrationSpec;
+  message: MessageRoutingSpec;
+  disconnect?: BackendIntegrationSpec;
+}
+
+export interface GatewaySpec {
+  gatewayId: string;
+  title: string;
+  /** The file it was read from, or `(embedded demo)`. */
+  source: string;
+  routes: WebSocketRouteSpec[];
+}

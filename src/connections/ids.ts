@@ -1,0 +1,67 @@
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * Connection ids: `<nodeId>.<22 base64url chars>` — 128 random bits make them unguessable,
+ * and the node prefix lets any node route a call for an id to its owner without a lookup.
+ * With node ids capped at 20 characters an id is at most 43 characters (the seeds allow 50).
+ */
+export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,19}$/;
+const ID_PATTERN = /^([a-z0-9][a-z0-9-]{0,19})\.[A-Za-z0-9_-]{22}$/;
+
+const POOL_SIZE = 16 * 256;
+let pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+function randomBytes16(): Buffer {
+  if (poolOffset + 16 > POOL_SIZE) {
+    // A fresh pool, not a refill: ids already handed out keep their slices untouched.
+    pool = Buffer.allocUnsafe(POOL_SIZE);
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return slice;
+}
+
+export function newConnectionId(nodeId: string): string {
+  return `${nodeId}.${randomBytes16().toString('base64url')}`;
+}
+
+/** The owning node of a well-formed id, or undefined for anything else. */
+export function nodeOfConnectionId(id: string): string | undefined {
+  const match = ID_PATTERN.exec(id);
+  return match?.[1];
+}
+
+/**
+ * Time-ordered unique message ids in the UUIDv7 layout (RFC 9562): 48 bits of milliseconds,
+ * then a per-process counter in the 12 "rand_a" bits so ids made in the same millisecond
+ * still sort in order, then random bits that keep ids from different nodes apart.
+ */
+export class MessageIdGenerator {
+  private lastMs = 0;
+  private counter = 0;
+
+  next(nowMs: number): string {
+    let ms = nowMs;
+    if (ms <= this.lastMs) {
+      ms = this.lastMs;
+      this.counter++;
+      if (this.counter > 0xfff) {
+        // Counter exhausted within one millisecond: borrow the next millisecond, stay monotonic.
+        ms = this.lastMs + 1;
+        this.counter = 0;
+      }
+    } else {
+      this.counter = 0;
+    }
+    this.lastMs = ms;
+    const rand = randomBytes16();
+    const hexMs = ms.toString(16).padStart(12, '0');
+    const hexCounter = (0x7000 | this.counter).toString(16);
+    const variant = ((rand[0]! & 0x3f) | 0x80).toString(16).padStart(2, '0');
+    const tail = rand.subarray(1, 8).toString('hex');
+    return `${hexMs.slice(0, 8)}-${hexMs.slice(8)}-${hexCounter}-${variant}${tail.slice(0, 2)}-${tail.slice(2, 14)}`;
+  }
+}

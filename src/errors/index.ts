@@ -1,0 +1,100 @@
+/**
+ * One error type per meaning. Each edge maps them once: the management API to
+ * google.rpc.Status, the realtime protocol to `error` envelopes, the client edge to close codes.
+ */
+export type ErrorKind =
+  | 'INVALID_ARGUMENT'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'NOT_FOUND'
+  | 'RESOURCE_EXHAUSTED'
+  | 'UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED'
+  | 'FAILED_PRECONDITION'
+  | 'INTERNAL';
+
+export abstract class SwitchboardError extends Error {
+  abstract readonly kind: ErrorKind;
+  /** The request field at fault, for INVALID_ARGUMENT (google.rpc.BadRequest field violations). */
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+export class InvalidArgument extends SwitchboardError {
+  readonly kind = 'INVALID_ARGUMENT' as const;
+}
+export class Unauthenticated extends SwitchboardError {
+  readonly kind = 'UNAUTHENTICATED' as const;
+}
+export class PermissionDenied extends SwitchboardError {
+  readonly kind = 'PERMISSION_DENIED' as const;
+}
+export class NotFound extends SwitchboardError {
+  readonly kind = 'NOT_FOUND' as const;
+}
+export class ResourceExhausted extends SwitchboardError {
+  readonly kind = 'RESOURCE_EXHAUSTED' as const;
+}
+export class Unavailable extends SwitchboardError {
+  readonly kind = 'UNAVAILABLE' as const;
+}
+export class DeadlineExceeded extends SwitchboardError {
+  readonly kind = 'DEADLINE_EXCEEDED' as const;
+}
+export class FailedPrecondition extends SwitchboardError {
+  readonly kind = 'FAILED_PRECONDITION' as const;
+}
+export class Internal extends SwitchboardError {
+  readonly kind = 'INTERNAL' as const;
+}
+
+/** google.rpc.Code numbers, shared by every surface that speaks them (HTTP JSON, gRPC). */
+export const RPC_CODE: Record<ErrorKind, number> = {
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+};
+
+const CONSTRUCTORS: Record<ErrorKind, new (message: string, field?: string) => SwitchboardError> = {
+  INVALID_ARGUMENT: InvalidArgument,
+  UNAUTHENTICATED: Unauthenticated,
+  PERMISSION_DENIED: PermissionDenied,
+  NOT_FOUND: NotFound,
+  RESOURCE_EXHAUSTED: ResourceExhausted,
+  UNAVAILABLE: Unavailable,
+  DEADLINE_EXCEEDED: DeadlineExceeded,
+  FAILED_PRECONDITION: FailedPrecondition,
+  INTERNAL: Internal,
+};
+
+/** Rebuilds an error from its kind, e.g. one raised on another node; unknown kinds are INTERNAL. */
+export function errorOfKind(kind: string, message: string, field?: string): SwitchboardError {
+  const Constructor = CONSTRUCTORS[kind as ErrorKind] ?? Internal;
+  return new Constructor(message, field);
+}
+
+export function isSwitchboardError(err: unknown): err is SwitchboardError {
+  return err instanceof SwitchboardError;
+}
+
+/** Error raised while reading configuration or a gateway spec: names the file and the path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${source}: ${path || '(root)'}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
