@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKeySetting, Scope } from '../config/index.js';
+import { PermissionDenied, Unauthenticated } from '../errors/index.js';
+
+export interface Caller {
+  scopes: ReadonlySet<Scope>;
+  /** Set for a tenant-bound key: the caller reaches only this tenant. */
+  tenantId: string | undefined;
+}
+
+const EVERYTHING: Caller = { scopes: new Set<Scope>(['read', 'write', 'broadcast']), tenantId: undefined };
+
+interface StoredKey {
+  digest: Buffer;
+  caller: Caller;
+}
+
+/**
+ * API keys are compared as SHA-256 digests with timingSafeEqual, over every configured key,
+ * so neither the key's content nor which key matched shows in the response time.
+ */
+export class ApiKeyAuthenticator {
+  private readonly keys: StoredKey[];
+
+  constructor(keys: ApiKeySetting[]) {
+    this.keys = keys.map((key) => ({
+      digest: digest(key.key),
+      caller: { scopes: new Set(key.scopes), tenantId: key.tenantId },
+    }));
+  }
+
+  get enabled(): boolean {
+    return this.keys.length > 0;
+  }
+
+  /** The caller behind an Authorization header; with no key configured everyone may do everything. */
+  authenticate(header: string | undefined): Caller {
+    if (!this.enabled) return EVERYTHING;
+    const presented = parseAuthorization(header);
+    if (presented === undefined) throw new Unauthenticated('missing API key: send "Authorization: Bearer <key>" or "Authorization: Api-Key <key>"');
+    const candidate = digest(presented);
+    let found: Caller | undefined;
+    for (const key of this.keys) {
+      if (timingSafeEqual(key.digest, candidate) && found === undefined) found = key.caller;
+    }
+    if (found === undefined) throw new Unauthenticated('API key is not valid');
+    return found;
+  }
+}
+
+export function requireScope(caller: Caller, scope: Scope): void {
+  if (!caller.scopes.has(scope)) throw new PermissionDenied(`this API key lacks the "${scope}" scope`);
+}
+
+function parseAuthorization(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^(Bearer|Api-Key)\s+(\S+)\s*$/i.exec(header);
+  return match?.[2];
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}

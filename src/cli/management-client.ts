@@ -1,0 +1,68 @@
+/** A thin client of the management API for operators' commands; errors keep the API's words. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    readonly rpcCode: number | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export class EndpointUnreachable extends Error {
+  constructor(endpoint: string, cause: string) {
+    super(`cannot reach the management API at ${endpoint}: ${cause}`);
+    this.name = 'EndpointUnreachable';
+  }
+}
+
+const RPC_NAMES: Record<number, string> = { 3: 'INVALID_ARGUMENT', 5: 'NOT_FOUND', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 13: 'INTERNAL', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED' };
+
+export class ManagementClient {
+  private readonly base: string;
+
+  constructor(
+    endpoint: string,
+    private readonly apiKey: string | undefined,
+  ) {
+    this.base = endpoint.replace(/\/+$/, '');
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}/apigateways/websocket/v1${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new EndpointUnreachable(this.base, cause?.code ?? cause?.message ?? (err as Error).message);
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!response.ok) {
+      const status = json as { code?: number; message?: string } | undefined;
+      const code = typeof status?.code === 'number' ? status.code : undefined;
+      const name = code === undefined ? `HTTP ${response.status}` : `${RPC_NAMES[code] ?? `code ${code}`} (HTTP ${response.status})`;
+      throw new ApiError(response.status, code, `${name}: ${status?.message ?? text}`);
+    }
+    return json;
+  }
+}
+
+/** Path segment for a connection id, topic, user or tenant: colons stay readable, the rest is encoded. */
+export function segment(value: string): string {
+  return encodeURIComponent(value).replace(/%3A/gi, ':');
+}

@@ -1,0 +1,49 @@
+import { Command, Option } from 'commander';
+import { loadSettings, type SettingsFlags } from '../config/index.js';
+import { SwitchboardNode } from '../gateway/index.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function startCommand(): Command {
+  return new Command('start')
+    .description('Start a gateway node. With no options it runs the embedded demo spec, in memory, on 0.0.0.0:8080.')
+    .addOption(new Option('-c, --config <file>', 'YAML configuration file').env('SWITCHBOARD_CONFIG'))
+    .option('--spec <file>', 'gateway spec (OpenAPI 3, YAML or JSON); repeat for several gateways [env SWITCHBOARD_SPEC, comma-separated]', collect)
+    .option('--listen <host:port>', 'client WebSocket listener [env SWITCHBOARD_LISTEN] (default 0.0.0.0:8080)')
+    .option('--management-listen <host:port>', 'management API listener [env SWITCHBOARD_MANAGEMENT_LISTEN] (default 127.0.0.1:8081)')
+    .option('--api-key <key>', 'management API key with every scope; repeatable [env SWITCHBOARD_API_KEYS, comma-separated]', collect)
+    .option('--backplane <url>', 'redis://host:port or nats://host:port; absent: in memory, one node [env SWITCHBOARD_BACKPLANE]')
+    .option('--node-id <id>', 'this node\'s id, [a-z0-9-]{1,20} [env SWITCHBOARD_NODE_ID] (default: host name and port)')
+    .option('--grpc-listen <host:port>', 'gRPC ConnectionService listener [env SWITCHBOARD_GRPC_LISTEN]')
+    .addOption(new Option('--log-level <level>', 'log level [env SWITCHBOARD_LOG_LEVEL] (default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: Record<string, unknown>) => {
+      const flags: SettingsFlags = {};
+      if (typeof opts.listen === 'string') flags.listen = opts.listen;
+      if (Array.isArray(opts.spec)) flags.spec = opts.spec as string[];
+      if (typeof opts.managementListen === 'string') flags.managementListen = opts.managementListen;
+      if (Array.isArray(opts.apiKey)) flags.apiKey = opts.apiKey as string[];
+      if (typeof opts.backplane === 'string') flags.backplane = opts.backplane;
+      if (typeof opts.nodeId === 'string') flags.nodeId = opts.nodeId;
+      if (typeof opts.logLevel === 'string') flags.logLevel = opts.logLevel;
+      if (typeof opts.grpcListen === 'string') flags.grpcListen = opts.grpcListen;
+      // commander hands over an empty SWITCHBOARD_CONFIG as the value ''; empty means unset, as for every variable.
+      const configFile = typeof opts.config === 'string' && opts.config.trim() !== '' ? opts.config : undefined;
+      const settings = loadSettings({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
+      const node = await SwitchboardNode.start(settings);
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        node.log.info({ signal }, 'stopping');
+        node.drain().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            node.log.error({ err }, 'drain failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

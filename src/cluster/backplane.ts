@@ -1,0 +1,89 @@
+/**
+ * What a cluster Hub needs from shared infrastructure (Redis, NATS). Above this seam the
+ * cluster runs the same code whatever the backplane; below it, each backplane maps these
+ * calls onto its own primitives (pub/sub, request/reply, streams, key expiry).
+ */
+import type { HistoryQuery, HistoryResult, Payload, Publication, PublishResult, StreamPosition } from './hub.js';
+
+/** A call one node makes to another: a connection it owns, or its share of a scatter-gather. */
+export type RemoteRequest =
+  | { op: 'get'; connectionId: string }
+  | { op: 'send'; connectionId: string; data: string; binary: boolean }
+  | { op: 'disconnect'; connectionId: string; code: number; reason: string }
+  | { op: 'subscribe'; connectionId: string; topic: string }
+  | { op: 'unsubscribe'; connectionId: string; topic: string }
+  | { op: 'list'; filter: { gatewayId?: string; tenantId?: string; userId?: string; topic?: string }; afterSeq: number; pageSize: number }
+  | { op: 'presence'; topic: string };
+
+/** The answer: a JSON value, or the error the owning node raised (kind + message + field). */
+export type RemoteAnswer = { ok: true; value: unknown } | { ok: false; kind: string; message: string; field?: string };
+
+/**
+ * Something every node delivers to its own sockets. Buffers travel as base64 inside JSON.
+ * Backplanes carry events as opaque JSON and never look inside.
+ */
+export type FanoutEvent =
+  | { kind: 'publication'; topic: string; offset: number; epoch: string; publishedAt: number; data: string; binary: boolean }
+  | { kind: 'user'; userId: string; tenantId?: string; data: string; binary: boolean }
+  | { kind: 'tenant'; tenantId: string; data: string; binary: boolean }
+  | { kind: 'presence'; action: 'join' | 'leave'; topic: string; connectionId: string; tenantId?: string; userId?: string };
+
+export interface BackplaneHandlers {
+  /** Answers a request addressed to this node. Never rejects: errors become RemoteAnswer. */
+  request(request: RemoteRequest): Promise<RemoteAnswer>;
+  /** Delivers events fanned out by another node; returns how many sockets each reached. */
+  fanout(events: FanoutEvent[]): number[];
+}
+
+export interface HistoryRetentionSettings {
+  historySize: number;
+  historyTtlSeconds: number;
+}
+
+/** History shared by every node: recovery works whichever node a client reconnects to. */
+export interface SharedHistory {
+  /** Appends at the topic's next offset (atomically across nodes). */
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<{ publication: Publication; epoch: string }>;
+  read(topic: string, query: HistoryQuery): Promise<HistoryResult>;
+  position(topic: string): Promise<StreamPosition>;
+}
+
+/** Idempotent publish across nodes: the first publisher of a key stores its result. */
+export interface SharedIdempotency {
+  get(key: string): Promise<PublishResult | undefined>;
+  /** Stores the result unless one is there; returns the result that counts. */
+  setIfAbsent(key: string, result: PublishResult, ttlSeconds: number): Promise<PublishResult>;
+}
+
+export interface Backplane {
+  /** The backplane's URL without credentials, for logs and UNAVAILABLE messages. */
+  readonly name: string;
+  /** True while connected; cross-node calls answer UNAVAILABLE otherwise. */
+  readonly healthy: boolean;
+  /** Connects, announces this node's liveness and starts receiving requests and fan-out. */
+  start(nodeId: string, handlers: BackplaneHandlers): Promise<void>;
+  /** Withdraws this node's liveness at once and disconnects; pending requests reject. */
+  stop(): Promise<void>;
+  /** Called with true/false whenever the connection to the backplane comes back or is lost. */
+  onHealthChange(listener: (healthy: boolean) => void): void;
+  /**
+   * Sends a request to one node and resolves with its answer. Rejects with Unavailable when
+   * the backplane is down and DeadlineExceeded when the node does not answer in time.
+   */
+  request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer>;
+  /**
+   * Hands an event to every other live node (batched with others of the same tick) and
+   * resolves with the sum of their delivered counts once each has acknowledged, or at the
+   * timeout with what arrived by then. Rejects with Unavailable when the backplane is down.
+   */
+  fanout(event: FanoutEvent, timeoutMs: number): Promise<number>;
+  /** Ids of nodes whose liveness has not lapsed, this one included, sorted. */
+  liveNodes(): Promise<string[]>;
+  /** Whether a node's liveness key is present; false at once after it lapsed. */
+  isLive(nodeId: string): Promise<boolean>;
+  readonly history: SharedHistory;
+  readonly idempotency: SharedIdempotency;
+}
+
+/** Liveness: a node refreshes its key every third of the TTL; a dead node's ids 404 within it. */
+export const LIVENESS_TTL_MS = 5000;

@@ -1,0 +1,125 @@
+/**
+ * The Hub: everything the management API and the realtime protocol may ask of the cluster.
+ * The memory Hub answers from this node's registry; a backplane Hub forwards a call for a
+ * remote connection to its owning node and fans publishes out to every node.
+ * Callers never see sockets or backplanes, only these calls and the errors of src/errors.
+ */
+
+export interface Identity {
+  sourceIp: string;
+  userAgent: string;
+}
+
+/** A connection as the seeds' `Connection` resource plus the realtime fields (view FULL). */
+export interface ConnectionView {
+  id: string;
+  gatewayId: string;
+  identity: Identity;
+  connectedAt: string;
+  lastActiveAt: string;
+  tenantId?: string;
+  userId?: string;
+  subscriptions: string[];
+  isAlive: boolean;
+  lastPing?: string;
+}
+
+export interface Payload {
+  data: Buffer;
+  binary: boolean;
+}
+
+export interface ListFilter {
+  gatewayId?: string;
+  tenantId?: string;
+  userId?: string;
+  topic?: string;
+}
+
+export interface ListPage {
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface ListResult {
+  connections: ConnectionView[];
+  /** Empty when there are no more pages. */
+  nextPageToken: string;
+}
+
+/** Where a subscriber stands in a topic's stream (Centrifuge's StreamPosition). */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+export interface Publication {
+  offset: number;
+  data: Buffer;
+  binary: boolean;
+  /** Epoch milliseconds. */
+  publishedAt: number;
+}
+
+export interface PublishOptions {
+  idempotencyKey?: string;
+}
+
+export interface PublishResult extends StreamPosition {
+  delivered: number;
+}
+
+export interface SubscribeOptions {
+  /** Recover what was missed since this position. */
+  since?: StreamPosition;
+}
+
+export interface SubscribeResult extends StreamPosition {
+  /** Present when `since` was given: true when every missed publication is in `publications`. */
+  recovered?: boolean;
+  /** Missed publications, in order, when recovering; the caller delivers them before anything live. */
+  publications: Publication[];
+}
+
+export interface HistoryQuery {
+  sinceOffset?: number;
+  epoch?: string;
+  limit?: number;
+}
+
+export interface HistoryResult extends StreamPosition {
+  publications: Publication[];
+  /** False when `sinceOffset`/`epoch` asked for more than history still holds. */
+  complete: boolean;
+}
+
+export interface PresenceEntry {
+  connectionId: string;
+  tenantId?: string;
+  userId?: string;
+}
+
+export interface PresenceResult {
+  connections: PresenceEntry[];
+  users: string[];
+}
+
+export interface DeliveryResult {
+  delivered: number;
+}
+
+export interface Hub {
+  readonly nodeId: string;
+  get(connectionId: string): Promise<ConnectionView>;
+  send(connectionId: string, payload: Payload): Promise<void>;
+  disconnect(connectionId: string, code?: number, reason?: string): Promise<void>;
+  list(filter: ListFilter, page: ListPage): Promise<ListResult>;
+  subscribe(connectionId: string, topic: string, options?: SubscribeOptions): Promise<SubscribeResult>;
+  unsubscribe(connectionId: string, topic: string): Promise<void>;
+  publish(topic: string, payload: Payload, options?: PublishOptions): Promise<PublishResult>;
+  sendToUser(userId: string, payload: Payload, tenantId?: string): Promise<DeliveryResult>;
+  broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult>;
+  presence(topic: string): Promise<PresenceResult>;
+  history(topic: string, query: HistoryQuery): Promise<HistoryResult>;
+  close(): Promise<void>;
+}

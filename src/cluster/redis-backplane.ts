@@ -1,0 +1,690 @@
+/**
+ * The Redis backplane: requests to one node and fan-out to all of them over pub/sub, liveness
+ * as expiring keys, history in streams, idempotency keys. docs/redis-layout.md lists every key
+ * and channel.
+ *
+ * Two connections: one for commands and one in subscriber mode (a subscribed connection can
+ * run nothing else). Both fail fast while disconnected (no offline queue, no retries per
+ * command) and ioredis reconnects them with backoff; on each `ready` this class announces
+ * liveness and subscribes again itself, and it is healthy only once both are done, so a node
+ * never reports healthy while its inbox is deaf.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { DeadlineExceeded, FailedPrecondition, Internal, Unavailable } from '../errors/index.js';
+import { createLogger, type Logger } from '../observability/index.js';
+import {
+  LIVENESS_TTL_MS,
+  type Backplane,
+  type BackplaneHandlers,
+  type FanoutEvent,
+  type RemoteAnswer,
+  type RemoteRequest,
+} from './backplane.js';
+import { RedisHistory, RedisIdempotency } from './redis-history.js';
+import { RedisLayout } from './redis-layout.js';
+import { ANNOUNCE, LEAVE, LIVE_NODES, type RedisScript, type ScriptRunner } from './redis-scripts.js';
+
+export interface RedisBackplaneOptions {
+  /** How long a node's liveness key outlives its last refresh; refreshed every third of it. */
+  livenessTtlMs?: number;
+  log?: Logger;
+  /** Prepended to every key and channel, so several clusters can share one Redis. Default `sb:`. */
+  keyPrefix?: string;
+  /** How long `start()` waits for Redis before it rejects UNAVAILABLE. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Bound on any one Redis command, so a hung server fails calls instead of stalling them. Default 3 s. */
+  commandTimeoutMs?: number;
+  /** Longest pause between reconnect attempts (the backoff doubles from 50 ms up to it). Default 2 s. */
+  maxReconnectDelayMs?: number;
+  /**
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis >= 7): with Redis Cluster each channel lives on
+   * the shard of its hash tag and PUBLISH counts stay exact. Default false (PUBLISH/SUBSCRIBE).
+   */
+  shardedPubSub?: boolean;
+  /** How long a topic that keeps no entries and has no TTL keeps its epoch. Default 300 s, as MemoryTopicHistory. */
+  idleStreamSeconds?: number;
+}
+
+/** Counters for tests and metrics: none of them may grow across reconnects. */
+export interface RedisBackplaneDiagnostics {
+  pendingRequests: number;
+  /** Fan-out batches sent and awaiting acks, plus those still being formed this tick. */
+  pendingFanouts: number;
+  /** Timers armed by this backplane (one per pending request, one per pending fan-out batch). */
+  timers: number;
+  /** Items waiting for this tick's flush. */
+  queuedItems: number;
+  /** Listeners on the two ioredis connections. */
+  connectionListeners: number;
+}
+
+/** On a node's inbox: a request for it, an answer to one of its requests, an ack of one of its fan-outs. */
+type InboxItem =
+  | { t: 'req'; id: string; reply: string; req: RemoteRequest }
+  | { t: 'ans'; id: string; ans: RemoteAnswer }
+  | { t: 'ack'; id: string; counts: number[] };
+
+interface InboxMessage {
+  items: InboxItem[];
+}
+
+/** On the fan-out channel: one tick's events of one node, or a node leaving (drops cached liveness). */
+type FanoutMessage = { t: 'fan'; src: string; reply: string; id: string; events: FanoutEvent[] } | { t: 'leave'; node: string };
+
+interface PendingRequest {
+  node: string;
+  resolve(answer: RemoteAnswer): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Waiter {
+  resolve(delivered: number): void;
+  reject(err: Error): void;
+}
+
+/** Fan-out events of this tick that share a timeout, not yet published. */
+interface FormingBatch {
+  timeoutMs: number;
+  events: FanoutEvent[];
+  waiters: Waiter[];
+}
+
+interface PendingFanout {
+  waiters: Waiter[];
+  totals: number[];
+  /** Receivers other than this node, known once PUBLISH answers; acks may arrive before it does. */
+  expected: number | undefined;
+  acked: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 3000;
+const DEFAULT_MAX_RECONNECT_DELAY_MS = 2000;
+const DEFAULT_IDLE_STREAM_SECONDS = 300;
+
+export class RedisBackplane implements Backplane {
+  readonly name: string;
+  readonly history: RedisHistory;
+  readonly idempotency: RedisIdempotency;
+
+  private readonly url: string;
+  private readonly layout: RedisLayout;
+  private readonly log: Logger;
+  private readonly livenessTtlMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  private readonly maxReconnectDelayMs: number;
+  private readonly sharded: boolean;
+  /** Tells this instance's own fan-out messages apart, and marks the liveness key it owns. */
+  private readonly instance = randomBytes(6).toString('base64url');
+  private sequence = 0;
+
+  private nodeId = '';
+  private inboxChannel = '';
+  private handlers: BackplaneHandlers | undefined;
+  private cmd: Redis | undefined;
+  private sub: Redis | undefined;
+  private state: 'new' | 'running' | 'stopped' = 'new';
+  private cmdReady = false;
+  private subReady = false;
+  /** Bumped whenever a connection is lost, so a late success of an earlier connection is ignored. */
+  private cmdGeneration = 0;
+  private subGeneration = 0;
+  private subscribing = false;
+  private isHealthy = false;
+  private readonly healthListeners: ((healthy: boolean) => void)[] = [];
+  private startWaiter: { resolve(): void; reject(err: Error): void } | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private activeTimers = 0;
+
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly fanouts = new Map<string, PendingFanout>();
+  private forming = new Map<number, FormingBatch>();
+  private outbox = new Map<string, InboxItem[]>();
+  private flushHandle: NodeJS.Immediate | undefined;
+  /** Positive isLive answers, until the time they may be trusted no longer. */
+  private readonly liveCache = new Map<string, number>();
+
+  constructor(url: string, options: RedisBackplaneOptions = {}) {
+    this.url = url;
+    this.name = displayName(url);
+    this.layout = new RedisLayout(options.keyPrefix ?? 'sb:');
+    this.log = (options.log ?? createLogger('silent')).child({ backplane: this.name });
+    this.livenessTtlMs = Math.max(30, options.livenessTtlMs ?? LIVENESS_TTL_MS);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
+    this.sharded = options.shardedPubSub === true;
+    const runner: ScriptRunner & { get(key: string): Promise<string | null> } = {
+      run: (script, keys, args, buffers) => this.guarded(() => this.evalScript(script, keys, args, buffers)),
+      get: (key) => this.guarded(() => this.connection().get(key)),
+    };
+    this.history = new RedisHistory(runner, this.layout, (options.idleStreamSeconds ?? DEFAULT_IDLE_STREAM_SECONDS) * 1000);
+    this.idempotency = new RedisIdempotency(runner, this.layout);
+  }
+
+  get healthy(): boolean {
+    return this.isHealthy;
+  }
+
+  get pendingRequests(): number {
+    return this.requests.size;
+  }
+
+  get diagnostics(): RedisBackplaneDiagnostics {
+    let queuedItems = 0;
+    for (const items of this.outbox.values()) queuedItems += items.length;
+    return {
+      pendingRequests: this.requests.size,
+      pendingFanouts: this.fanouts.size + this.forming.size,
+      timers: this.activeTimers,
+      queuedItems,
+      connectionListeners: listenerCount(this.cmd) + listenerCount(this.sub),
+    };
+  }
+
+  onHealthChange(listener: (healthy: boolean) => void): void {
+    this.healthListeners.push(listener);
+  }
+
+  async start(nodeId: string, handlers: BackplaneHandlers): Promise<void> {
+    if (this.state !== 'new') throw new FailedPrecondition(`backplane ${this.name} was already started`);
+    this.state = 'running';
+    this.nodeId = nodeId;
+    this.handlers = handlers;
+    this.inboxChannel = this.layout.inbox(nodeId);
+    this.cmd = this.connect('cmd');
+    this.sub = this.connect('sub');
+    this.cmd.on('ready', () => this.onCommandReady());
+    this.sub.on('ready', () => this.onSubscriberReady());
+    for (const event of ['close', 'reconnecting', 'end']) {
+      this.cmd.on(event, () => this.onCommandLost());
+      this.sub.on(event, () => this.onSubscriberLost());
+    }
+    this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
+    // The timer that keeps liveness fresh also repairs a connection whose announce or
+    // subscribe failed after `ready`; it is the only periodic timer, whatever happens.
+    this.refreshTimer = setInterval(() => this.refresh(), Math.max(10, Math.floor(this.livenessTtlMs / 3)));
+    this.refreshTimer.unref();
+    try {
+      await this.untilHealthy();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'stopped';
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
+    this.flushHandle = undefined;
+    this.isHealthy = false;
+    this.failInFlight(this.unavailable());
+    this.startWaiter?.reject(this.unavailable());
+    this.liveCache.clear();
+    const cmd = this.cmd;
+    if (wasRunning && cmd !== undefined && cmd.status === 'ready') {
+      try {
+        // Withdrawn at once: isLive answers false on every node from here on, and nodes that
+        // cached a positive answer drop it when the leave notice arrives.
+        await this.evalScript(LEAVE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.nodeId, this.instance], false);
+        await this.publish(this.layout.fanoutChannel, JSON.stringify({ t: 'leave', node: this.nodeId } satisfies FanoutMessage));
+      } catch (err) {
+        this.log.debug({ err: errorMessage(err) }, 'liveness not withdrawn; it lapses by itself');
+      }
+    }
+    cmd?.disconnect();
+    this.sub?.disconnect();
+  }
+
+  request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer> {
+    if (!this.isHealthy) return Promise.reject(this.unavailable());
+    return new Promise<RemoteAnswer>((resolve, reject) => {
+      const id = this.nextId();
+      const pending: PendingRequest = { node: nodeId, resolve, reject, timer: undefined };
+      pending.timer = this.arm(timeoutMs, () => {
+        pending.timer = undefined;
+        this.settleRequest(id)?.reject(new DeadlineExceeded(`node ${nodeId} did not answer within ${timeoutMs} ms`));
+      });
+      this.requests.set(id, pending);
+      this.enqueue(this.layout.inbox(nodeId), { t: 'req', id, reply: this.inboxChannel, req: request });
+    });
+  }
+
+  fanout(event: FanoutEvent, timeoutMs: number): Promise<number> {
+    if (!this.isHealthy) return Promise.reject(this.unavailable());
+    return new Promise<number>((resolve, reject) => {
+      let batch = this.forming.get(timeoutMs);
+      if (batch === undefined) {
+        batch = { timeoutMs, events: [], waiters: [] };
+        this.forming.set(timeoutMs, batch);
+      }
+      batch.events.push(event);
+      batch.waiters.push({ resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  async liveNodes(): Promise<string[]> {
+    const nodes = (await this.guarded(() => this.evalScript(LIVE_NODES, [this.layout.nodesKey], [], false))) as string[];
+    return nodes.sort();
+  }
+
+  /** One EXISTS; a positive answer is trusted for a third of the TTL, a negative one never. */
+  async isLive(nodeId: string): Promise<boolean> {
+    if (!this.cmdReady || this.state !== 'running') throw this.unavailable();
+    const until = this.liveCache.get(nodeId);
+    if (until !== undefined) {
+      if (until > Date.now()) return true;
+      this.liveCache.delete(nodeId);
+    }
+    const live = (await this.guarded(() => this.connection().exists(this.layout.liveKey(nodeId)))) === 1;
+    if (live) this.liveCache.set(nodeId, Date.now() + Math.floor(this.livenessTtlMs / 3));
+    return live;
+  }
+
+  // ---- connections and health ----
+
+  private connect(role: 'cmd' | 'sub'): Redis {
+    const options: RedisOptions = {
+      connectionName: `switchboard-${this.nodeId}-${role}`,
+      // Fail fast while disconnected: no offline queue, and commands in flight when the
+      // connection drops are rejected at once instead of being resent after a reconnect.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // Subscriptions are renewed by this class on `ready`, so it knows when they are in place.
+      autoResubscribe: false,
+      commandTimeout: this.commandTimeoutMs,
+      retryStrategy: (times) => Math.min(this.maxReconnectDelayMs, 50 * 2 ** Math.min(times - 1, 16)) + Math.floor(Math.random() * 50),
+    };
+    const redis = new Redis(this.url, options);
+    redis.on('error', (err: Error) => this.log.debug({ err: err.message, role }, 'redis connection error'));
+    return redis;
+  }
+
+  private onCommandReady(): void {
+    const generation = this.cmdGeneration;
+    this.announce().then(
+      () => {
+        if (generation !== this.cmdGeneration || this.state !== 'running') return;
+        this.cmdReady = true;
+        this.updateHealth();
+      },
+      (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'liveness announce failed'),
+    );
+  }
+
+  private onCommandLost(): void {
+    this.cmdGeneration++;
+    this.cmdReady = false;
+    this.updateHealth();
+  }
+
+  private onSubscriberReady(): void {
+    this.subscribe();
+  }
+
+  private onSubscriberLost(): void {
+    this.subGeneration++;
+    this.subReady = false;
+    this.updateHealth();
+  }
+
+  private subscribe(): void {
+    const sub = this.sub!;
+    const generation = this.subGeneration;
+    const channels = [this.inboxChannel, this.layout.fanoutChannel];
+    this.subscribing = true;
+    const subscribed = this.sharded ? Promise.all(channels.map((channel) => sub.ssubscribe(channel))) : sub.subscribe(...channels);
+    subscribed
+      .then(
+        () => {
+          if (generation !== this.subGeneration || this.state !== 'running') return;
+          this.subReady = true;
+          this.updateHealth();
+        },
+        (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'subscribe failed'),
+      )
+      .finally(() => {
+        this.subscribing = false;
+      });
+  }
+
+  /** Every third of the liveness TTL: refresh the key, and finish a recovery that stalled. */
+  private refresh(): void {
+    if (this.state !== 'running') return;
+    if (this.cmd?.status === 'ready') {
+      const generation = this.cmdGeneration;
+      this.announce().then(
+        () => {
+          if (this.cmdReady || generation !== this.cmdGeneration || this.state !== 'running') return;
+          this.cmdReady = true;
+          this.updateHealth();
+        },
+        (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'liveness refresh failed'),
+      );
+    }
+    if (this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
+  }
+
+  private announce(): Promise<unknown> {
+    return this.evalScript(ANNOUNCE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.livenessTtlMs, this.nodeId, this.instance], false);
+  }
+
+  private updateHealth(): void {
+    const healthy = this.state === 'running' && this.cmdReady && this.subReady;
+    if (healthy === this.isHealthy) return;
+    this.isHealthy = healthy;
+    if (healthy) {
+      this.log.info({ nodeId: this.nodeId }, 'backplane connected');
+      this.startWaiter?.resolve();
+    } else {
+      this.log.warn({ nodeId: this.nodeId }, 'backplane connection lost');
+      // Answers and acks travel on the connections that were lost: waiting would only turn
+      // UNAVAILABLE into DEADLINE_EXCEEDED later.
+      this.failInFlight(this.unavailable());
+    }
+    for (const listener of this.healthListeners) {
+      try {
+        listener(healthy);
+      } catch (err) {
+        this.log.error({ err }, 'backplane health listener failed');
+      }
+    }
+  }
+
+  private untilHealthy(): Promise<void> {
+    if (this.isHealthy) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const settle = (): void => {
+        this.startWaiter = undefined;
+        if (timer !== undefined) this.disarm(timer);
+        timer = undefined;
+      };
+      let timer: NodeJS.Timeout | undefined = this.arm(this.connectTimeoutMs, () => {
+        timer = undefined;
+        settle();
+        this.log.warn({ timeoutMs: this.connectTimeoutMs }, 'backplane not reachable at start');
+        reject(this.unavailable());
+      });
+      this.startWaiter = {
+        resolve: () => {
+          settle();
+          resolve();
+        },
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      };
+    });
+  }
+
+  // ---- requests, fan-out and their batching ----
+
+  private enqueue(channel: string, item: InboxItem): void {
+    if (this.state !== 'running') return;
+    const items = this.outbox.get(channel);
+    if (items === undefined) this.outbox.set(channel, [item]);
+    else items.push(item);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushHandle ??= setImmediate(this.flush);
+  }
+
+  /**
+   * Once per tick: one message per inbox with everything for it (requests, answers, acks) and
+   * one fan-out message per timeout with every event of the tick, in call order.
+   */
+  private readonly flush = (): void => {
+    this.flushHandle = undefined;
+    const outbox = this.outbox;
+    const forming = this.forming;
+    this.outbox = new Map();
+    this.forming = new Map();
+    if (!this.isHealthy) {
+      const err = this.unavailable();
+      for (const items of outbox.values()) for (const item of items) if (item.t === 'req') this.settleRequest(item.id)?.reject(err);
+      for (const batch of forming.values()) for (const waiter of batch.waiters) waiter.reject(err);
+      return;
+    }
+    for (const [channel, items] of outbox) this.sendInbox(channel, items);
+    for (const batch of forming.values()) this.sendFanout(batch);
+  };
+
+  private sendInbox(channel: string, items: InboxItem[]): void {
+    this.publish(channel, JSON.stringify({ items } satisfies InboxMessage)).then(
+      (receivers) => {
+        if (receivers > 0) return;
+        // Nobody subscribes to that inbox: the node is gone even if its liveness has not lapsed yet.
+        for (const item of items) {
+          if (item.t !== 'req') continue;
+          const pending = this.settleRequest(item.id);
+          pending?.reject(new DeadlineExceeded(`node ${pending.node} is not listening on backplane ${this.name}`));
+        }
+      },
+      (err: unknown) => {
+        this.log.debug({ err: errorMessage(err), channel }, 'inbox message not sent');
+        for (const item of items) if (item.t === 'req') this.settleRequest(item.id)?.reject(this.unavailable());
+      },
+    );
+  }
+
+  private sendFanout(batch: FormingBatch): void {
+    const id = this.nextId();
+    const pending: PendingFanout = { waiters: batch.waiters, totals: batch.events.map(() => 0), expected: undefined, acked: 0, timer: undefined };
+    pending.timer = this.arm(batch.timeoutMs, () => {
+      pending.timer = undefined;
+      this.finishFanout(id);
+    });
+    this.fanouts.set(id, pending);
+    const message: FanoutMessage = { t: 'fan', src: this.instance, reply: this.inboxChannel, id, events: batch.events };
+    this.publish(this.layout.fanoutChannel, JSON.stringify(message)).then(
+      (receivers) => {
+        const current = this.fanouts.get(id);
+        if (current === undefined) return;
+        // PUBLISH counts this node too: it subscribes to the channel but skips its own events.
+        current.expected = Math.max(0, receivers - 1);
+        if (current.acked >= current.expected) this.finishFanout(id);
+      },
+      (err: unknown) => {
+        this.log.debug({ err: errorMessage(err) }, 'fan-out not sent');
+        this.failFanout(id, this.unavailable());
+      },
+    );
+  }
+
+  private onMessage(channel: string, text: string): void {
+    if (this.state !== 'running') return;
+    try {
+      const message: unknown = JSON.parse(text);
+      if (typeof message !== 'object' || message === null) return;
+      if (channel === this.layout.fanoutChannel) this.onFanoutMessage(message as FanoutMessage);
+      else if (channel === this.inboxChannel) this.onInboxMessage(message as InboxMessage);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err), channel }, 'unreadable backplane message');
+    }
+  }
+
+  private onFanoutMessage(message: FanoutMessage): void {
+    if (message.t === 'leave') {
+      this.liveCache.delete(message.node);
+      return;
+    }
+    if (message.t !== 'fan' || message.src === this.instance || !Array.isArray(message.events)) return;
+    let counts: number[];
+    try {
+      counts = this.handlers!.fanout(message.events);
+    } catch (err) {
+      this.log.error({ err }, 'fan-out delivery failed');
+      counts = message.events.map(() => 0);
+    }
+    this.enqueue(message.reply, { t: 'ack', id: message.id, counts });
+  }
+
+  private onInboxMessage(message: InboxMessage): void {
+    if (!Array.isArray(message.items)) return;
+    for (const item of message.items) {
+      switch (item.t) {
+        case 'req':
+          this.answer(item);
+          break;
+        case 'ans':
+          this.settleRequest(item.id)?.resolve(item.ans);
+          break;
+        case 'ack':
+          this.onAck(item);
+          break;
+      }
+    }
+  }
+
+  private answer(item: Extract<InboxItem, { t: 'req' }>): void {
+    const handlers = this.handlers!;
+    Promise.resolve()
+      .then(() => handlers.request(item.req))
+      .catch((err: unknown): RemoteAnswer => {
+        this.log.error({ err, op: item.req.op }, 'request handler failed');
+        return { ok: false, kind: 'INTERNAL', message: 'internal error' };
+      })
+      .then((ans) => this.enqueue(item.reply, { t: 'ans', id: item.id, ans }));
+  }
+
+  private onAck(item: Extract<InboxItem, { t: 'ack' }>): void {
+    const pending = this.fanouts.get(item.id);
+    if (pending === undefined) return;
+    if (Array.isArray(item.counts)) {
+      for (let i = 0; i < pending.totals.length; i++) pending.totals[i]! += Number(item.counts[i]) || 0;
+    }
+    pending.acked++;
+    if (pending.expected !== undefined && pending.acked >= pending.expected) this.finishFanout(item.id);
+  }
+
+  private settleRequest(id: string): PendingRequest | undefined {
+    const pending = this.requests.get(id);
+    if (pending === undefined) return undefined;
+    this.requests.delete(id);
+    if (pending.timer !== undefined) this.disarm(pending.timer);
+    return pending;
+  }
+
+  private takeFanout(id: string): PendingFanout | undefined {
+    const pending = this.fanouts.get(id);
+    if (pending === undefined) return undefined;
+    this.fanouts.delete(id);
+    if (pending.timer !== undefined) this.disarm(pending.timer);
+    return pending;
+  }
+
+  /** Resolves with what arrived: every ack, or those in by the timeout. */
+  private finishFanout(id: string): void {
+    const pending = this.takeFanout(id);
+    if (pending === undefined) return;
+    pending.waiters.forEach((waiter, i) => waiter.resolve(pending.totals[i] ?? 0));
+  }
+
+  private failFanout(id: string, err: Error): void {
+    this.takeFanout(id)?.waiters.forEach((waiter) => waiter.reject(err));
+  }
+
+  private failInFlight(err: Error): void {
+    for (const id of [...this.requests.keys()]) this.settleRequest(id)?.reject(err);
+    for (const id of [...this.fanouts.keys()]) this.failFanout(id, err);
+    for (const batch of this.forming.values()) for (const waiter of batch.waiters) waiter.reject(err);
+    this.forming.clear();
+    this.outbox.clear();
+  }
+
+  // ---- plumbing ----
+
+  private publish(channel: string, message: string): Promise<number> {
+    const cmd = this.connection();
+    return (this.sharded ? cmd.spublish(channel, message) : cmd.publish(channel, message)) as Promise<number>;
+  }
+
+  /** EVALSHA, and EVAL when the server does not know the script (first use, or after a restart). */
+  private async evalScript(script: RedisScript, keys: string[], args: (string | Buffer | number)[], buffers: boolean): Promise<unknown> {
+    const cmd = this.connection();
+    const call = (command: 'evalsha' | 'eval', body: string): Promise<unknown> =>
+      buffers ? cmd.callBuffer(command, body, keys.length, ...keys, ...args) : cmd.call(command, body, keys.length, ...keys, ...args);
+    try {
+      return await call('evalsha', script.sha);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return call('eval', script.source);
+      throw err;
+    }
+  }
+
+  /** A command on behalf of a caller: UNAVAILABLE at once while disconnected or when the connection fails. */
+  private async guarded<T>(operation: () => Promise<T>): Promise<T> {
+    if (!this.cmdReady || this.state !== 'running') throw this.unavailable();
+    try {
+      return await operation();
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ReplyError') {
+        this.log.error({ err: err.message }, 'redis refused a command');
+        throw new Internal(`backplane ${this.name}: ${err.message}`);
+      }
+      throw this.unavailable();
+    }
+  }
+
+  private connection(): Redis {
+    if (this.cmd === undefined) throw this.unavailable();
+    return this.cmd;
+  }
+
+  private unavailable(): Unavailable {
+    return new Unavailable(`backplane ${this.name} unavailable`);
+  }
+
+  private nextId(): string {
+    return `${this.instance}.${(++this.sequence).toString(36)}`;
+  }
+
+  private arm(ms: number, onFire: () => void): NodeJS.Timeout {
+    this.activeTimers++;
+    return setTimeout(() => {
+      this.activeTimers--;
+      onFire();
+    }, ms);
+  }
+
+  private disarm(timer: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    this.activeTimers--;
+  }
+}
+
+/** The URL without credentials or query (which may carry a password). */
+function displayName(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    parsed.hash = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return 'redis';
+  }
+}
+
+function listenerCount(redis: Redis | undefined): number {
+  if (redis === undefined) return 0;
+  return redis.eventNames().reduce((sum, event) => sum + redis.listenerCount(event), 0);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,69 @@
+/**
+ * Server-to-client frames are never masked (RFC 6455 §5.1), so a frame is a 2-, 4- or 10-byte
+ * header and the payload. Building header and payload into one buffer once per message lets
+ * every recipient socket take it in a single write.
+ */
+export function encodeFrame(payload: Buffer, binary: boolean): Buffer {
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x80 | (binary ? 0x2 : 0x1);
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
+
+/**
+ * `ws` bounds a whole message (maxPayload) but not one frame of it. This guard reads only
+ * frame headers as bytes arrive and skips payloads, so it costs a few operations per frame
+ * and never buffers data.
+ */
+export class FrameSizeGuard {
+  private skip = 0;
+  private readonly header = Buffer.allocUnsafe(14);
+  private have = 0;
+  private need = 2;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** False as soon as a data frame announces a payload over the limit. */
+  accept(chunk: Buffer): boolean {
+    let i = 0;
+    const end = chunk.length;
+    while (i < end) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, end - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      this.header[this.have++] = chunk[i++]!;
+      if (this.have === 2) {
+        const b1 = this.header[1]!;
+        const short = b1 & 0x7f;
+        this.need = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+      }
+      if (this.have < this.need) continue;
+      const short = this.header[1]! & 0x7f;
+      let length: number;
+      if (short < 126) length = short;
+      else if (short === 126) length = this.header.readUInt16BE(2);
+      else length = this.header.readUInt32BE(2) * 2 ** 32 + this.header.readUInt32BE(6);
+      const opcode = this.header[0]! & 0x0f;
+      if (opcode < 0x8 && length > this.maxFrameBytes) return false;
+      this.skip = length;
+      this.have = 0;
+      this.need = 2;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,518 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket, AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { HostPort, Limits } from '../config/index.js';
+import {
+  ConnectionRecord,
+  MessageIdGenerator,
+  OutboundFrame,
+  newConnectionId,
+  type ConnectionProtocol,
+  type ConnectionRegistry,
+} from '../connections/index.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import { BackendFailure, forwardableHeaders, type BackendResponse, type RouteMatch, type RouteTable } from '../routing/index.js';
+import { formatRfc3339, type Clock } from '../time/index.js';
+import { CloseCode } from './close-codes.js';
+import type { EdgeContext, RealtimeProtocol } from './context.js';
+import { backendHeaders, withDisconnect } from './backend-headers.js';
+import { normalizeAddress, sourceAddress } from './identity.js';
+import { ClientSession, isTextual } from './session.js';
+
+export interface ClientEdgeOptions {
+  nodeId: string;
+  listen: HostPort;
+  limits: Limits;
+  trustedProxies: string[];
+  routes: RouteTable;
+  registry: ConnectionRegistry;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  realtime?: RealtimeProtocol;
+  /** Told when a registered connection goes (leave events, cluster presence). */
+  onConnectionGone?: (record: ConnectionRecord) => void;
+}
+
+const kSession = Symbol('switchboard.session');
+const kConnectionId = Symbol('switchboard.connectionId');
+type SessionSocket = Socket & { [kSession]?: ClientSession };
+type TaggedWebSocket = WebSocket & { [kSession]?: ClientSession };
+type TaggedRequest = IncomingMessage & { [kConnectionId]?: string };
+
+/** A connection whose handshake is still running (connect integration, auth). */
+interface PendingConnection {
+  id: string;
+  gatewayId: string;
+  sourceIp: string;
+  userAgent: string;
+  connectedAt: number;
+  protocol: ConnectionProtocol;
+  tenantId: string | undefined;
+  userId: string | undefined;
+}
+
+const CONNECTION_ID_HEADER = 'X-Yc-Apigateway-Websocket-Connection-Id';
+/** How long a hard stop waits for disconnect calls already under way. */
+const STOP_GRACE_MS = 500;
+
+/**
+ * The client listener: upgrades, the connect integration, limits, heartbeats and the
+ * lifecycle of every session. One per node.
+ */
+export class ClientEdge implements EdgeContext {
+  readonly limits: Limits;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly traffic;
+  readonly messageIds = new MessageIdGenerator();
+  readonly realtime: RealtimeProtocol | undefined;
+  readonly queuedSessions: ClientSession[] = [];
+  readonly flushQueued = (): void => {
+    const sessions = this.queuedSessions;
+    for (let i = 0; i < sessions.length; i++) sessions[i]!.flush();
+    sessions.length = 0;
+  };
+
+  private readonly options: ClientEdgeOptions;
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly trusted: ReadonlySet<string>;
+  private readonly handshakes = new Set<Socket>();
+  /** Handshakes still running per source address: they count against maxConnectionsPerIp. */
+  private readonly handshakesPerIp = new Map<string, number>();
+  private readonly handshakesPerTenant = new Map<string, number>();
+  private readonly disconnects = new Set<Promise<void>>();
+  private readonly sessions = new Set<ClientSession>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(options: ClientEdgeOptions) {
+    this.options = options;
+    this.limits = options.limits;
+    this.clock = options.clock;
+    this.log = options.log;
+    this.traffic = options.metrics.traffic;
+    this.realtime = options.realtime;
+    this.trusted = new Set(options.trustedProxies.map(normalizeAddress));
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.limits.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.wss.on('headers', (headers: string[], req: TaggedRequest) => {
+      const id = req[kConnectionId];
+      if (id !== undefined) headers.push(`${CONNECTION_ID_HEADER}: ${id}`);
+    });
+    this.server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: options.limits.handshakeTimeoutSeconds * 1000 });
+    this.server.on('request', (req, res) => this.plainRequest(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.upgrade(req, socket, head).catch((err: unknown) => {
+        this.log.error({ err }, 'upgrade failed');
+        rejectHandshake(socket, 500, 'internal error');
+      });
+    });
+    this.server.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.options.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.heartbeat = setInterval(() => this.sweep(), this.limits.heartbeatSeconds * 1000);
+    this.heartbeat.unref();
+    return this.server.address() as AddressInfo;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Graceful drain: stop accepting, close every client with 1001, wait for the disconnect
+   * integrations (bounded), then drop whatever is left.
+   */
+  async drain(boundMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.handshakes) socket.destroy();
+    for (const session of [...this.sessions]) session.close(CloseCode.GOING_AWAY, 'server shutting down');
+    const deadline = sleep(boundMs);
+    await Promise.race([deadline.promise, this.allClosed().then(() => Promise.all([...this.disconnects]))]);
+    for (const session of [...this.sessions]) session.terminate('drain deadline');
+    await Promise.race([closed, sleep(1000).promise]);
+    deadline.cancel();
+    this.stopHeartbeat();
+  }
+
+  /**
+   * Hard stop for tests and failures: sockets dropped at once; disconnect calls get a short
+   * grace, never the backends' read timeouts (the node aborts what is left when it closes its pools).
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    this.stopHeartbeat();
+    for (const socket of this.handshakes) socket.destroy();
+    for (const session of [...this.sessions]) session.terminate('server closed');
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const grace = sleep(STOP_GRACE_MS);
+    await Promise.race([Promise.allSettled([...this.disconnects]), grace.promise]);
+    grace.cancel();
+  }
+
+  // ---- EdgeContext ----
+
+  forget(session: ClientSession): void {
+    if (this.options.registry.remove(session.record)) this.options.onConnectionGone?.(session.record);
+  }
+
+  connectionClosed(session: ClientSession, code: number, reason: string): void {
+    this.sessions.delete(session);
+    this.traffic.connectionsClosed++;
+    this.options.metrics.closes.inc({ code: String(code) });
+    const backend = session.route.disconnect;
+    if (backend === undefined) return;
+    const started = performance.now();
+    const call = session
+      .settled()
+      .then(() =>
+        backend.call({ eventType: 'DISCONNECT', headers: session.disconnectHeaders(code, reason), pathParams: session.pathParams }),
+      )
+      .then(
+        (response) => {
+          if (response.status >= 300) this.log.warn({ connectionId: session.record.id, status: response.status }, 'disconnect backend answered with an error status');
+        },
+        (err: unknown) => this.log.warn({ connectionId: session.record.id, err: (err as Error).message }, 'disconnect backend call failed'),
+      )
+      .finally(() => {
+        if (backend.remote) this.observeBackend('DISCONNECT', performance.now() - started);
+        this.disconnects.delete(call);
+      });
+    this.disconnects.add(call);
+  }
+
+  observeBackend(event: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', ms: number): void {
+    this.options.metrics.backendLatency.observe({ event, outcome: 'done' }, ms / 1000);
+  }
+
+  // ---- handshake ----
+
+  private plainRequest(req: IncomingMessage, res: ServerResponse): void {
+    const pathname = pathOf(req.url);
+    const known = pathname !== undefined && this.options.routes.match(pathname) !== undefined;
+    const status = known ? 426 : 404;
+    const body = known ? 'this path takes WebSocket connections only\n' : 'not found\n';
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(known ? { upgrade: 'websocket', connection: 'Upgrade' } : {}) });
+    res.end(body);
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    // Node drops its own error listener from a socket handed to 'upgrade': without one, a client
+    // that resets while the connect integration runs would crash the process.
+    socket.on('error', swallowSocketError);
+    if (this.draining) return rejectHandshake(socket, 503, 'server shutting down');
+    const url = parseRequestUrl(req.url);
+    if (url === undefined) return rejectHandshake(socket, 400, 'bad request target');
+    const match = this.options.routes.match(url.pathname);
+    if (match === undefined) {
+      this.options.metrics.connectRejections.inc({ reason: 'no_route' });
+      return rejectHandshake(socket, 404, 'no WebSocket path here');
+    }
+    // ws checks these too, but only after the connect integration ran: a malformed upgrade
+    // must not tell a backend about a connection that can never open.
+    const problem = upgradeProblem(req);
+    if (problem !== undefined) return rejectHandshake(socket, 400, problem);
+    const sourceIp = sourceAddress(req, this.trusted);
+    const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '';
+    const limited = this.limitReason(sourceIp);
+    if (limited !== undefined) {
+      this.options.metrics.connectRejections.inc({ reason: 'limit' });
+      return this.acceptThenClose(req, socket, head, CloseCode.TRY_AGAIN_LATER, limited);
+    }
+
+    this.handshakes.add(socket);
+    this.handshakesPerIp.set(sourceIp, (this.handshakesPerIp.get(sourceIp) ?? 0) + 1);
+    let countedTenant: string | undefined;
+    try {
+      const now = this.clock.now();
+      const id = newConnectionId(this.options.nodeId);
+      let tenantId: string | undefined;
+      let userId: string | undefined;
+      if (match.route.realtime !== undefined && this.realtime !== undefined) {
+        try {
+          ({ tenantId, userId } = await this.realtime.authenticate(url.searchParams));
+        } catch (err) {
+          this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
+          return this.acceptThenClose(req, socket, head, CloseCode.POLICY_VIOLATION, (err as Error).message);
+        }
+        const pendingForTenant = this.handshakesPerTenant.get(tenantId) ?? 0;
+        if (this.options.registry.connectionsOfTenant(tenantId) + pendingForTenant >= this.limits.maxConnectionsPerTenant) {
+          this.options.metrics.connectRejections.inc({ reason: 'limit' });
+          return this.acceptThenClose(req, socket, head, CloseCode.TRY_AGAIN_LATER, 'tenant connection limit reached');
+        }
+        this.handshakesPerTenant.set(tenantId, pendingForTenant + 1);
+        countedTenant = tenantId;
+      }
+      const record: PendingConnection = {
+        id,
+        gatewayId: match.route.gatewayId,
+        sourceIp,
+        userAgent,
+        connectedAt: now,
+        protocol: match.route.realtime ? 'realtime' : 'raw',
+        tenantId,
+        userId,
+      };
+      let welcome: BackendResponse | undefined;
+      if (match.route.connect !== undefined) {
+        const answer = await this.callConnect(req, url, match, record);
+        if ('accept' in answer && (socket.destroyed || this.draining)) {
+          // The backend accepted a connection that never opened: it still hears it end.
+          this.abandoned(match, record);
+          socket.destroy();
+          return;
+        }
+        if (socket.destroyed) return;
+        if ('reject' in answer) {
+          this.options.metrics.connectRejections.inc({ reason: 'backend' });
+          return rejectHandshake(socket, answer.reject.status, answer.reject.body, answer.reject.contentType);
+        }
+        welcome = answer.accept;
+      }
+      if (socket.destroyed || this.draining) {
+        socket.destroy();
+        return;
+      }
+      (req as TaggedRequest)[kConnectionId] = id;
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, record, welcome));
+    } finally {
+      this.handshakes.delete(socket);
+      decrement(this.handshakesPerIp, sourceIp);
+      if (countedTenant !== undefined) decrement(this.handshakesPerTenant, countedTenant);
+    }
+  }
+
+  private abandoned(match: RouteMatch, record: PendingConnection): void {
+    const backend = match.route.disconnect;
+    if (backend === undefined) return;
+    const headers = withDisconnect(
+      backendHeaders(record, 'DISCONNECT', formatRfc3339(record.connectedAt), this.messageIds.next(this.clock.now())),
+      1006,
+      'client left during the handshake',
+    );
+    const call = backend
+      .call({ eventType: 'DISCONNECT', headers, pathParams: match.params })
+      .then(
+        () => undefined,
+        (err: unknown) => this.log.warn({ connectionId: record.id, err: (err as Error).message }, 'disconnect backend call failed'),
+      )
+      .finally(() => this.disconnects.delete(call));
+    this.disconnects.add(call);
+  }
+
+  private limitReason(sourceIp: string): string | undefined {
+    const registry = this.options.registry;
+    if (registry.size + this.handshakes.size >= this.limits.maxConnections) return 'server connection limit reached';
+    const fromIp = registry.connectionsFromIp(sourceIp) + (this.handshakesPerIp.get(sourceIp) ?? 0);
+    if (fromIp >= this.limits.maxConnectionsPerIp) return 'too many connections from this address';
+    return undefined;
+  }
+
+  private async callConnect(
+    req: IncomingMessage,
+    url: URL,
+    match: RouteMatch,
+    record: PendingConnection,
+  ): Promise<{ accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string } }> {
+    const backend = match.route.connect!;
+    const headers = backend.remote ? forwardableHeaders(req.headers) : {};
+    if (backend.remote) {
+      Object.assign(headers, backendHeaders(record, 'CONNECT', formatRfc3339(record.connectedAt), this.messageIds.next(this.clock.now())));
+      // Behind a trusted proxy the backend sees the whole chain, as a proxy would pass it on.
+      const forwardedFor = req.headers['x-forwarded-for'];
+      const peer = normalizeAddress(req.socket.remoteAddress);
+      if (typeof forwardedFor === 'string' && this.trusted.has(peer)) headers['x-forwarded-for'] = `${forwardedFor}, ${peer}`;
+    }
+    const started = performance.now();
+    try {
+      const call = backend.call({ eventType: 'CONNECT', headers, pathParams: match.params, query: url.search.slice(1) });
+      const response = await withDeadline(call, this.limits.handshakeTimeoutSeconds * 1000);
+      if (response.status >= 200 && response.status < 300) return { accept: response };
+      const contentType = response.headers['content-type'];
+      return { reject: { status: response.status, body: response.body, ...(contentType ? { contentType } : {}) } };
+    } catch (err) {
+      const status = err instanceof BackendFailure ? err.status : 502;
+      this.log.warn({ path: match.route.spec.path, err: (err as Error).message }, 'connect backend call failed');
+      return { reject: { status, body: status === 504 ? 'connect backend timed out' : 'connect backend unavailable' } };
+    } finally {
+      if (backend.remote) this.observeBackend('CONNECT', performance.now() - started);
+    }
+  }
+
+  private opened(ws: WebSocket, socket: Socket, match: RouteMatch, pending: PendingConnection, welcome: BackendResponse | undefined): void {
+    const now = this.clock.now();
+    const session = new ClientSession(this, ws, socket, match.route, match.params, formatRfc3339(pending.connectedAt), now);
+    const record = new ConnectionRecord(pending.id, pending.gatewayId, pending.sourceIp, pending.userAgent, pending.connectedAt, pending.protocol, session, pending.tenantId, pending.userId);
+    session.record = record;
+    (ws as TaggedWebSocket)[kSession] = session;
+    (socket as SessionSocket)[kSession] = session;
+    this.options.registry.add(record);
+    this.sessions.add(session);
+    this.traffic.connectionsOpened++;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
+    ws.on('pong', onWsPong);
+    ws.on('ping', onWsPing);
+    ws.on('error', onWsError);
+    if (session.frameGuard !== undefined) socket.prependListener('data', onSocketData);
+    if (welcome !== undefined && welcome.body.length > 0) {
+      session.write(new OutboundFrame(welcome.body, !isTextual(welcome.headers['content-type'])));
+    }
+    if (match.route.realtime !== undefined) this.realtime?.opened(session);
+  }
+
+  private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, code: number, reason: string): void {
+    if (socket.destroyed) return;
+    // Close codes only exist inside a WebSocket, so the handshake completes and closes at once.
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', swallowSocketError);
+      ws.close(code, reason.slice(0, 123));
+    });
+  }
+
+  // ---- heartbeat, idle timeout, lifetime ----
+
+  private sweep(): void {
+    const now = this.clock.now();
+    const idleMs = this.limits.idleTimeoutSeconds * 1000;
+    const lifetimeMs = this.limits.maxLifetimeSeconds * 1000;
+    const sessions = [...this.sessions];
+    // Pings go out in slices so a node with 100k sockets never stalls its loop for all of them.
+    const SLICE = 5000;
+    const runSlice = (start: number): void => {
+      const end = Math.min(start + SLICE, sessions.length);
+      for (let i = start; i < end; i++) {
+        const session = sessions[i]!;
+        if (!session.open) continue;
+        const record = session.record;
+        if (!record.isAlive) session.terminate('heartbeat lost');
+        else if (now - session.lastDataAt >= idleMs) session.close(CloseCode.GOING_AWAY, 'idle timeout');
+        else if (now - record.connectedAt >= lifetimeMs) session.close(CloseCode.GOING_AWAY, 'maximum connection lifetime reached');
+        else {
+          record.isAlive = false;
+          record.lastPing = now;
+          session.ws.ping();
+        }
+      }
+      if (end < sessions.length) setImmediate(runSlice, end);
+    };
+    runSlice(0);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private async allClosed(): Promise<void> {
+    while (this.sessions.size > 0) await sleep(20).promise;
+  }
+}
+
+// Shared listeners: `this` is the emitter, the session hangs off it, no closure per socket.
+function onWsMessage(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
+  this[kSession]?.message(data, isBinary);
+}
+function onWsClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
+  this[kSession]?.closed(code, reason.toString('utf8'));
+}
+function onWsPong(this: TaggedWebSocket): void {
+  const session = this[kSession];
+  if (session === undefined) return;
+  session.record.isAlive = true;
+  session.touch();
+}
+function onWsPing(this: TaggedWebSocket): void {
+  this[kSession]?.touch();
+}
+function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void {
+  // ws closes the socket itself (1002/1007/1009 …); the close event fires the disconnect.
+  this[kSession]?.ctx.log.debug({ connectionId: this[kSession]?.record.id, err: err.message, code: err.code }, 'client protocol error');
+}
+function onSocketData(this: SessionSocket, chunk: Buffer): void {
+  this[kSession]?.rawData(chunk);
+}
+function swallowSocketError(): void {}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left <= 0) counts.delete(key);
+  else counts.set(key, left);
+}
+
+function rejectHandshake(socket: Socket, status: number, body: string | Buffer, contentType = 'text/plain; charset=utf-8'): void {
+  if (socket.destroyed) return;
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    `Connection: close\r\nContent-Type: ${contentType.replace(/[\r\n]/g, '')}\r\nContent-Length: ${payload.length}\r\n\r\n`;
+  socket.once('finish', () => socket.destroy());
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), payload]));
+}
+
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/** What ws's handleUpgrade would refuse (RFC 6455 §4.2.1), checked before any backend is called. */
+function upgradeProblem(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET request';
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'invalid Upgrade header';
+  const key = req.headers['sec-websocket-key'];
+  if (key === undefined || !WEBSOCKET_KEY.test(key)) return 'missing or invalid Sec-WebSocket-Key header';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'missing or invalid Sec-WebSocket-Version header (13 is supported)';
+  return undefined;
+}
+
+function parseRequestUrl(target: string | undefined): URL | undefined {
+  if (target === undefined || !target.startsWith('/')) return undefined;
+  try {
+    return new URL(target, 'http://switchboard.invalid');
+  } catch {
+    return undefined;
+  }
+}
+
+function pathOf(target: string | undefined): string | undefined {
+  return parseRequestUrl(target)?.pathname;
+}
+
+/** The handshake timeout bounds the connect integration too, whatever the backend's own read timeout. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BackendFailure(504, `connect integration did not answer within the handshake timeout (${ms} ms)`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}

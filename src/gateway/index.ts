@@ -1,0 +1,2 @@
+export { SwitchboardNode } from './node.js';
+export type { NodeOptions } from './node.js';

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createManagementApi } from '../api/index.js';
+import { GrpcConnectionServer } from '../grpc/index.js';
+import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
+import { demoGatewaySpec, loadGatewaySpec, type GatewaySpec, type Settings } from '../config/index.js';
+import { ConnectionRegistry, NODE_ID_PATTERN } from '../connections/index.js';
+import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
+import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { createRealtime } from '../realtime/index.js';
+import { BackendPools, RouteTable } from '../routing/index.js';
+import { systemClock, type Clock } from '../time/index.js';
+
+export interface NodeOptions {
+  /** Gateway specs already loaded; default: the files of `settings.specs`, or the demo. */
+  specs?: GatewaySpec[];
+  clock?: Clock;
+  log?: Logger;
+}
+
+/**
+ * The composition root: builds one node from its settings. Nothing here is global, so a
+ * test can run several nodes in one process.
+ */
+export class SwitchboardNode {
+  private stopped = false;
+  /** The gRPC ConnectionService, when `settings.grpc` asks for it. */
+  private grpc: GrpcConnectionServer | undefined;
+
+  private constructor(
+    private readonly state: { ready: boolean },
+    readonly settings: Settings,
+    readonly nodeId: string,
+    readonly log: Logger,
+    readonly metrics: Metrics,
+    readonly registry: ConnectionRegistry,
+    readonly hub: NodeHub,
+    readonly edge: ClientEdge,
+    readonly api: FastifyInstance,
+    private readonly pools: BackendPools,
+    readonly specs: GatewaySpec[],
+  ) {}
+
+  static async start(settings: Settings, options: NodeOptions = {}): Promise<SwitchboardNode> {
+    const log = options.log ?? createLogger(settings.log.level);
+    const clock = options.clock ?? systemClock;
+    const nodeId = settings.nodeId ?? deriveNodeId(settings.listen.port);
+    const specs = options.specs ?? (settings.specs.length === 0 ? [demoGatewaySpec()] : settings.specs.map((file) => loadGatewaySpec(file)));
+    const mgmt = settings.management;
+    if (mgmt.apiKeys.length === 0) {
+      if (!isLoopback(mgmt.listen.host)) {
+        throw new Error(
+          `management.listen ${mgmt.listen.host}:${mgmt.listen.port} is not a loopback address and no API key is configured: add --api-key (or management.apiKeys) or listen on 127.0.0.1`,
+        );
+      }
+      log.warn({ listen: `${mgmt.listen.host}:${mgmt.listen.port}` }, 'management API has no API key: every local process can use it');
+    }
+
+    const registry = new ConnectionRegistry();
+    const metrics = new Metrics(() => registry.size);
+    const pools = new BackendPools();
+    const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
+    const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log });
+    const framer: EnvelopeFramer = realtime.framer;
+    const hub = await createHub({
+      nodeId,
+      registry,
+      clock,
+      topics: settings.topics,
+      framer,
+      log,
+      ...(settings.backplane === undefined ? {} : { backplane: settings.backplane }),
+    });
+    realtime.attach(hub);
+    const edge = new ClientEdge({
+      nodeId,
+      listen: settings.listen,
+      limits: settings.limits,
+      trustedProxies: settings.trustedProxies,
+      routes,
+      registry,
+      clock,
+      log,
+      metrics,
+      realtime: realtime.protocol satisfies RealtimeProtocol,
+      onConnectionGone: (record) => hub.connectionGone(record),
+    });
+    const state = { ready: false };
+    const api = createManagementApi({ hub, apiKeys: mgmt.apiKeys, awsAccessKeys: mgmt.awsAccessKeys, metrics, log, ready: () => state.ready });
+    const node = new SwitchboardNode(state, settings, nodeId, log, metrics, registry, hub, edge, api, pools, specs);
+    try {
+      await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port });
+      if (settings.grpc) node.grpc = await GrpcConnectionServer.start({ listen: settings.grpc.listen, hub, apiKeys: mgmt.apiKeys, log });
+      await edge.listen();
+    } catch (err) {
+      await api.close();
+      await node.grpc?.close();
+      await edge.close().catch(() => undefined);
+      await hub.close();
+      await pools.close();
+      throw err;
+    }
+    state.ready = true;
+    log.info(
+      { nodeId, client: formatAddress(edge.address()), management: formatAddress(api.server.address() as AddressInfo), ...(node.grpc ? { grpc: formatAddress(node.grpc.address()) } : {}), gateways: specs.map((s) => s.gatewayId) },
+      'switchboard node started',
+    );
+    return node;
+  }
+
+  get clientAddress(): AddressInfo {
+    return this.edge.address();
+  }
+
+  get managementAddress(): AddressInfo {
+    return this.api.server.address() as AddressInfo;
+  }
+
+  /** The gRPC ConnectionService listener; undefined when `settings.grpc` is absent. */
+  get grpcAddress(): AddressInfo | undefined {
+    return this.grpc?.address();
+  }
+
+  /** SIGTERM: stop accepting, close clients with 1001, deliver disconnects, then stop. */
+  async drain(): Promise<void> {
+    if (this.stopped) return;
+    this.state.ready = false;
+    this.log.info({ connections: this.registry.size }, 'draining');
+    await this.edge.drain(this.settings.drainSeconds * 1000);
+    await this.shutdown();
+  }
+
+  /** Immediate stop: sockets dropped, nothing awaited but our own resources. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.state.ready = false;
+    await this.edge.close();
+    await this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopped = true;
+    await this.api.close();
+    await this.grpc?.close();
+    await this.hub.close();
+    await this.pools.close();
+  }
+}
+
+function deriveNodeId(port: number): string {
+  const host = hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '') || 'node';
+  // Port 0 picks a free port at listen time: several such nodes on one host need distinct ids.
+  const suffix = port === 0 ? `-${randomBytes(3).toString('hex')}` : `-${port}`;
+  const id = `${host.slice(0, 20 - suffix.length)}${suffix}`.replace(/^-/, 'n');
+  return NODE_ID_PATTERN.test(id) ? id : `node${suffix}`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+}
+
+function formatAddress(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}

@@ -1,0 +1,3 @@
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { Metrics, TrafficCounters } from './metrics.js';

@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Hot-path counts are plain numbers bumped in place; Prometheus reads them when scraped.
+ * A prom-client `inc()` per delivered frame would cost more than the delivery itself.
+ */
+export class TrafficCounters {
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly traffic = new TrafficCounters();
+  readonly backendLatency: Histogram<'event' | 'outcome'>;
+  readonly connectRejections: Counter<'reason'>;
+  readonly closes: Counter<'code'>;
+  readonly apiRequests: Counter<'method' | 'status'>;
+
+  constructor(connections: () => number, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const traffic = this.traffic;
+    new Gauge({ name: 'switchboard_connections', help: 'Open client connections on this node', registers, collect() { this.set(connections()); } });
+    const counterFrom = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    counterFrom('switchboard_messages_in_total', 'Messages received from clients', () => traffic.messagesIn);
+    counterFrom('switchboard_messages_out_total', 'Messages written to clients', () => traffic.messagesOut);
+    counterFrom('switchboard_bytes_in_total', 'Payload bytes received from clients', () => traffic.bytesIn);
+    counterFrom('switchboard_bytes_out_total', 'Payload bytes written to clients', () => traffic.bytesOut);
+    counterFrom('switchboard_connections_opened_total', 'Connections accepted', () => traffic.connectionsOpened);
+    counterFrom('switchboard_connections_closed_total', 'Connections closed', () => traffic.connectionsClosed);
+    this.backendLatency = new Histogram({
+      name: 'switchboard_backend_seconds',
+      help: 'Backend integration call latency',
+      labelNames: ['event', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.connectRejections = new Counter({ name: 'switchboard_connect_rejections_total', help: 'Upgrades refused', labelNames: ['reason'], registers });
+    this.closes = new Counter({ name: 'switchboard_closes_total', help: 'Connections closed by close code', labelNames: ['code'], registers });
+    this.apiRequests = new Counter({ name: 'switchboard_api_requests_total', help: 'Management API requests', labelNames: ['method', 'status'], registers });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}

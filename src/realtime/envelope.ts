@@ -1,0 +1,261 @@
+/**
+ * The realtime protocol's codec (DESIGN.md §2.3): client envelopes in, server envelopes out.
+ * Every envelope is `{type, data, tenantId, userId?, timestamp, requestId?}`; a parse error
+ * names the field at fault so the client's `error` envelope can say what to fix.
+ */
+import { InvalidArgument, PermissionDenied, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+
+/** What a client sent, after validation; `data` is the type's business and is checked per type. */
+export interface ClientEnvelope {
+  type: string;
+  data: unknown;
+  requestId?: string;
+  /** Informational only: the connection's tenant comes from its token, never from a frame. */
+  tenantId?: string;
+}
+
+export interface SubscribeData {
+  topic: string;
+  since?: { offset: number; epoch: string };
+}
+
+export interface UnsubscribeData {
+  topic: string;
+}
+
+/** The parts of a hub `Publication` its envelope carries. */
+export interface PublishedPayload {
+  offset: number;
+  data: Buffer;
+  binary: boolean;
+}
+
+/** Codes of `error` envelopes; clients switch on these, so they never change meaning. */
+export const ERROR_CODES = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN_TENANT: 'FORBIDDEN_TENANT',
+  NOT_FOUND: 'NOT_FOUND',
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  BACKEND_ERROR: 'BACKEND_ERROR',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+const ERROR_CODE_OF_KIND: Readonly<Record<ErrorKind, ErrorCode>> = {
+  INVALID_ARGUMENT: ERROR_CODES.BAD_REQUEST,
+  FAILED_PRECONDITION: ERROR_CODES.BAD_REQUEST,
+  UNAUTHENTICATED: ERROR_CODES.UNAUTHORIZED,
+  PERMISSION_DENIED: ERROR_CODES.FORBIDDEN_TENANT,
+  NOT_FOUND: ERROR_CODES.NOT_FOUND,
+  RESOURCE_EXHAUSTED: ERROR_CODES.RATE_LIMITED,
+  UNAVAILABLE: ERROR_CODES.BACKEND_ERROR,
+  DEADLINE_EXCEEDED: ERROR_CODES.BACKEND_ERROR,
+  INTERNAL: ERROR_CODES.INTERNAL,
+};
+
+/** The envelope code for an internal error: the realtime edge's one mapping of error kinds. */
+export function errorCodeOf(err: SwitchboardError): ErrorCode {
+  return ERROR_CODE_OF_KIND[err.kind];
+}
+
+/**
+ * A parse failure that remembers the envelope's `requestId` when it was readable, so the
+ * `error` reply can still be correlated by the client.
+ */
+export class InvalidEnvelope extends InvalidArgument {
+  constructor(
+    message: string,
+    field: string,
+    readonly requestId?: string,
+  ) {
+    super(message, field);
+  }
+}
+
+export const MAX_TYPE_LENGTH = 64;
+export const MAX_REQUEST_ID_LENGTH = 128;
+export const MAX_TENANT_ID_LENGTH = 128;
+export const MAX_TOPIC_LENGTH = 256;
+export const MAX_EPOCH_LENGTH = 64;
+/** Default bound of one envelope's text, the client message limit of DESIGN.md §2.4. */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 131_072;
+
+/** Parses one client text frame; throws `InvalidEnvelope` (an `InvalidArgument`) naming the field. */
+export function parseEnvelope(text: string, maxBytes = DEFAULT_MAX_ENVELOPE_BYTES): ClientEnvelope {
+  if (utf8LengthExceeds(text, maxBytes)) {
+    throw new InvalidEnvelope(`envelope exceeds ${maxBytes} bytes`, 'envelope');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidEnvelope('envelope is not valid JSON', 'envelope');
+  }
+  if (!isPlainObject(value)) throw new InvalidEnvelope('envelope must be a JSON object', 'envelope');
+
+  // requestId first: every later error can then carry it back to the client.
+  const requestId = value.requestId;
+  if (requestId !== undefined && (typeof requestId !== 'string' || requestId.length > MAX_REQUEST_ID_LENGTH)) {
+    throw new InvalidEnvelope(`requestId must be a string of at most ${MAX_REQUEST_ID_LENGTH} characters`, 'requestId');
+  }
+  const type = value.type;
+  if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) {
+    throw new InvalidEnvelope(`type must be a non-empty string of at most ${MAX_TYPE_LENGTH} characters`, 'type', requestId);
+  }
+  const tenantId = value.tenantId;
+  if (tenantId !== undefined && (typeof tenantId !== 'string' || tenantId.length > MAX_TENANT_ID_LENGTH)) {
+    throw new InvalidEnvelope(`tenantId must be a string of at most ${MAX_TENANT_ID_LENGTH} characters`, 'tenantId', requestId);
+  }
+  const envelope: ClientEnvelope = { type, data: value.data };
+  if (requestId !== undefined) envelope.requestId = requestId;
+  if (tenantId !== undefined) envelope.tenantId = tenantId;
+  return envelope;
+}
+
+/** `data` of a `subscribe` envelope; `since` (null counts as absent) asks for recovery. */
+export function parseSubscribeData(data: unknown): SubscribeData {
+  const object = requireObject(data, 'data');
+  const parsed: SubscribeData = { topic: requireTopic(object.topic) };
+  const since = object.since;
+  if (since === undefined || since === null) return parsed;
+  const position = requireObject(since, 'data.since');
+  const offset = position.offset;
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidArgument('data.since.offset must be a non-negative integer', 'data.since.offset');
+  }
+  const epoch = position.epoch;
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > MAX_EPOCH_LENGTH) {
+    throw new InvalidArgument(`data.since.epoch must be a non-empty string of at most ${MAX_EPOCH_LENGTH} characters`, 'data.since.epoch');
+  }
+  parsed.since = { offset, epoch };
+  return parsed;
+}
+
+/** `data` of an `unsubscribe` envelope. */
+export function parseUnsubscribeData(data: unknown): UnsubscribeData {
+  return { topic: requireTopic(requireObject(data, 'data').topic) };
+}
+
+/** Printable ASCII without space: topics travel in URLs and logs unescaped. */
+const TOPIC_PATTERN = /^[\x21-\x7e]+$/;
+
+function requireTopic(topic: unknown): string {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH || !TOPIC_PATTERN.test(topic)) {
+    throw new InvalidArgument(
+      `data.topic must be 1 to ${MAX_TOPIC_LENGTH} printable ASCII characters without spaces`,
+      'data.topic',
+    );
+  }
+  return topic;
+}
+
+/**
+ * The tenant-scoped name of a topic a client named: `chat.room1` and `acme:chat.room1` both
+ * become `acme:chat.room1` for tenant `acme`. The tenant is what precedes the first ':', so a
+ * tenant id holding ':' could forge another tenant's prefix and is refused.
+ */
+export function scopeTopic(tenantId: string, topic: string): string {
+  if (tenantId.length === 0 || tenantId.includes(':')) {
+    throw new InvalidArgument('tenantId must be non-empty and must not contain ":"', 'tenantId');
+  }
+  const separator = topic.indexOf(':');
+  if (separator < 0) {
+    if (topic.length === 0) throw new InvalidArgument('topic must not be empty', 'data.topic');
+    return `${tenantId}:${topic}`;
+  }
+  if (topic.slice(0, separator) !== tenantId) throw new PermissionDenied('topic belongs to another tenant', 'data.topic');
+  if (separator === topic.length - 1) throw new InvalidArgument('topic name after the tenant is empty', 'data.topic');
+  return topic;
+}
+
+/** The tenant a scoped topic belongs to; `undefined` for a name without a tenant. */
+export function topicTenant(topic: string): string | undefined {
+  const separator = topic.indexOf(':');
+  return separator < 0 ? undefined : topic.slice(0, separator);
+}
+
+/**
+ * A server envelope as JSON text, keys in the protocol's order. `undefined` fields are left
+ * out (JSON.stringify drops them), so a connection without auth has no tenantId.
+ */
+export function encodeEnvelope(
+  type: string,
+  data: unknown,
+  tenantId: string | undefined,
+  userId: string | undefined,
+  timestamp: string,
+  requestId?: string,
+): string {
+  return JSON.stringify({ type, data, tenantId, userId, timestamp, requestId });
+}
+
+/**
+ * The `publication` envelope every realtime subscriber of a topic receives; built once per
+ * publish and shared. A text payload that is JSON is spliced in as it came (no parse and
+ * re-stringify, and large numbers keep their digits), other text goes as a JSON string,
+ * binary as base64 with `"encoding":"base64"`.
+ */
+export function encodePublicationEnvelope(
+  topic: string,
+  publication: PublishedPayload,
+  epoch: string,
+  tenantId: string | undefined,
+  timestamp: string,
+): string {
+  let payload: string;
+  if (publication.binary) {
+    payload = `${JSON.stringify(publication.data.toString('base64'))},"encoding":"base64"`;
+  } else {
+    const text = publication.data.toString('utf8');
+    payload = isJsonText(text) ? text : JSON.stringify(text);
+  }
+  const tenant = tenantId === undefined ? '' : `,"tenantId":${JSON.stringify(tenantId)}`;
+  return (
+    `{"type":"publication","data":{"topic":${JSON.stringify(topic)},"offset":${publication.offset},` +
+    `"epoch":${JSON.stringify(epoch)},"payload":${payload}}${tenant},"timestamp":${JSON.stringify(timestamp)}}`
+  );
+}
+
+/**
+ * Whether text is one JSON value. The first character screens out most plain text before
+ * paying for a parse and its exception.
+ */
+function isJsonText(text: string): boolean {
+  const first = text.trimStart().charCodeAt(0);
+  const mayBeJson =
+    first === 0x7b /* { */ ||
+    first === 0x5b /* [ */ ||
+    first === 0x22 /* " */ ||
+    first === 0x2d /* - */ ||
+    (first >= 0x30 && first <= 0x39) ||
+    first === 0x74 /* t */ ||
+    first === 0x66 /* f */ ||
+    first === 0x6e; /* n */
+  if (!mayBeJson) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function requireObject(value: unknown, field: string): Record<string, unknown> {
+  if (!isPlainObject(value)) throw new InvalidArgument(`${field} must be an object`, field);
+  return value;
+}
+
+/** UTF-8 length > max, without encoding when the UTF-16 length already decides it. */
+function utf8LengthExceeds(text: string, max: number): boolean {
+  // Each UTF-16 unit is 1 to 3 UTF-8 bytes (a surrogate pair is 2 units, 4 bytes).
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return Buffer.byteLength(text, 'utf8') > max;
+}

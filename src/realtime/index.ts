@@ -1,0 +1,5 @@
+export { createRealtime } from './protocol.js';
+export type { Realtime, RealtimeOptions } from './protocol.js';
+export { createTokenVerifier } from './token-verifier.js';
+export type { TokenVerifier, VerifiedClaims } from './token-verifier.js';
+export { ERROR_CODES, encodeEnvelope, encodePublicationEnvelope, parseEnvelope, scopeTopic, topicTenant } from './envelope.js';

@@ -1,0 +1,232 @@
+import type { EnvelopeFramer, Hub, Publication, SubscribeResult } from '../cluster/index.js';
+import type { JwtSettings } from '../config/index.js';
+import type { ClientSession, RealtimeProtocol } from '../edge/index.js';
+import { isSwitchboardError, Unauthenticated } from '../errors/index.js';
+import type { Logger } from '../observability/index.js';
+import { BackendFailure, type Backend } from '../routing/index.js';
+import { formatRfc3339, type Clock } from '../time/index.js';
+import {
+  ERROR_CODES,
+  InvalidEnvelope,
+  encodeEnvelope,
+  encodePublicationEnvelope,
+  errorCodeOf,
+  parseEnvelope,
+  parseSubscribeData,
+  parseUnsubscribeData,
+  scopeTopic,
+  topicTenant,
+  type ErrorCode,
+} from './envelope.js';
+import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
+
+export interface RealtimeOptions {
+  jwt: JwtSettings | undefined;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface Realtime {
+  framer: EnvelopeFramer;
+  protocol: RealtimeProtocol;
+  /** The Hub exists after the framer it needs: the composition root joins them. */
+  attach(hub: Hub): void;
+}
+
+const QUERY_LIMIT = 256;
+const ENVELOPE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+
+/**
+ * The realtime protocol (DESIGN.md §2.3): query-string identity proven by a verified JWT,
+ * the JSON envelope, tenant-scoped topics, recovery on resubscribe. Frames of other types go
+ * to the path's forward integration.
+ */
+export function createRealtime(options: RealtimeOptions): Realtime {
+  const { clock, log } = options;
+  const verifier: TokenVerifier | undefined = options.jwt === undefined ? undefined : createTokenVerifier(options.jwt, clock);
+  let hub: Hub | undefined;
+  let warnedUnverified = false;
+  const now = (): string => formatRfc3339(clock.now());
+
+  const framer: EnvelopeFramer = {
+    publication(topic: string, publication: Publication, epoch: string): Buffer {
+      return Buffer.from(encodePublicationEnvelope(topic, publication, epoch, topicTenant(topic), now()));
+    },
+    presence(kind, topic, entry): Buffer {
+      return Buffer.from(encodeEnvelope(kind, { topic, connectionId: entry.connectionId, userId: entry.userId }, entry.tenantId, undefined, now()));
+    },
+  };
+
+  const reply = (session: ClientSession, type: string, data: unknown, requestId?: string): void => {
+    const record = session.record;
+    session.sendText(encodeEnvelope(type, data, record.tenantId, record.userId, now(), requestId));
+  };
+
+  const replyError = (session: ClientSession, code: ErrorCode, message: string, requestId?: string, field?: string): void => {
+    reply(session, 'error', field === undefined ? { code, message } : { code, message, field }, requestId);
+  };
+
+  const fail = (session: ClientSession, err: unknown, requestId?: string): void => {
+    if (isSwitchboardError(err)) {
+      replyError(session, errorCodeOf(err), err.message, requestId, err.field);
+    } else {
+      log.error({ err, connectionId: session.record.id }, 'realtime request failed');
+      replyError(session, ERROR_CODES.INTERNAL, 'internal error', requestId);
+    }
+  };
+
+  const subscribed = (topic: string, result: SubscribeResult): Record<string, unknown> => {
+    const data: Record<string, unknown> = { topic, offset: result.offset, epoch: result.epoch };
+    if (result.recovered !== undefined) {
+      data.recovered = result.recovered;
+      data.publications = result.publications.map((p) => ({
+        offset: p.offset,
+        payload: p.binary ? p.data.toString('base64') : decodeTextPayload(p.data),
+        ...(p.binary ? { encoding: 'base64' } : {}),
+      }));
+    }
+    return data;
+  };
+
+  /**
+   * The forward integration as this message calls it: a failure comes back as the protocol's
+   * `error` envelope (BACKEND_ERROR, requestId echoed) rather than the raw paths' error frame,
+   * which carries neither the tenant nor the requestId.
+   */
+  const answeringInEnvelopes = (backend: Backend, session: ClientSession, requestId: string | undefined): Backend => ({
+    remote: backend.remote,
+    async call(request) {
+      let status: number;
+      let message: string;
+      try {
+        const response = await backend.call(request);
+        if (response.status >= 200 && response.status < 300) return response;
+        status = response.status;
+        message = `backend answered ${response.status}`;
+      } catch (err) {
+        status = err instanceof BackendFailure ? err.status : 500;
+        message = (err as Error).message;
+      }
+      log.warn({ connectionId: session.record.id, status, err: message }, 'realtime forward failed');
+      const record = session.record;
+      const body = encodeEnvelope('error', { code: ERROR_CODES.BACKEND_ERROR, status, message }, record.tenantId, record.userId, now(), requestId);
+      return { status: 200, headers: ENVELOPE_HEADERS, body: Buffer.from(body) };
+    },
+  });
+
+  const protocol: RealtimeProtocol = {
+    async authenticate(query: URLSearchParams): Promise<{ tenantId: string; userId: string }> {
+      const tenantId = requireParam(query, 'tenantId');
+      const userId = requireParam(query, 'userId');
+      if (tenantId.includes(':')) throw new Unauthenticated('query parameter "tenantId" must not contain ":"');
+      if (verifier === undefined) {
+        if (!warnedUnverified) {
+          warnedUnverified = true;
+          log.warn('realtime path used without auth.jwt: tenantId and userId are taken from the query unverified');
+        }
+        return { tenantId, userId };
+      }
+      const token = requireParam(query, 'token', 16_384);
+      const claims = await verifier.verify(token);
+      if (claims.tenantId !== tenantId) throw new Unauthenticated('token tenant does not match query parameter "tenantId"');
+      if (claims.userId !== userId) throw new Unauthenticated('token user does not match query parameter "userId"');
+      return { tenantId, userId };
+    },
+
+    opened(session: ClientSession): void {
+      const record = session.record;
+      reply(session, 'connected', { connectionId: record.id, tenantId: record.tenantId, userId: record.userId });
+    },
+
+    message(session: ClientSession, data: Buffer, binary: boolean): void {
+      if (binary) {
+        replyError(session, ERROR_CODES.BAD_REQUEST, 'the realtime protocol takes JSON text frames only');
+        return;
+      }
+      let envelope;
+      try {
+        envelope = parseEnvelope(data.toString('utf8'));
+      } catch (err) {
+        fail(session, err, err instanceof InvalidEnvelope ? err.requestId : undefined);
+        return;
+      }
+      const { requestId } = envelope;
+      const tenantId = session.record.tenantId!;
+      if (envelope.tenantId !== undefined && envelope.tenantId !== tenantId) {
+        replyError(session, ERROR_CODES.FORBIDDEN_TENANT, 'tenantId does not match this connection', requestId, 'tenantId');
+        return;
+      }
+      const connectedHub = hub;
+      if (connectedHub === undefined) throw new Error('realtime protocol used before attach(hub)');
+      switch (envelope.type) {
+        case 'ping':
+          reply(session, 'pong', {}, requestId);
+          return;
+        case 'subscribe': {
+          let topic: string;
+          let since;
+          try {
+            const request = parseSubscribeData(envelope.data);
+            topic = scopeTopic(tenantId, request.topic);
+            since = request.since;
+          } catch (err) {
+            fail(session, err, requestId);
+            return;
+          }
+          connectedHub.subscribe(session.record.id, topic, since === undefined ? {} : { since }).then(
+            (result) => reply(session, 'subscribed', subscribed(topic, result), requestId),
+            (err: unknown) => fail(session, err, requestId),
+          );
+          return;
+        }
+        case 'unsubscribe': {
+          let topic: string;
+          try {
+            topic = scopeTopic(tenantId, parseUnsubscribeData(envelope.data).topic);
+          } catch (err) {
+            fail(session, err, requestId);
+            return;
+          }
+          connectedHub.unsubscribe(session.record.id, topic).then(
+            () => reply(session, 'unsubscribed', { topic }, requestId),
+            (err: unknown) => fail(session, err, requestId),
+          );
+          return;
+        }
+        default: {
+          const forward = session.route.realtime?.forward;
+          if (forward === undefined) {
+            replyError(session, ERROR_CODES.UNKNOWN_TYPE, `unknown message type "${envelope.type}"`, requestId, 'type');
+            return;
+          }
+          session.forward(answeringInEnvelopes(forward, session, requestId), data, false);
+        }
+      }
+    },
+  };
+
+  return {
+    framer,
+    protocol,
+    attach(target: Hub): void {
+      hub = target;
+    },
+  };
+}
+
+function requireParam(query: URLSearchParams, name: string, maxLength = QUERY_LIMIT): string {
+  const value = query.get(name);
+  if (value === null || value === '') throw new Unauthenticated(`missing query parameter "${name}"`);
+  if (value.length > maxLength) throw new Unauthenticated(`query parameter "${name}" is longer than ${maxLength} characters`);
+  return value;
+}
+
+/** Recovered text payloads travel as JSON when they are JSON, as a string otherwise. */
+function decodeTextPayload(data: Buffer): unknown {
+  const text = data.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
