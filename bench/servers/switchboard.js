@@ -1,0 +1,83 @@
+// Switchboard under test: one node from the built dist/, a raw path whose message integration
+// is a dummy answering "pong" (and, with --connect-integration, a dummy connect integration).
+// Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
+import { serve } from '../lib/child.js';
+import { memoryReport, pacedPublish, payloadOf } from './common.js';
+
+const dist = new URL('../../dist/src/', import.meta.url);
+const { SwitchboardNode, defaultSettings, parseGatewaySpec } = await import(new URL('index.js', dist).href);
+const { createLogger } = await import(new URL('observability/index.js', dist).href);
+
+const withConnect = process.argv.includes('--connect-integration');
+const connectOperation = withConnect
+  ? `    x-yc-apigateway-websocket-connect:
+      x-yc-apigateway-integration: {type: dummy, http_code: 200, content: ''}
+`
+  : '';
+const specYaml = `openapi: 3.0.0
+info: {title: bench, version: 1.0.0}
+x-switchboard: {gatewayId: bench}
+paths:
+  /bench:
+${connectOperation}    x-yc-apigateway-websocket-message:
+      x-yc-apigateway-integration:
+        type: dummy
+        http_code: 200
+        content: pong
+        http_headers: {Content-Type: text/plain}
+`;
+
+const settings = defaultSettings();
+settings.listen = { host: '127.0.0.1', port: 0 };
+settings.management.listen = { host: '127.0.0.1', port: 0 };
+settings.log = { level: 'silent' };
+settings.limits = {
+  ...settings.limits,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 100_000,
+  maxConnectionsPerTenant: 100_000,
+  messagesPerSecond: 1e9,
+  outboundBufferBytes: 256 * 1024 * 1024,
+  // The load generator does not answer pings; no peer pings either.
+  heartbeatSeconds: 3600,
+  idleTimeoutSeconds: 3600,
+};
+
+const node = await SwitchboardNode.start(settings, { specs: [parseGatewaySpec(specYaml, 'bench')], log: createLogger('silent') });
+
+/** The slowest socket of a topic is its last subscriber: every publish writes to it last. */
+function lastSubscriberSocket(topic) {
+  let last;
+  for (const record of node.registry.subscribersOf(topic) ?? []) last = record;
+  // ClientSession keeps its net.Socket public (read-only): the bench reads its queue length.
+  return last?.transport?.socket;
+}
+
+serve(
+  {
+    async prepare({ topic }) {
+      const ids = [...node.registry.all()].map((record) => record.id);
+      for (const id of ids) await node.hub.subscribe(id, topic);
+      return { subscribed: node.registry.subscribersOf(topic)?.size ?? 0 };
+    },
+    async publish({ topic, count, batch, size }) {
+      const payload = { data: payloadOf(size), binary: false };
+      const socket = lastSubscriberSocket(topic);
+      const run = await pacedPublish({
+        count,
+        batch,
+        publishOne: () => node.hub.publish(topic, payload),
+        backlog: () => (socket === undefined ? 0 : socket.writableLength),
+      });
+      const delivered = run.results.reduce((sum, result) => sum + result.delivered, 0);
+      return { published: run.published, delivered, t0: run.t0, t1: run.t1, waits: run.waits };
+    },
+    async stats() {
+      return { connections: node.registry.size };
+    },
+    async memory() {
+      return { ...(await memoryReport()), connections: node.registry.size };
+    },
+  },
+  { port: node.clientAddress.port, managementPort: node.managementAddress.port, path: '/bench' },
+);

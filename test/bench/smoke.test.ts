@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// Keeps the benchmark harness (bench/) from rotting: a smoke run starts every stack, runs every
+// scenario with a handful of connections for one round, and must lose nothing. The figures
+// themselves mean nothing at this size; only that each was measured.
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** Which stacks each scenario measures; the harness must report a figure for every pair. */
+const EXPECTED: Record<string, string[]> = {
+  'fanout-1k': ['switchboard', 'uws', 'ws', 'ws-cork', 'socketio'],
+  echo: ['switchboard', 'uws', 'ws', 'socketio'],
+  'mgmt-send': ['switchboard'],
+  'mgmt-publish': ['switchboard'],
+  'fanout-10k': ['switchboard', 'uws', 'ws', 'ws-cork', 'socketio'],
+  memory: ['switchboard', 'uws', 'ws', 'socketio'],
+  connect: ['switchboard', 'uws', 'ws', 'socketio'],
+  'connect-integration': ['switchboard-connect'],
+};
+
+interface SmokeReport {
+  errors: unknown[];
+  lossCheck: { ok: boolean; lost: number };
+  machine: { cpu: string; cores: number };
+  versions: Record<string, string>;
+  figures: Record<string, { stacks: Record<string, { median: number; lost: number }> }>;
+  targets: { label: string; status: string }[];
+  notMeasurable: { scenario: string }[];
+}
+
+function runSmoke(out: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bench/run.js', '--smoke', '--out', out], { cwd: root, timeout: 55_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+      resolve({ code, output: `${stdout}\n${stderr}` });
+    });
+  });
+}
+
+describe('benchmark harness smoke run', () => {
+  it(
+    'measures every stack in every scenario, loses nothing, and writes JSON, Markdown and SVG naming the machine',
+    async () => {
+      expect(existsSync(path.join(root, 'dist/src/index.js')), 'npm run build first: the bench drives dist/').toBe(true);
+      const out = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-smoke-'));
+      try {
+        const { code, output } = await runSmoke(out);
+        expect(code, output).toBe(0);
+        const report = JSON.parse(readFileSync(path.join(out, 'smoke.json'), 'utf8')) as SmokeReport;
+        expect(report.errors).toEqual([]);
+        expect(report.lossCheck).toMatchObject({ ok: true, lost: 0 });
+        for (const [scenario, stacks] of Object.entries(EXPECTED)) {
+          const figure = report.figures[scenario];
+          expect(figure, scenario).toBeDefined();
+          expect(Object.keys(figure!.stacks).sort(), scenario).toEqual([...stacks].sort());
+          for (const stack of stacks) {
+            const entry = figure!.stacks[stack]!;
+            expect(Number.isFinite(entry.median), `${scenario}/${stack}`).toBe(true);
+            expect(entry.lost, `${scenario}/${stack}`).toBe(0);
+          }
+        }
+        // At smoke size a reference can measure 0 (memory), which decides nothing.
+        for (const target of report.targets) expect(['met', 'missed', 'inconclusive'], target.label).toContain(target.status);
+        expect(report.notMeasurable.map((n) => n.scenario)).toContain('cluster');
+        expect(report.machine.cores).toBeGreaterThan(0);
+        expect(Object.keys(report.versions)).toEqual(expect.arrayContaining(['switchboard', 'ws', 'socket.io', '@trufflesuite/uws-js-unofficial']));
+
+        const markdown = readFileSync(path.join(out, 'smoke.md'), 'utf8');
+        expect(markdown).toContain(report.machine.cpu);
+        expect(markdown).toContain('not yet measurable');
+        const svg = readFileSync(path.join(out, 'smoke.svg'), 'utf8');
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(svg).toContain(report.machine.cpu);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+});

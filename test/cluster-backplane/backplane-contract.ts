@@ -1,0 +1,378 @@
+/**
+ * What every backplane must do, as one vitest suite: call describeBackplaneContract from a
+ * backplane's test file with an environment that starts its server. The ClusterHub relies on
+ * nothing else (src/cluster/backplane.ts); the history cases pin MemoryTopicHistory's rules.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from '../../src/cluster/backplane.js';
+import type { Publication, PublishResult } from '../../src/cluster/index.js';
+import { DeadlineExceeded } from '../../src/errors/index.js';
+
+export interface BackplaneEnvironment {
+  /** Starts what the backplane needs (a server); `create()` gives a new, unstarted backplane on it. */
+  setup(): Promise<{ create(): Backplane; teardown(): Promise<void> }>;
+}
+
+interface TestNode {
+  id: string;
+  backplane: Backplane;
+  /** Requests this node answered, in arrival order. */
+  requests: RemoteRequest[];
+  /** Each handlers.fanout call's events. */
+  batches: FanoutEvent[][];
+}
+
+interface Behaviour {
+  request?: (request: RemoteRequest) => Promise<RemoteAnswer>;
+  /** Delivered count per event; 1 each by default. */
+  fanout?: (events: FanoutEvent[]) => number[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function userEvent(userId: string, text = 'hello'): FanoutEvent {
+  return { kind: 'user', userId, data: Buffer.from(text).toString('base64'), binary: false };
+}
+
+function payload(text: string, binary = false): { data: Buffer; binary: boolean } {
+  return { data: Buffer.from(text), binary };
+}
+
+function offsets(publications: Publication[]): number[] {
+  return publications.map((p) => p.offset);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+export function describeBackplaneContract(name: string, env: BackplaneEnvironment): void {
+  describe(`${name} backplane contract`, () => {
+    let context: { create(): Backplane; teardown(): Promise<void> } | undefined;
+    const started: Backplane[] = [];
+    /** Node ids and topics unique per test, so tests sharing a server never see each other. */
+    const run = randomBytes(3).toString('hex');
+    let counter = 0;
+    const unique = (stem: string): string => `${stem}${run}${++counter}`;
+
+    beforeAll(async () => {
+      context = await env.setup();
+    });
+    afterEach(async () => {
+      await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+    });
+    afterAll(async () => {
+      await context?.teardown();
+    });
+
+    async function startNode(id: string, behaviour: Behaviour = {}): Promise<TestNode> {
+      const backplane = context!.create();
+      const node: TestNode = { id, backplane, requests: [], batches: [] };
+      const handlers: BackplaneHandlers = {
+        request: async (request) => {
+          node.requests.push(request);
+          if (behaviour.request !== undefined) return behaviour.request(request);
+          return { ok: true, value: { node: id, request } };
+        },
+        fanout: (events) => {
+          node.batches.push(events);
+          return behaviour.fanout !== undefined ? behaviour.fanout(events) : events.map(() => 1);
+        },
+      };
+      started.push(backplane);
+      await backplane.start(id, handlers);
+      expect(backplane.healthy).toBe(true);
+      return node;
+    }
+
+    describe('requests', () => {
+      it('reach the named node and its answer comes back to the caller', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        const request: RemoteRequest = { op: 'get', connectionId: `${b.id}-c1` };
+        const answer = await a.backplane.request(b.id, request, 2000);
+        expect(answer).toEqual({ ok: true, value: { node: b.id, request } });
+        expect(b.requests).toEqual([request]);
+        expect(a.requests).toEqual([]);
+      });
+
+      it('pass an error answer through unchanged', async () => {
+        const a = await startNode(unique('a'));
+        const notFound: RemoteAnswer = { ok: false, kind: 'NOT_FOUND', message: 'connection x not found', field: 'connectionId' };
+        const b = await startNode(unique('b'), { request: async () => notFound });
+        expect(await a.backplane.request(b.id, { op: 'presence', topic: 'acme:chat' }, 2000)).toEqual(notFound);
+      });
+
+      it('in flight at once in both directions each get their own answer', async () => {
+        const echo = async (request: RemoteRequest): Promise<RemoteAnswer> => ({ ok: true, value: request.op === 'get' ? request.connectionId : null });
+        const a = await startNode(unique('a'), { request: echo });
+        const b = await startNode(unique('b'), { request: echo });
+        const ids = range(1, 40).map((i) => `c${i}`);
+        const [fromA, fromB] = await Promise.all([
+          Promise.all(ids.map((id) => a.backplane.request(b.id, { op: 'get', connectionId: `b-${id}` }, 5000))),
+          Promise.all(ids.map((id) => b.backplane.request(a.id, { op: 'get', connectionId: `a-${id}` }, 5000))),
+        ]);
+        expect(fromA).toEqual(ids.map((id) => ({ ok: true, value: `b-${id}` })));
+        expect(fromB).toEqual(ids.map((id) => ({ ok: true, value: `a-${id}` })));
+      });
+
+      it('reject DeadlineExceeded when the node does not answer in time, and a late answer changes nothing', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), {
+          request: async () => {
+            await sleep(500);
+            return { ok: true, value: 'late' };
+          },
+        });
+        const before = Date.now();
+        await expect(a.backplane.request(b.id, { op: 'get', connectionId: 'c' }, 200)).rejects.toBeInstanceOf(DeadlineExceeded);
+        expect(Date.now() - before).toBeGreaterThanOrEqual(150);
+        expect(Date.now() - before).toBeLessThan(1000);
+        await sleep(500);
+        expect(await a.backplane.request(b.id, { op: 'get', connectionId: 'd' }, 2000)).toEqual({ ok: true, value: 'late' });
+      });
+
+      it('to a stopped node reject DeadlineExceeded no later than their timeout', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        await b.backplane.stop();
+        const before = Date.now();
+        await expect(a.backplane.request(b.id, { op: 'get', connectionId: 'c' }, 500)).rejects.toBeInstanceOf(DeadlineExceeded);
+        expect(Date.now() - before).toBeLessThan(1500);
+        expect(b.requests).toEqual([]);
+      });
+
+      it('to a node that never existed reject DeadlineExceeded', async () => {
+        const a = await startNode(unique('a'));
+        await expect(a.backplane.request(unique('ghost'), { op: 'get', connectionId: 'c' }, 300)).rejects.toBeInstanceOf(DeadlineExceeded);
+      });
+    });
+
+    describe('fan-out', () => {
+      it('reaches every other node, not the sender, and resolves with the summed counts', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { fanout: (events) => events.map(() => 2) });
+        const c = await startNode(unique('c'), { fanout: (events) => events.map(() => 3) });
+        const event: FanoutEvent = { kind: 'publication', topic: 'acme:chat', offset: 7, epoch: 'e1', publishedAt: 1700000000000, data: 'aGk=', binary: false };
+        expect(await a.backplane.fanout(event, 2000)).toBe(5);
+        expect(b.batches).toEqual([[event]]);
+        expect(c.batches).toEqual([[event]]);
+        expect(a.batches).toEqual([]);
+      });
+
+      it('batches the events of one tick into one delivery, each resolving with its own count', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { fanout: (events) => events.map((event) => (event.kind === 'user' ? Number(event.userId) : 0)) });
+        const events = range(0, 49).map((i) => userEvent(String(i)));
+        const counts = await Promise.all(events.map((event) => a.backplane.fanout(event, 2000)));
+        expect(counts).toEqual(range(0, 49));
+        expect(b.batches).toHaveLength(1);
+        expect(b.batches[0]).toEqual(events);
+      });
+
+      it('keeps the order of events from one node across ticks', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        const sent: FanoutEvent[] = [];
+        const acks: Promise<number>[] = [];
+        for (let i = 0; i < 20; i++) {
+          const event = userEvent(String(i));
+          sent.push(event);
+          acks.push(a.backplane.fanout(event, 2000));
+          if (i % 5 === 4) await sleep(1);
+        }
+        expect(await Promise.all(acks)).toEqual(sent.map(() => 1));
+        expect(b.batches.length).toBeGreaterThan(1);
+        expect(b.batches.flat()).toEqual(sent);
+      });
+
+      it('with no other node resolves 0 at once', async () => {
+        const a = await startNode(unique('a'));
+        const before = Date.now();
+        expect(await a.backplane.fanout(userEvent('u'), 2000)).toBe(0);
+        expect(Date.now() - before).toBeLessThan(500);
+        expect(a.batches).toEqual([]);
+      });
+    });
+
+    describe('liveness', () => {
+      it('lists every started node, sorted, and answers isLive per node', async () => {
+        const second = unique('n');
+        const first = unique('m');
+        const b = await startNode(second);
+        const a = await startNode(first);
+        expect(await a.backplane.liveNodes()).toEqual([first, second].sort());
+        expect(await b.backplane.liveNodes()).toEqual([first, second].sort());
+        expect(await a.backplane.isLive(second)).toBe(true);
+        expect(await a.backplane.isLive(first)).toBe(true);
+        expect(await b.backplane.isLive(first)).toBe(true);
+        expect(await a.backplane.isLive(unique('ghost'))).toBe(false);
+      });
+
+      it('withdraws a stopped node at once', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        expect(await a.backplane.isLive(b.id)).toBe(true);
+        await b.backplane.stop();
+        // A node that never asked, and the cluster-wide list, know at once.
+        const c = await startNode(unique('c'));
+        expect(await c.backplane.isLive(b.id)).toBe(false);
+        expect(await a.backplane.liveNodes()).toEqual([a.id, c.id].sort());
+        // A node that asked before may have cached the answer, but not for long.
+        await vi.waitFor(async () => expect(await a.backplane.isLive(b.id)).toBe(false), { timeout: 1000, interval: 20 });
+      });
+    });
+
+    describe('history', () => {
+      const kept = { historySize: 100, historyTtlSeconds: 300 };
+
+      it('stands at offset 0 for a topic never published to, in the epoch its first publication gets', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        const position = await a.backplane.history.position(topic);
+        expect(position.offset).toBe(0);
+        expect(position.epoch).not.toBe('');
+        const { publication, epoch } = await a.backplane.history.append(topic, payload('one'), kept);
+        expect(publication.offset).toBe(1);
+        expect(epoch).toBe(position.epoch);
+        expect(await a.backplane.history.position(topic)).toEqual({ offset: 1, epoch });
+      });
+
+      it('gives concurrent publishers on two nodes distinct consecutive offsets', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        const topic = unique('acme:t');
+        const appends = range(1, 25).flatMap((i) => [
+          a.backplane.history.append(topic, payload(`a${i}`), kept),
+          b.backplane.history.append(topic, payload(`b${i}`), kept),
+        ]);
+        const results = await Promise.all(appends);
+        expect(results.map((r) => r.publication.offset).sort((x, y) => x - y)).toEqual(range(1, 50));
+        expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
+        const read = await b.backplane.history.read(topic, { sinceOffset: 0 });
+        expect(read.complete).toBe(true);
+        expect(read.offset).toBe(50);
+        expect(offsets(read.publications)).toEqual(range(1, 50));
+        const byOffset = new Map(results.map((r) => [r.publication.offset, r.publication.data.toString()]));
+        for (const publication of read.publications) expect(publication.data.toString()).toBe(byOffset.get(publication.offset));
+      });
+
+      it('keeps at most historySize publications and says when a read reaches past them', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        for (let i = 1; i <= 12; i++) await a.backplane.history.append(topic, payload(`m${i}`), { historySize: 5, historyTtlSeconds: 300 });
+        const all = await a.backplane.history.read(topic, {});
+        expect(offsets(all.publications)).toEqual(range(8, 12));
+        expect(all.complete).toBe(true);
+        const overflowed = await a.backplane.history.read(topic, { sinceOffset: 0, epoch: all.epoch });
+        expect(overflowed.complete).toBe(false);
+        expect(offsets(overflowed.publications)).toEqual(range(8, 12));
+        expect(await a.backplane.history.read(topic, { sinceOffset: 7, epoch: all.epoch })).toMatchObject({ complete: true, offset: 12 });
+        const since9 = await a.backplane.history.read(topic, { sinceOffset: 9 });
+        expect(offsets(since9.publications)).toEqual([10, 11, 12]);
+        expect(since9.complete).toBe(true);
+        expect(await a.backplane.history.read(topic, { sinceOffset: 12 })).toMatchObject({ publications: [], complete: true });
+        expect(await a.backplane.history.read(topic, { sinceOffset: 13 })).toMatchObject({ publications: [], complete: false });
+      });
+
+      it('reads at most `limit` publications from the oldest wanted', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        for (let i = 1; i <= 6; i++) await a.backplane.history.append(topic, payload(`m${i}`), kept);
+        expect(offsets((await a.backplane.history.read(topic, { sinceOffset: 0, limit: 2 })).publications)).toEqual([1, 2]);
+        expect(offsets((await a.backplane.history.read(topic, { sinceOffset: 3, limit: 2 })).publications)).toEqual([4, 5]);
+        expect((await a.backplane.history.read(topic, { sinceOffset: 0, limit: 0 })).publications).toEqual([]);
+      });
+
+      it('returns payloads byte for byte, with their binary flag and publish time', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        const topic = unique('acme:t');
+        const bytes = Buffer.from(range(0, 255));
+        const before = Date.now();
+        await a.backplane.history.append(topic, { data: bytes, binary: true }, kept);
+        await a.backplane.history.append(topic, payload('{"text":"héllo"}'), kept);
+        const after = Date.now();
+        const [binary, text] = (await b.backplane.history.read(topic, { sinceOffset: 0 })).publications;
+        expect(binary!.binary).toBe(true);
+        expect(Buffer.compare(binary!.data, bytes)).toBe(0);
+        expect(text!.binary).toBe(false);
+        expect(text!.data.toString()).toBe('{"text":"héllo"}');
+        expect(binary!.publishedAt).toBeGreaterThanOrEqual(before - 1000);
+        expect(text!.publishedAt).toBeLessThanOrEqual(after + 1000);
+        expect(text!.publishedAt).toBeGreaterThanOrEqual(binary!.publishedAt);
+      });
+
+      it('answers a read in another epoch incomplete, with no publications', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        const { epoch } = await a.backplane.history.append(topic, payload('one'), kept);
+        expect(await a.backplane.history.read(topic, { sinceOffset: 0, epoch: 'another-epoch' })).toEqual({ offset: 1, epoch, publications: [], complete: false });
+      });
+
+      it('advances offsets with historySize 0 but keeps nothing', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        const none = { historySize: 0, historyTtlSeconds: 300 };
+        const results = [];
+        for (let i = 0; i < 3; i++) results.push(await a.backplane.history.append(topic, payload(`m${i}`), none));
+        expect(results.map((r) => r.publication.offset)).toEqual([1, 2, 3]);
+        expect(await a.backplane.history.read(topic, { sinceOffset: 0 })).toMatchObject({ offset: 3, publications: [], complete: false });
+        expect(await a.backplane.history.read(topic, { sinceOffset: 3 })).toMatchObject({ offset: 3, publications: [], complete: true });
+      });
+
+      it('loses the history of a topic idle past its TTL and starts a new epoch', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        const short = { historySize: 10, historyTtlSeconds: 1 };
+        await a.backplane.history.append(topic, payload('one'), short);
+        const { epoch } = await a.backplane.history.append(topic, payload('two'), short);
+        await sleep(1300);
+        const position = await a.backplane.history.position(topic);
+        expect(position.offset).toBe(0);
+        expect(position.epoch).not.toBe(epoch);
+        expect(await a.backplane.history.read(topic, { sinceOffset: 2, epoch })).toMatchObject({ publications: [], complete: false });
+        const next = await a.backplane.history.append(topic, payload('three'), short);
+        expect(next.publication.offset).toBe(1);
+        expect(next.epoch).toBe(position.epoch);
+      });
+
+      it('drops publications older than the TTL while newer ones stay', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:t');
+        const short = { historySize: 10, historyTtlSeconds: 1 };
+        const { epoch } = await a.backplane.history.append(topic, payload('old'), short);
+        await sleep(650);
+        await a.backplane.history.append(topic, payload('new'), short);
+        await sleep(550);
+        const read = await a.backplane.history.read(topic, { sinceOffset: 0 });
+        expect(read.epoch).toBe(epoch);
+        expect(offsets(read.publications)).toEqual([2]);
+        expect(read.complete).toBe(false);
+        expect((await a.backplane.history.read(topic, { sinceOffset: 1 })).complete).toBe(true);
+      });
+    });
+
+    describe('idempotency', () => {
+      it('has no result for a key never stored', async () => {
+        const a = await startNode(unique('a'));
+        expect(await a.backplane.idempotency.get(unique('key'))).toBeUndefined();
+      });
+
+      it('lets exactly one of two racing nodes store its result, and both answer with it', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'));
+        const key = unique('acme:t\u0000key');
+        const first: PublishResult = { offset: 1, epoch: 'e', delivered: 3 };
+        const second: PublishResult = { offset: 2, epoch: 'e', delivered: 5 };
+        const [fromA, fromB] = await Promise.all([a.backplane.idempotency.setIfAbsent(key, first, 60), b.backplane.idempotency.setIfAbsent(key, second, 60)]);
+        expect(fromA).toEqual(fromB);
+        expect([first, second]).toContainEqual(fromA);
+        expect(await a.backplane.idempotency.get(key)).toEqual(fromA);
+        expect(await b.backplane.idempotency.get(key)).toEqual(fromA);
+        expect(await b.backplane.idempotency.setIfAbsent(key, { offset: 9, epoch: 'x', delivered: 0 }, 60)).toEqual(fromA);
+      });
+    });
+  });
+}

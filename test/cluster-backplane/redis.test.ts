@@ -1,0 +1,239 @@
+/**
+ * The Redis backplane against private redis-servers on free loopback ports: the backplane
+ * contract (classic and sharded pub/sub), the key layout docs/redis-layout.md promises, and
+ * what happens when Redis goes away and comes back.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { BackplaneHandlers, FanoutEvent, RemoteAnswer } from '../../src/cluster/backplane.js';
+import { RedisBackplane, type RedisBackplaneOptions } from '../../src/cluster/redis-backplane.js';
+import { Unavailable } from '../../src/errors/index.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { describeBackplaneContract } from './backplane-contract.js';
+
+/** Fast reconnects and a short connect timeout keep the fault tests quick. */
+const TEST_OPTIONS: RedisBackplaneOptions = { maxReconnectDelayMs: 100, connectTimeoutMs: 3000 };
+
+for (const shardedPubSub of [false, true]) {
+  describeBackplaneContract(shardedPubSub ? 'redis (sharded pub/sub)' : 'redis', {
+    async setup() {
+      const server = await startRedisServer();
+      return {
+        create: () => new RedisBackplane(server.url, { ...TEST_OPTIONS, shardedPubSub }),
+        teardown: () => server.stop(),
+      };
+    },
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const echo: BackplaneHandlers = {
+  request: async (request): Promise<RemoteAnswer> => ({ ok: true, value: request.op }),
+  fanout: (events) => events.map(() => 1),
+};
+
+const event: FanoutEvent = { kind: 'tenant', tenantId: 'acme', data: 'aGk=', binary: false };
+
+describe('RedisBackplane', () => {
+  let server: RedisServer;
+  let raw: Redis;
+  const started: RedisBackplane[] = [];
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    raw = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50, lazyConnect: true });
+    raw.on('error', () => {});
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(async () => {
+    await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+    expect(unhandled.map(String)).toEqual([]);
+  });
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    raw?.disconnect();
+    await server?.stop();
+  });
+
+  async function startNode(nodeId: string, options: RedisBackplaneOptions = {}, handlers: BackplaneHandlers = echo): Promise<RedisBackplane> {
+    const backplane = new RedisBackplane(server.url, { ...TEST_OPTIONS, ...options });
+    started.push(backplane);
+    await backplane.start(nodeId, handlers);
+    return backplane;
+  }
+
+  it('is named by its URL without credentials', () => {
+    expect(new RedisBackplane('redis://:secret@127.0.0.1:1234').name).toBe('redis://127.0.0.1:1234');
+    expect(new RedisBackplane('redis://user:secret@127.0.0.1:1234/2?password=x').name).toBe('redis://127.0.0.1:1234/2');
+  });
+
+  it('rejects start with UNAVAILABLE when Redis cannot be reached, leaving nothing armed', async () => {
+    const nowhere = await startRedisServer();
+    await nowhere.stop();
+    const backplane = new RedisBackplane(nowhere.url, { connectTimeoutMs: 300, maxReconnectDelayMs: 50 });
+    const before = Date.now();
+    await expect(backplane.start('lonely', echo)).rejects.toThrow(new Unavailable(`backplane ${nowhere.url} unavailable`));
+    expect(Date.now() - before).toBeLessThan(2000);
+    expect(backplane.healthy).toBe(false);
+    expect(backplane.diagnostics).toMatchObject({ pendingRequests: 0, pendingFanouts: 0, timers: 0 });
+  });
+
+  it('keeps the keys and channels docs/redis-layout.md describes', async () => {
+    await raw.connect().catch(() => {});
+    const a = await startNode('layout-a', { keyPrefix: 'lay:', livenessTtlMs: 3000 });
+    await a.history.append('acme:chat', { data: Buffer.from('hi'), binary: false }, { historySize: 10, historyTtlSeconds: 60 });
+    await a.idempotency.setIfAbsent('acme:chat\u0000k1', { offset: 1, epoch: 'e', delivered: 0 }, 30);
+
+    expect(await raw.type('lay:{t:acme:chat}:stream')).toBe('stream');
+    expect(await raw.get('lay:{t:acme:chat}:offset')).toBe('1');
+    expect(await raw.get('lay:{t:acme:chat}:epoch')).toMatch(/^[0-9a-f]{16}$/);
+    for (const key of ['stream', 'offset', 'epoch']) {
+      const ttl = await raw.pttl(`lay:{t:acme:chat}:${key}`);
+      expect(ttl).toBeGreaterThan(55_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+    const [entry] = await raw.xrange('lay:{t:acme:chat}:stream', '-', '+');
+    expect(entry![0]).toBe('1-0');
+    expect(entry![1].filter((_, i) => i % 2 === 0)).toEqual(['d', 'b', 't', 'x']);
+
+    expect(await raw.get('lay:{live}:node:layout-a')).not.toBeNull();
+    expect(await raw.pttl('lay:{live}:node:layout-a')).toBeLessThanOrEqual(3000);
+    expect(await raw.zrange('lay:{live}:nodes', '0', '-1')).toEqual(['layout-a']);
+    expect(await raw.pttl('lay:idem:acme:chat\u0000k1')).toBeGreaterThan(25_000);
+    expect((await raw.pubsub('CHANNELS', 'lay:*')).sort()).toEqual(['lay:{fanout}:events', 'lay:{n:layout-a}:inbox']);
+
+    await a.stop();
+    expect(await raw.exists('lay:{live}:node:layout-a')).toBe(0);
+    expect(await raw.zrange('lay:{live}:nodes', '0', '-1')).toEqual([]);
+  });
+
+  it('keeps two clusters with different key prefixes apart on one Redis', async () => {
+    const seen: FanoutEvent[][] = [];
+    const x = await startNode('same-id', { keyPrefix: 'x:' });
+    await startNode('same-id', { keyPrefix: 'y:' }, { ...echo, fanout: (events) => { seen.push(events); return events.map(() => 1); } });
+    expect(await x.fanout(event, 1000)).toBe(0);
+    expect(await x.liveNodes()).toEqual(['same-id']);
+    await x.history.append('acme:t', { data: Buffer.from('1'), binary: false }, { historySize: 5, historyTtlSeconds: 60 });
+    const y = started[1]!;
+    expect((await y.history.position('acme:t')).offset).toBe(0);
+    expect(seen).toEqual([]);
+  });
+
+  it('runs its scripts again after the server forgot them', async () => {
+    await raw.connect().catch(() => {});
+    const a = await startNode('forgetful');
+    await a.history.append('acme:s', { data: Buffer.from('1'), binary: false }, { historySize: 5, historyTtlSeconds: 60 });
+    await raw.script('FLUSH');
+    const { publication } = await a.history.append('acme:s', { data: Buffer.from('2'), binary: false }, { historySize: 5, historyTtlSeconds: 60 });
+    expect(publication.offset).toBe(2);
+    expect(await a.liveNodes()).toEqual(['forgetful']);
+  });
+
+  it('resolves a fan-out at its timeout with the acks that arrived when a receiver never acks', async () => {
+    const a = await startNode('partial-a', { keyPrefix: 'partial:' });
+    await startNode('partial-b', { keyPrefix: 'partial:' }, { ...echo, fanout: (events) => events.map(() => 4) });
+    const silent = new Redis(server.url);
+    try {
+      await silent.subscribe('partial:{fanout}:events');
+      const before = Date.now();
+      expect(await a.fanout(event, 300)).toBe(4);
+      expect(Date.now() - before).toBeGreaterThanOrEqual(250);
+      expect(a.diagnostics).toMatchObject({ pendingFanouts: 0, timers: 0 });
+    } finally {
+      silent.disconnect();
+    }
+  });
+
+  it('rejects a pending request with UNAVAILABLE when it stops', async () => {
+    const a = await startNode('stopper-a');
+    await startNode('stopper-b', {}, { ...echo, request: () => new Promise<RemoteAnswer>(() => {}) });
+    const pending = expect(a.request('stopper-b', { op: 'get', connectionId: 'c' }, 10_000)).rejects.toBeInstanceOf(Unavailable);
+    await vi.waitFor(() => expect(a.pendingRequests).toBe(1));
+    await a.stop();
+    await pending;
+    expect(a.diagnostics).toMatchObject({ pendingRequests: 0, timers: 0 });
+  });
+
+  describe('when Redis goes away', () => {
+    it('fails calls fast with UNAVAILABLE, then recovers by itself when Redis returns', async () => {
+      const slow: BackplaneHandlers = {
+        request: async (request) => {
+          await sleep(request.op === 'presence' ? 2000 : 0);
+          return { ok: true, value: request.op };
+        },
+        fanout: (events) => events.map(() => 1),
+      };
+      const a = await startNode('fault-a');
+      const b = await startNode('fault-b', {}, slow);
+      const changes: boolean[] = [];
+      a.onHealthChange((healthy) => changes.push(healthy));
+      const unavailable = new Unavailable(`backplane ${server.url} unavailable`);
+
+      // Traffic in flight when Redis dies: a slow request and a stream of fan-outs.
+      const inFlight = expect(a.request('fault-b', { op: 'presence', topic: 'acme:t' }, 5000)).rejects.toThrow(unavailable);
+      const traffic = Array.from({ length: 20 }, () => a.fanout(event, 5000).catch((err: unknown) => err));
+      await sleep(50);
+      const stoppedAt = Date.now();
+      await server.stop();
+
+      await inFlight;
+      await vi.waitFor(() => expect(a.healthy).toBe(false), { timeout: 1000, interval: 10 });
+      expect(Date.now() - stoppedAt).toBeLessThan(1000);
+      for (const outcome of await Promise.all(traffic)) expect(outcome === 1 || outcome instanceof Unavailable).toBe(true);
+
+      const before = Date.now();
+      await expect(a.request('fault-b', { op: 'get', connectionId: 'c' }, 5000)).rejects.toThrow(unavailable);
+      await expect(a.fanout(event, 5000)).rejects.toThrow(unavailable);
+      await expect(a.history.append('acme:t', { data: Buffer.from('x'), binary: false }, { historySize: 5, historyTtlSeconds: 60 })).rejects.toThrow(unavailable);
+      await expect(a.history.read('acme:t', {})).rejects.toThrow(unavailable);
+      await expect(a.isLive('fault-b')).rejects.toThrow(unavailable);
+      await expect(a.liveNodes()).rejects.toThrow(unavailable);
+      await expect(a.idempotency.get('k')).rejects.toThrow(unavailable);
+      expect(Date.now() - before).toBeLessThan(1000);
+      expect(changes).toEqual([false]);
+
+      // Redis comes back empty: the nodes reconnect, resubscribe and announce themselves again.
+      await server.restart();
+      await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+      expect(changes).toEqual([false, true]);
+      expect(await a.request('fault-b', { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+      expect(await b.request('fault-a', { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+      expect(await a.fanout(event, 2000)).toBe(1);
+      expect(await a.isLive('fault-b')).toBe(true);
+      expect(await a.liveNodes()).toEqual(['fault-a', 'fault-b']);
+      expect((await a.history.append('acme:t', { data: Buffer.from('y'), binary: false }, { historySize: 5, historyTtlSeconds: 60 })).publication.offset).toBe(1);
+    });
+
+    it('leaks no listener, timer or pending call over several reconnect cycles', async () => {
+      const a = await startNode('cycle-a');
+      const b = await startNode('cycle-b');
+      const exercise = async (): Promise<void> => {
+        expect(await a.request('cycle-b', { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+        expect(await b.fanout(event, 2000)).toBe(1);
+      };
+      await exercise();
+      const baseline = { a: a.diagnostics, b: b.diagnostics };
+      expect(baseline.a).toMatchObject({ pendingRequests: 0, pendingFanouts: 0, timers: 0, queuedItems: 0 });
+
+      for (let cycle = 0; cycle < 3; cycle++) {
+        const pending = [a.request('cycle-b', { op: 'get', connectionId: 'c' }, 3000).catch(() => 'failed'), b.fanout(event, 3000).catch(() => 'failed')];
+        await server.stop();
+        await vi.waitFor(() => expect(a.healthy || b.healthy).toBe(false), { timeout: 1000, interval: 10 });
+        await Promise.all(pending);
+        // Calls made during the outage fail at once and leave nothing behind.
+        await expect(a.request('cycle-b', { op: 'get', connectionId: 'c' }, 3000)).rejects.toBeInstanceOf(Unavailable);
+        await sleep(150);
+        await server.restart();
+        await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+        await exercise();
+      }
+      await sleep(20);
+      expect({ a: a.diagnostics, b: b.diagnostics }).toEqual(baseline);
+    });
+  });
+});
