@@ -8,7 +8,7 @@
  * call sit until its timeout), calls in flight fail the moment the connection drops, and when
  * the server is back the node re-announces itself without anyone calling anything.
  */
-import { connect, ErrorCode, Events, nanos, type ConnectionOptions, type JetStreamManager, type KV, type Msg, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, ErrorCode, Events, nanos, type ConnectionOptions, type JetStreamManager, type KV, type Msg, type NatsConnection, type Status, type StreamConfig } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceeded, FailedPrecondition, Unavailable } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -285,7 +285,11 @@ export class NatsBackplane implements Backplane {
   }
 
   private async watch(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
+    // nats.js stops its own status iterators on close but not the ones it hands out, so
+    // this loop would outlive the connection: end it when the connection closes.
+    const statuses = nc.status() as AsyncIterable<Status> & { stop?: () => void };
+    void nc.closed().then(() => statuses.stop?.());
+    for await (const status of statuses) {
       if (this.stopping) continue;
       if (status.type === Events.Disconnect) this.lost();
       else if (status.type === Events.Reconnect) this.regained();
