@@ -60,6 +60,9 @@ const clients = [];
 const totals = { frames: 0, closeFrames: 0, unexpectedCloses: 0, unexpectedFrames: 0 };
 let goal = undefined;
 let echo = undefined;
+/** While set, text frames whose payload starts `{"t":` give a publish-to-delivery sample. */
+let stamps = undefined;
+const STAMP_PREFIX = 0x7b227422; // '{"t"'
 
 function resetCounters() {
   totals.frames = 0;
@@ -118,6 +121,10 @@ function parseFrames(client, chunk, chunkEnd) {
     else if (length === 127) length = buf.readUInt32BE(i + 2) * 2 ** 32 + buf.readUInt32BE(i + 6);
     i += headerLength;
     client.opcode = b0 & 0x0f;
+    // Latency mode reads the publish time at the head of the payload when it is in this chunk.
+    if (stamps !== undefined && length >= 24 && end - i >= 24 && buf.readUInt32BE(i) === STAMP_PREFIX) {
+      stamps.push(epochNow() - Number(buf.latin1Slice(i + 5, buf.indexOf(0x2c, i + 5))));
+    }
     if (length === 0) frameDone(client, client.opcode);
     else client.skip = length;
   }
@@ -410,6 +417,15 @@ serve({
   counters: () => ({ ...totals, connections: clients.length }),
   await: ({ frames, timeoutMs }) => awaitFrames(frames, timeoutMs),
   echo: (args) => runEcho(args),
+  stampsStart: () => {
+    stamps = [];
+    return {};
+  },
+  stampsStop: () => {
+    const samples = stamps ?? [];
+    stamps = undefined;
+    return percentiles(samples);
+  },
   http: (args) => runHttp(args),
   async close() {
     const n = clients.length;

@@ -91,6 +91,11 @@ const SECONDARY = {
     ['p99', 'ms'],
   ],
   'mgmt-publish': [['requestRate', 'requests/s']],
+  cluster: [
+    ['p50', 'ms'],
+    ['p99', 'ms'],
+    ['latencyRate', 'messages/s'],
+  ],
   memory: [['heapPerConnection', 'bytes/connection']],
 };
 

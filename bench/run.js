@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFilesLimit, pinningAvailable, startChild } from './lib/control.js';
+import { startRedis } from './lib/redis.js';
 import { NOT_MEASURABLE, SCENARIOS, SESSION_ORDER, STACKS, TARGETS, profileFor } from './scenarios.js';
 import { buildReport, formatRate, writeReports } from './report.js';
 
@@ -83,9 +84,9 @@ function plan() {
 // ---- children ----
 
 const children = new Set();
-async function spawnServer(stack) {
+async function spawnServer(stack, extraArgs = [], name = `server ${stack}`) {
   const def = STACKS[stack];
-  const child = await startChild(`server ${stack}`, path.join(here, def.file), { args: def.args, nodeArgs: ['--expose-gc'], cpu: SERVER_CPU });
+  const child = await startChild(name, path.join(here, def.file), { args: [...def.args, ...extraArgs], nodeArgs: ['--expose-gc'], cpu: SERVER_CPU });
   child.stack = stack;
   children.add(child);
   return child;
@@ -333,10 +334,72 @@ function memoryFigure(before, after, total) {
   };
 }
 
+/**
+ * The cluster session: two nodes (both on the server core, so the cluster gets the CPU one
+ * node had) on a private redis-server, half the subscribers on each; publishes enter at
+ * node A. First the rate as fast as the pacing allows, then stamped publishes at a share of
+ * it for the publish-to-delivery latency.
+ */
+async function phaseCluster([nodeA, nodeB], scenarios) {
+  if (!scenarios.has('cluster')) return {};
+  const gen = await loadgen(0);
+  const subscribers = profile.smallSubscribers;
+  const onA = Math.ceil(subscribers / 2);
+  await topUp(gen, nodeA, onA);
+  await topUp(gen, nodeB, subscribers - onA);
+  const preparedA = await nodeA.call('prepare', { topic: TOPIC });
+  const preparedB = await nodeB.call('prepare', { topic: TOPIC });
+  if (preparedA.subscribed + preparedB.subscribed !== subscribers) {
+    throw new Error(`cluster: ${preparedA.subscribed} + ${preparedB.subscribed} of ${subscribers} subscribed`);
+  }
+  const rate = await measureFanout(gen, nodeA, subscribers, 'cluster');
+  const messagesPerSecond = Math.max(10, Math.floor((rate.value / subscribers) * profile.clusterLatencyLoad));
+  await gen.call('reset');
+  await gen.call('stampsStart');
+  const published = await nodeA.call('publishStamped', { topic: TOPIC, rate: messagesPerSecond, durationMs: profile.latencyMs, size: profile.messageSize }, 60_000);
+  const expected = published.published * subscribers;
+  const got = await gen.call('await', { frames: expected, timeoutMs: 15_000 }, 20_000);
+  const latency = await gen.call('stampsStop');
+  return {
+    cluster: {
+      ...rate,
+      lost: rate.lost + Math.max(0, expected - got.frames) + Math.max(0, expected - published.delivered),
+      p50: latency.p50,
+      p99: latency.p99,
+      max: latency.max,
+      latencySamples: latency.count,
+      latencyRate: messagesPerSecond,
+    },
+  };
+}
+
 const PHASES = { small: phaseSmall, large: phaseLarge, memory: phaseMemory };
+
+/** Both nodes of the cluster stack and their Redis, the cluster phase on them, everything stopped. */
+async function runOnCluster(stack, round, phases) {
+  const redis = await startRedis();
+  const nodes = [];
+  try {
+    for (const id of ['a', 'b']) {
+      const node = await spawnServer(stack, ['--backplane', redis.url, '--node-id', `bench-${id}`], `server ${stack} ${id}`);
+      node.round = round;
+      nodes.push(node);
+    }
+    const out = {};
+    for (const [, scenarios] of phases) Object.assign(out, await phaseCluster(nodes, scenarios));
+    const counters = await (await loadgen(0)).call('counters');
+    if (counters.unexpectedCloses > 0) throw new Error(`cluster: ${counters.unexpectedCloses} connections closed by a server`);
+    return out;
+  } finally {
+    await Promise.all(loadgens.map((gen) => gen.call('close').catch(() => undefined)));
+    await Promise.all(nodes.map((node) => stopChild(node)));
+    await redis.stop();
+  }
+}
 
 /** One server process for `stack`, the given phases run on it in order, then everything closed. */
 async function runOnServer(stack, round, phases) {
+  if (STACKS[stack].cluster) return runOnCluster(stack, round, phases);
   const server = await spawnServer(stack);
   server.round = round;
   const out = {};

@@ -8,6 +8,8 @@ export const STACKS = {
   ws: { label: 'ws (plain send loop)', file: 'servers/ws.js', args: [] },
   'ws-cork': { label: 'ws (cork + one frame)', file: 'servers/ws.js', args: ['--cork'] },
   socketio: { label: 'socket.io 4', file: 'servers/socketio.js', args: [] },
+  // Two Switchboard nodes on one private redis-server (the run starts both and the Redis).
+  'switchboard-cluster': { label: 'Switchboard, 2 nodes + Redis', file: 'servers/switchboard.js', args: [], cluster: true },
 };
 
 const n = (v) => v.toLocaleString('en-US');
@@ -57,6 +59,14 @@ export const SCENARIOS = {
     stacks: ['switchboard', 'uws', 'ws', 'ws-cork', 'socketio'],
     quickStacks: ['switchboard', 'uws', 'ws'],
   },
+  cluster: {
+    session: 'cluster',
+    title: (p) => `Cluster: 2 nodes + Redis, publish on node A to ${n(p.smallSubscribers)} subscribers spread on both; latency at half the measured rate`,
+    unit: 'deliveries/s',
+    better: 'higher',
+    stacks: ['switchboard-cluster'],
+    requires: [['fanout-1k', 'switchboard']],
+  },
   memory: {
     session: 'memory',
     title: (p) => `Idle memory per connection, RSS delta over ${n(p.memoryConnections)} connections${p.memoryWithConnect ? ' (those the connect scenario opened)' : ''}`,
@@ -81,12 +91,10 @@ export const SCENARIOS = {
   },
 };
 
-export const SESSION_ORDER = ['small', 'large', 'memory'];
+export const SESSION_ORDER = ['small', 'large', 'cluster', 'memory'];
 
 /** Figures that exist in the issue's table but cannot be measured yet. */
-export const NOT_MEASURABLE = [
-  { scenario: 'cluster', title: 'Cluster fan-out over a Redis backplane', reason: 'not yet measurable: the Redis backplane does not exist yet' },
-];
+export const NOT_MEASURABLE = [];
 
 /**
  * Run profiles. `memory` stays under the per-process open-files limit (the server holds every
@@ -107,6 +115,8 @@ export function profileFor(mode, openFiles) {
     messageSize: 100,
     // The publisher hands the server this many messages per event-loop turn, at every fan-out width.
     messagesPerTurn: 20,
+    // The cluster latency figure: stamped publishes at this share of the measured cluster rate.
+    clusterLatencyLoad: 0.5,
     mgmtConcurrency: 32,
   };
   if (mode === 'smoke') {
@@ -126,13 +136,14 @@ export function profileFor(mode, openFiles) {
       mgmtWarmMs: 50,
       mgmtMs: 150,
       mgmtConcurrency: 4,
+      latencyMs: 200,
     };
   }
   if (mode === 'quick') {
     // The memory figure comes from the connect scenario's 10,000 connections (no session of its own).
-    return { ...common, rounds: 3, memoryWithConnect: true, memoryConnections: common.largeConnections, warmMs: 250, fanoutMs: 500, echoWarmMs: 250, echoMs: 600, mgmtWarmMs: 300, mgmtMs: 1000 };
+    return { ...common, rounds: 3, memoryWithConnect: true, memoryConnections: common.largeConnections, warmMs: 250, fanoutMs: 500, echoWarmMs: 250, echoMs: 600, mgmtWarmMs: 300, mgmtMs: 1000, latencyMs: 1000 };
   }
-  return { ...common, rounds: 5, warmMs: 1000, fanoutMs: 2000, echoWarmMs: 1000, echoMs: 3000, mgmtWarmMs: 1000, mgmtMs: 3000 };
+  return { ...common, rounds: 5, warmMs: 1000, fanoutMs: 2000, echoWarmMs: 1000, echoMs: 3000, mgmtWarmMs: 1000, mgmtMs: 3000, latencyMs: 3000 };
 }
 
 /**
@@ -152,4 +163,6 @@ export const TARGETS = [
   { scenario: 'mgmt-send', stack: 'switchboard', label: 'Management :send ≥ 15,000 req/s', op: '>=', absolute: 15_000 },
   { scenario: 'mgmt-send', stack: 'switchboard', metric: 'p99', label: 'Management :send p99 < 10 ms', op: '<', absolute: 10 },
   { scenario: 'mgmt-publish', stack: 'switchboard', label: 'Management publish ≥ 0.5 × in-process fan-out', ref: { scenario: 'fanout-1k', stack: 'switchboard' }, op: '>=', factor: 0.5 },
+  { scenario: 'cluster', stack: 'switchboard-cluster', label: 'Cluster fan-out ≥ 0.5 × single-node fan-out', ref: { scenario: 'fanout-1k', stack: 'switchboard' }, op: '>=', factor: 0.5 },
+  { scenario: 'cluster', stack: 'switchboard-cluster', metric: 'p99', label: 'Cluster p99 publish-to-delivery < 20 ms at 50% of max rate', op: '<', absolute: 20 },
 ];

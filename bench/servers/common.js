@@ -46,6 +46,37 @@ export async function pacedPublish({ count, batch, publishOne, backlog }) {
   return { published, t0, t1: epochNow(), waits, results };
 }
 
+/**
+ * A message that says when it was published: `{"t":<epoch ms>,"pad":"xx…"}`, `size` bytes,
+ * so the load generator can read the publish time at a fixed offset.
+ */
+export function stampedPayloadOf(size, at) {
+  const head = `{"t":${at.toFixed(3)},"pad":"`;
+  return Buffer.from((head + 'x'.repeat(Math.max(0, size - head.length - 2)) + '"}').padEnd(size, 'x'));
+}
+
+/**
+ * Publishes at a steady `rate` per second for `durationMs` (in 1 ms steps, each publishing
+ * what is due), every message stamped with its publish time.
+ */
+export async function stampedPublish({ rate, durationMs, size, publishOne }) {
+  const t0 = epochNow();
+  const pending = [];
+  let published = 0;
+  for (;;) {
+    const elapsed = epochNow() - t0;
+    if (elapsed >= durationMs) break;
+    const due = Math.floor((elapsed * rate) / 1000) + 1;
+    while (published < due) {
+      const result = publishOne(stampedPayloadOf(size, epochNow()));
+      if (result !== undefined) pending.push(result);
+      published++;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return { published, pending, t0, t1: epochNow() };
+}
+
 /** Heap and RSS after the collector has run twice (the child is started with --expose-gc). */
 export async function memoryReport() {
   const gc = globalThis.gc;

@@ -2,13 +2,20 @@
 // is a dummy answering "pong" (and, with --connect-integration, a dummy connect integration).
 // Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
 import { serve } from '../lib/child.js';
-import { memoryReport, pacedPublish, payloadOf } from './common.js';
+import { memoryReport, pacedPublish, payloadOf, stampedPublish } from './common.js';
 
 const dist = new URL('../../dist/src/', import.meta.url);
 const { SwitchboardNode, defaultSettings, parseGatewaySpec } = await import(new URL('index.js', dist).href);
 const { createLogger } = await import(new URL('observability/index.js', dist).href);
 
 const withConnect = process.argv.includes('--connect-integration');
+/** `--backplane URL --node-id ID`: one node of a cluster (the cluster scenario starts two). */
+function argValue(name) {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+const backplane = argValue('--backplane');
+const nodeId = argValue('--node-id');
 const connectOperation = withConnect
   ? `    x-yc-apigateway-websocket-connect:
       x-yc-apigateway-integration: {type: dummy, http_code: 200, content: ''}
@@ -43,6 +50,9 @@ settings.limits = {
   idleTimeoutSeconds: 3600,
 };
 
+if (backplane !== undefined) settings.backplane = backplane;
+if (nodeId !== undefined) settings.nodeId = nodeId;
+
 const node = await SwitchboardNode.start(settings, { specs: [parseGatewaySpec(specYaml, 'bench')], log: createLogger('silent') });
 
 /** The slowest socket of a topic is its last subscriber: every publish writes to it last. */
@@ -71,6 +81,13 @@ serve(
       });
       const delivered = run.results.reduce((sum, result) => sum + result.delivered, 0);
       return { published: run.published, delivered, t0: run.t0, t1: run.t1, waits: run.waits };
+    },
+    /** Publishes `rate` stamped messages per second for `durationMs`: the latency figure. */
+    async publishStamped({ topic, rate, durationMs, size }) {
+      const run = await stampedPublish({ rate, durationMs, size, publishOne: (data) => node.hub.publish(topic, { data, binary: false }) });
+      const results = await Promise.all(run.pending);
+      const delivered = results.reduce((sum, result) => sum + result.delivered, 0);
+      return { published: run.published, delivered, t0: run.t0, t1: run.t1 };
     },
     async stats() {
       return { connections: node.registry.size };

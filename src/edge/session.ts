@@ -65,14 +65,16 @@ export class ClientSession implements ClientTransport {
       return false;
     }
     const wire = (frame.wire ??= encodeFrame(frame.data, frame.binary));
-    // Frames of one tick are queued and written together: one socket write per socket per
-    // tick however many publications reach it, the way uWS corks per loop iteration.
+    // Frames of one event-loop turn are queued and written together after its I/O callbacks:
+    // one socket write per socket per turn however many publications reach it (from one
+    // publisher or from many management requests read in the same turn), the way uWS corks
+    // per loop iteration.
     const queued = this.queued;
     if (queued === undefined) {
       this.queued = wire;
       const pending = this.ctx.queuedSessions;
       pending.push(this);
-      if (pending.length === 1) process.nextTick(this.ctx.flushQueued);
+      if (pending.length === 1) setImmediate(this.ctx.flushQueued);
     } else if (Array.isArray(queued)) {
       queued.push(wire);
     } else {

@@ -20,6 +20,7 @@ const EXPECTED: Record<string, string[]> = {
   memory: ['switchboard', 'uws', 'ws', 'socketio'],
   connect: ['switchboard', 'uws', 'ws', 'socketio'],
   'connect-integration': ['switchboard-connect'],
+  cluster: ['switchboard-cluster'],
 };
 
 interface SmokeReport {
@@ -27,7 +28,7 @@ interface SmokeReport {
   lossCheck: { ok: boolean; lost: number };
   machine: { cpu: string; cores: number };
   versions: Record<string, string>;
-  figures: Record<string, { stacks: Record<string, { median: number; lost: number }> }>;
+  figures: Record<string, { stacks: Record<string, { median: number; lost: number; secondary: Record<string, { median: number }> }> }>;
   targets: { label: string; status: string }[];
   notMeasurable: { scenario: string }[];
 }
@@ -65,13 +66,14 @@ describe('benchmark harness smoke run', () => {
         }
         // At smoke size a reference can measure 0 (memory), which decides nothing.
         for (const target of report.targets) expect(['met', 'missed', 'inconclusive'], target.label).toContain(target.status);
-        expect(report.notMeasurable.map((n) => n.scenario)).toContain('cluster');
+        expect(report.notMeasurable).toEqual([]);
+        expect(report.figures.cluster!.stacks['switchboard-cluster']!.secondary.p99, 'cluster latency').toBeDefined();
         expect(report.machine.cores).toBeGreaterThan(0);
         expect(Object.keys(report.versions)).toEqual(expect.arrayContaining(['switchboard', 'ws', 'socket.io', '@trufflesuite/uws-js-unofficial']));
 
         const markdown = readFileSync(path.join(out, 'smoke.md'), 'utf8');
         expect(markdown).toContain(report.machine.cpu);
-        expect(markdown).toContain('not yet measurable');
+        expect(markdown).toContain('Switchboard, 2 nodes + Redis');
         const svg = readFileSync(path.join(out, 'smoke.svg'), 'utf8');
         expect(svg.startsWith('<svg')).toBe(true);
         expect(svg).toContain(report.machine.cpu);
