@@ -10,7 +10,7 @@ export type RemoteRequest =
   | { op: 'get'; connectionId: string }
   | { op: 'send'; connectionId: string; data: string; binary: boolean }
   | { op: 'disconnect'; connectionId: string; code: number; reason: string }
-  | { op: 'subscribe'; connectionId: string; topic: string }
+  | { op: 'subscribe'; connectionId: string; topic: string; since?: StreamPosition }
   | { op: 'unsubscribe'; connectionId: string; topic: string }
   | { op: 'list'; filter: { gatewayId?: string; tenantId?: string; userId?: string; topic?: string }; afterSeq: number; pageSize: number }
   | { op: 'presence'; topic: string };

@@ -1,7 +1,7 @@
 import type { TopicSettings } from '../config/index.js';
 import { topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
-import { InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
+import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
@@ -20,6 +20,7 @@ import type {
   Publication,
   PublishOptions,
   PublishResult,
+  StreamPosition,
   SubscribeOptions,
   SubscribeResult,
 } from './hub.js';
@@ -40,6 +41,26 @@ export interface ClusterHubOptions {
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
 const IDEMPOTENCY_TTL_SECONDS = 300;
+/** How often a publish waiting for another node's claim of its idempotency key looks for the result. */
+const CLAIM_POLL_MS = 20;
+
+/** A SubscribeResult as it crosses the backplane: JSON, payloads in base64. */
+interface WireSubscribeResult extends StreamPosition {
+  recovered?: boolean;
+  publications: { offset: number; data: string; binary: boolean; publishedAt: number }[];
+}
+
+/**
+ * After a recovery, the offset it brought the connection up to. A publication appended before
+ * the history read may still be on its way here (fanned out by its node, or delivered by a
+ * publish on this node that appended before the read and delivers after it); it is in the
+ * recovered part already, so its live copy is dropped. Kept for one request timeout.
+ */
+interface RecoveredUpTo {
+  offset: number;
+  epoch: string;
+  until: number;
+}
 
 /** A publication held back from a connection while its recovery reads history. */
 interface Recovery {
@@ -63,6 +84,11 @@ export class ClusterHub implements Hub {
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly recoveries = new Set<Recovery>();
+  private readonly recoveredUpTo = new Map<ConnectionRecord, Map<string, RecoveredUpTo>>();
+  private nextMarkSweep = 0;
+  /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
+  private readonly claimTtlSeconds: number;
+  private claims = 0;
 
   constructor(options: ClusterHubOptions) {
     this.nodeId = options.nodeId;
@@ -72,6 +98,7 @@ export class ClusterHub implements Hub {
     this.framer = options.framer;
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
+    this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
   }
 
   async start(): Promise<void> {
@@ -108,14 +135,23 @@ export class ClusterHub implements Hub {
 
   async subscribe(connectionId: string, topic: string, options: SubscribeOptions = {}): Promise<SubscribeResult> {
     if (!this.isLocal(connectionId)) {
-      return (await this.remote(connectionId, { op: 'subscribe', connectionId, topic })) as SubscribeResult;
+      const request: RemoteRequest = { op: 'subscribe', connectionId, topic, ...(options.since === undefined ? {} : { since: options.since }) };
+      return decodeSubscribeResult((await this.remote(connectionId, request)) as WireSubscribeResult);
     }
     const record = this.local(connectionId);
     requireTopicOfTenant(record, topic);
     if (options.since === undefined) {
+      // Subscribed before the position is read, so no publication can fall between the two;
+      // undone when the position cannot be read, so a failed call leaves no subscription.
       const added = this.registry.subscribe(record, topic);
+      let position: StreamPosition;
+      try {
+        position = await this.backplane.history.position(topic);
+      } catch (err) {
+        if (added) this.registry.unsubscribe(record, topic);
+        throw err;
+      }
       if (added) this.announce('join', topic, presenceEntry(record));
-      const position = await this.backplane.history.position(topic);
       return { offset: position.offset, epoch: position.epoch, publications: [] };
     }
     // Live publications for this connection are held while history is read, then merged:
@@ -142,8 +178,10 @@ export class ClusterHub implements Hub {
     }
     if (added) this.announce('join', topic, presenceEntry(record));
     const recovered = missed.complete;
+    const offset = Math.max(missed.offset, last);
+    this.markRecovered(record, topic, { offset, epoch: missed.epoch, until: Date.now() + this.timeoutMs });
     return {
-      offset: Math.max(missed.offset, last),
+      offset,
       epoch: missed.epoch,
       recovered,
       publications: recovered ? publications : [],
@@ -161,6 +199,7 @@ export class ClusterHub implements Hub {
 
   /** The edge tells us a local connection went: its topics hear it leave, on every node. */
   connectionGone(record: ConnectionRecord): void {
+    this.recoveredUpTo.delete(record);
     if (record.subscriptions === undefined) return;
     for (const topic of record.subscriptions) this.announce('leave', topic, presenceEntry(record));
   }
@@ -169,11 +208,29 @@ export class ClusterHub implements Hub {
 
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     this.requireBackplane();
-    const key = options.idempotencyKey === undefined ? undefined : `${topic}\u0000${options.idempotencyKey}`;
-    if (key !== undefined) {
-      const first = await this.backplane.idempotency.get(key);
+    if (options.idempotencyKey === undefined) return this.publishOnce(topic, payload);
+    const key = `${topic}\u0000${options.idempotencyKey}`;
+    const idempotency = this.backplane.idempotency;
+    // Whoever claims the key publishes; the others wait for its result. Checking for a result
+    // and publishing without a claim would let two nodes that are asked at once both publish.
+    const token = `claim:${this.nodeId}:${++this.claims}`;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const first = await idempotency.get(key);
       if (first !== undefined) return first;
+      const claim = await idempotency.setIfAbsent(`${key}\u0000claim`, { offset: -1, epoch: token, delivered: 0 }, this.claimTtlSeconds);
+      if (claim.epoch === token) {
+        const result = await this.publishOnce(topic, payload);
+        return idempotency.setIfAbsent(key, result, IDEMPOTENCY_TTL_SECONDS);
+      }
+      if (Date.now() >= deadline) {
+        throw new DeadlineExceeded(`a publish with idempotency key ${options.idempotencyKey} is still in progress on another node`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
     }
+  }
+
+  private async publishOnce(topic: string, payload: Payload): Promise<PublishResult> {
     const settings = topicSettingsFor(this.topics, topic) ?? NO_HISTORY;
     // Stored before it is acknowledged or delivered: a recovering client can always find it.
     const { publication, epoch } = await this.backplane.history.append(topic, payload, settings);
@@ -187,9 +244,7 @@ export class ClusterHub implements Hub {
       data: payload.data.toString('base64'),
       binary: payload.binary,
     });
-    const result: PublishResult = { offset: publication.offset, epoch, delivered: local + remote };
-    if (key === undefined) return result;
-    return this.backplane.idempotency.setIfAbsent(key, result, IDEMPOTENCY_TTL_SECONDS);
+    return { offset: publication.offset, epoch, delivered: local + remote };
   }
 
   async sendToUser(userId: string, payload: Payload, tenantId?: string): Promise<DeliveryResult> {
@@ -275,7 +330,7 @@ export class ClusterHub implements Hub {
         this.local(request.connectionId).transport.close(request.code, request.reason);
         return {};
       case 'subscribe':
-        return this.subscribe(request.connectionId, request.topic);
+        return encodeSubscribeResult(await this.subscribe(request.connectionId, request.topic, request.since === undefined ? {} : { since: request.since }));
       case 'unsubscribe':
         await this.unsubscribe(request.connectionId, request.topic);
         return {};
@@ -320,18 +375,51 @@ export class ClusterHub implements Hub {
     const subscribers = this.registry.subscribersOf(topic);
     if (subscribers === undefined) return 0;
     const envelope = (): Buffer => this.framer.publication(topic, publication, epoch);
-    if (this.recoveries.size === 0) return deliverPublication(subscribers, publication, envelope);
+    if (this.recoveries.size === 0 && this.recoveredUpTo.size === 0) return deliverPublication(subscribers, publication, envelope);
+    const now = Date.now();
+    this.forgetExpiredMarks(now);
     let held = 0;
     const live: ConnectionRecord[] = [];
     for (const record of subscribers) {
       const recovery = this.recoveryOf(record, topic);
-      if (recovery === undefined) live.push(record);
-      else {
+      if (recovery !== undefined) {
         recovery.held.push(publication);
         held++;
-      }
+      } else if (this.alreadyRecovered(record, topic, publication.offset, epoch, now)) {
+        held++;
+      } else live.push(record);
     }
     return held + deliverPublication(live, publication, envelope);
+  }
+
+  private markRecovered(record: ConnectionRecord, topic: string, upTo: RecoveredUpTo): void {
+    this.forgetExpiredMarks(Date.now());
+    let topics = this.recoveredUpTo.get(record);
+    if (topics === undefined) this.recoveredUpTo.set(record, (topics = new Map()));
+    topics.set(topic, upTo);
+  }
+
+  /** At most once per request timeout: drops expired marks, so the fast path of delivery comes back. */
+  private forgetExpiredMarks(now: number): void {
+    if (now < this.nextMarkSweep || this.recoveredUpTo.size === 0) return;
+    this.nextMarkSweep = now + this.timeoutMs;
+    for (const [record, topics] of this.recoveredUpTo) {
+      for (const [topic, upTo] of topics) if (upTo.until <= now) topics.delete(topic);
+      if (topics.size === 0) this.recoveredUpTo.delete(record);
+    }
+  }
+
+  /** Whether the connection got this publication from its recovery; forgets marks that expired. */
+  private alreadyRecovered(record: ConnectionRecord, topic: string, offset: number, epoch: string, now: number): boolean {
+    const topics = this.recoveredUpTo.get(record);
+    const upTo = topics?.get(topic);
+    if (topics === undefined || upTo === undefined) return false;
+    if (upTo.until <= now) {
+      topics.delete(topic);
+      if (topics.size === 0) this.recoveredUpTo.delete(record);
+      return false;
+    }
+    return upTo.epoch === epoch && offset <= upTo.offset;
   }
 
   private recoveryOf(record: ConnectionRecord, topic: string): Recovery | undefined {
@@ -401,6 +489,20 @@ export class ClusterHub implements Hub {
       return 0;
     }
   }
+}
+
+function encodeSubscribeResult(result: SubscribeResult): WireSubscribeResult {
+  return {
+    ...result,
+    publications: result.publications.map((p) => ({ offset: p.offset, data: p.data.toString('base64'), binary: p.binary, publishedAt: p.publishedAt })),
+  };
+}
+
+function decodeSubscribeResult(wire: WireSubscribeResult): SubscribeResult {
+  return {
+    ...wire,
+    publications: wire.publications.map((p) => ({ offset: p.offset, data: Buffer.from(p.data, 'base64'), binary: p.binary, publishedAt: p.publishedAt })),
+  };
 }
 
 function encodeClusterToken(node: string, seq: number): string {
