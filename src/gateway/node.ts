@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createManagementApi } from '../api/index.js';
+import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
 import { demoGatewaySpec, loadGatewaySpec, type GatewaySpec, type Settings } from '../config/index.js';
@@ -89,6 +90,7 @@ export class SwitchboardNode {
     });
     const state = { ready: false };
     const api = createManagementApi({ hub, apiKeys: mgmt.apiKeys, awsAccessKeys: mgmt.awsAccessKeys, metrics, log, ready: () => state.ready });
+    registerConsole(api);
     const node = new SwitchboardNode(state, settings, nodeId, log, metrics, registry, hub, edge, api, pools, specs);
     try {
       await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port });
