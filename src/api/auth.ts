@@ -6,6 +6,13 @@ export interface Caller {
   scopes: ReadonlySet<Scope>;
   /** Set for a tenant-bound key: the caller reaches only this tenant. */
   tenantId: string | undefined;
+  /** Which configured key this is (a digest prefix, safe to log); absent when no key is configured. */
+  keyId?: string;
+}
+
+/** Charges a caller for one request; throws RateLimited when its budget is spent. */
+export interface CallerBudget {
+  charge(caller: Caller): void;
 }
 
 const EVERYTHING: Caller = { scopes: new Set<Scope>(['read', 'write', 'broadcast']), tenantId: undefined };
@@ -22,10 +29,13 @@ interface StoredKey {
 export class ApiKeyAuthenticator {
   private readonly keys: StoredKey[];
 
-  constructor(keys: ApiKeySetting[]) {
+  constructor(
+    keys: ApiKeySetting[],
+    private readonly budget?: CallerBudget,
+  ) {
     this.keys = keys.map((key) => ({
       digest: digest(key.key),
-      caller: { scopes: new Set(key.scopes), tenantId: key.tenantId },
+      caller: { scopes: new Set(key.scopes), tenantId: key.tenantId, keyId: keyIdOf(key.key) },
     }));
   }
 
@@ -46,6 +56,18 @@ export class ApiKeyAuthenticator {
     if (found === undefined) throw new Unauthenticated('API key is not valid');
     return found;
   }
+
+  /** What every request does first: authenticate, then charge the key's rate limit. */
+  admit(header: string | undefined): Caller {
+    const caller = this.authenticate(header);
+    this.budget?.charge(caller);
+    return caller;
+  }
+}
+
+/** A key's name in logs and rate-limit state: never the key, only a prefix of its SHA-256. */
+export function keyIdOf(key: string): string {
+  return digest(key).toString('hex').slice(0, 16);
 }
 
 export function requireScope(caller: Caller, scope: Scope): void {

@@ -1,12 +1,14 @@
+import type { Server as HttpServer, RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ApiKeySetting, AwsAccessKeySetting } from '../config/index.js';
 import { InvalidArgument, NotFound, PermissionDenied, isSwitchboardError } from '../errors/index.js';
 import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
-import { ApiKeyAuthenticator, requireScope, type Caller } from './auth.js';
+import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
 import { awsConnectionsApi } from './aws-connections.js';
 import { allowOnly, decodePayload, requireObject, requireTopic, tenantOfTopic } from './payload.js';
-import { rpcStatus, statusOf } from './status.js';
+import { retryAfterOf, rpcStatus, statusOf } from './status.js';
 
 export interface ManagementApiOptions {
   hub: Hub;
@@ -17,6 +19,10 @@ export interface ManagementApiOptions {
   log: Logger;
   /** False while the node starts or drains: /readyz answers 503. */
   ready: () => boolean;
+  /** Per-key rate limits (shared with gRPC); absent: unlimited. */
+  rateLimiter?: CallerBudget;
+  /** PEM certificate and key: the listener speaks HTTPS. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 const V1 = '/apigateways/websocket/v1';
@@ -37,19 +43,24 @@ declare module 'fastify' {
  */
 export function createManagementApi(options: ManagementApiOptions): FastifyInstance {
   const { hub } = options;
-  const authenticator = new ApiKeyAuthenticator(options.apiKeys);
+  const authenticator = new ApiKeyAuthenticator(options.apiKeys, options.rateLimiter);
+  const tls = options.tls;
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
     // Ajv must not coerce: "12345" is not a number and ["TEXT"] is not a string here.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
+    // A factory rather than Fastify's `https` option, which would change the instance's type for every route.
+    ...(tls ? { serverFactory: (handler: RequestListener) => createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler) as unknown as HttpServer } : {}),
   });
   app.decorateRequest('caller', undefined as unknown as Caller);
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
     if (isSwitchboardError(err)) {
       const { http, body } = statusOf(err);
+      const retryAfter = retryAfterOf(err);
+      if (retryAfter !== undefined) reply.header('retry-after', retryAfter);
       return reply.code(http).send(body);
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -77,7 +88,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
 
   app.register(async (secured) => {
     secured.addHook('onRequest', async (req) => {
-      req.caller = authenticator.authenticate(req.headers.authorization);
+      req.caller = authenticator.admit(req.headers.authorization);
     });
 
     secured.get('/metrics', async (req, reply) => {

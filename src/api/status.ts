@@ -1,4 +1,5 @@
-import { RPC_CODE, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+import { RPC_CODE, RateLimited, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+import { retryAfterSeconds } from '../ratelimit/index.js';
 
 /** google.rpc.Status as JSON, the shape of every error the management API answers. */
 export interface RpcStatus {
@@ -31,5 +32,14 @@ export function rpcStatus(kind: ErrorKind, message: string, field?: string): Rpc
 }
 
 export function statusOf(err: SwitchboardError): { http: number; body: RpcStatus } {
-  return { http: HTTP_STATUS[err.kind], body: rpcStatus(err.kind, err.message, err.field) };
+  const body = rpcStatus(err.kind, err.message, err.field);
+  if (err instanceof RateLimited) {
+    body.details.push({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${(err.retryAfterMs / 1000).toFixed(3)}s` });
+  }
+  return { http: HTTP_STATUS[err.kind], body };
+}
+
+/** The `Retry-After` header (whole seconds) an error calls for, if any. */
+export function retryAfterOf(err: SwitchboardError): string | undefined {
+  return err instanceof RateLimited ? String(retryAfterSeconds(err.retryAfterMs)) : undefined;
 }

@@ -3,22 +3,27 @@
  * then command-line flags, each layer validated as it is read so an error names where the bad
  * value came from (file, variable or flag), the key path and what was found.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors/index.js';
+import { normalizeOriginPattern } from './origins.js';
 import {
   ALL_SCOPES,
   type ApiKeySetting,
   type AwsAccessKeySetting,
+  type CircuitBreakerSetting,
+  type EdgeSettings,
   type HostPort,
   type JwtSettings,
   type Limits,
   type LogLevel,
+  type RateLimitSetting,
   type Scope,
   type Settings,
+  type TlsSetting,
   type TopicSettings,
 } from './types.js';
 
@@ -307,7 +312,14 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
   outboundBufferBytes: 4194304,
   maxPendingMessages: 64,
   handshakeTimeoutSeconds: 10,
+  acceptsPerSecond: 1000,
+  maxUrlBytes: 8192,
+  maxHeaderBytes: 16384,
 };
+
+/** Per API key: generous for a backend pushing to its clients, finite so one key cannot starve the rest. */
+const DEFAULT_RATE_LIMIT: Readonly<RateLimitSetting> = { requestsPerSecond: 1000, burst: 2000 };
+const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerSetting> = { failureThreshold: 5, cooldownSeconds: 10 };
 
 export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern'>> = {
   historySize: 0,
@@ -321,7 +333,9 @@ export function defaultSettings(): Settings {
   return {
     listen: { host: '0.0.0.0', port: 8080 },
     specs: [],
-    management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [] },
+    management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { ...DEFAULT_RATE_LIMIT } },
+    edge: { allowedOrigins: [], requireOrigin: false },
+    backends: { circuitBreaker: { ...DEFAULT_CIRCUIT_BREAKER } },
     auth: {},
     limits: { ...DEFAULT_LIMITS },
     topics: [],
@@ -392,10 +406,14 @@ const ROOT_KEYS = [
   'log',
   'trustedProxies',
   'drainSeconds',
+  'tls',
+  'edge',
+  'backends',
 ] as const;
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
 const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds'];
 const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
+const TLS_KEYS = ['cert', 'key'];
 
 /** Reads one settings file over the defaults. `folder` anchors relative `spec` and `publicKey` paths. */
 class SettingsFileReader {
@@ -421,10 +439,24 @@ class SettingsFileReader {
     const root = f.mapping(document, '', ROOT_KEYS) ?? {};
 
     settings.listen = this.hostPort(root.listen, 'listen') ?? settings.listen;
+    const tls = this.tls(root.tls, 'tls');
+    if (tls) settings.tls = tls;
     settings.specs = this.specs(root.spec);
     this.management(root.management, settings);
-    const grpc = f.mapping(root.grpc, 'grpc', ['listen']);
-    if (grpc) settings.grpc = { listen: f.required(this.hostPort(grpc.listen, 'grpc.listen'), 'grpc.listen') };
+    const grpc = f.mapping(root.grpc, 'grpc', ['listen', 'tls']);
+    if (grpc) {
+      settings.grpc = { listen: f.required(this.hostPort(grpc.listen, 'grpc.listen'), 'grpc.listen') };
+      const grpcTls = this.tls(grpc.tls, 'grpc.tls');
+      if (grpcTls) settings.grpc.tls = grpcTls;
+    }
+    settings.edge = this.edge(root.edge);
+    const backends = f.mapping(root.backends, 'backends', ['circuitBreaker']);
+    const breaker = f.mapping(backends?.circuitBreaker, 'backends.circuitBreaker', ['failureThreshold', 'cooldownSeconds']);
+    settings.backends.circuitBreaker = {
+      failureThreshold: f.integer(breaker?.failureThreshold, 'backends.circuitBreaker.failureThreshold', 0) ?? DEFAULT_CIRCUIT_BREAKER.failureThreshold,
+      cooldownSeconds:
+        f.integer(breaker?.cooldownSeconds, 'backends.circuitBreaker.cooldownSeconds', 1, MAX_TIMER_SECONDS) ?? DEFAULT_CIRCUIT_BREAKER.cooldownSeconds,
+    };
     const auth = f.mapping(root.auth, 'auth', ['jwt']);
     const jwt = this.jwt(auth?.jwt, 'auth.jwt');
     if (jwt) settings.auth.jwt = jwt;
@@ -466,14 +498,17 @@ class SettingsFileReader {
 
   private management(value: unknown, settings: Settings): void {
     const f: FieldReader = this.fields;
-    const management = f.mapping(value, 'management', ['listen', 'apiKeys', 'awsAccessKeys']);
+    const management = f.mapping(value, 'management', ['listen', 'apiKeys', 'awsAccessKeys', 'rateLimit', 'tls']);
     if (!management) return;
     settings.management.listen = this.hostPort(management.listen, 'management.listen') ?? settings.management.listen;
+    settings.management.rateLimit = this.rateLimit(management.rateLimit, 'management.rateLimit') ?? settings.management.rateLimit;
+    const tls = this.tls(management.tls, 'management.tls');
+    if (tls) settings.management.tls = tls;
 
     const seenKeys = new Map<string, string>();
     settings.management.apiKeys = (f.list(management.apiKeys, 'management.apiKeys') ?? []).map((entry, index) => {
       const entryPath = itemPath('management.apiKeys', index);
-      const apiKey = f.required(f.mapping(entry, entryPath, ['key', 'scopes', 'tenantId']), entryPath);
+      const apiKey = f.required(f.mapping(entry, entryPath, ['key', 'scopes', 'tenantId', 'rateLimit']), entryPath);
       const keyPath = childPath(entryPath, 'key');
       const key = checkApiKey(f.required(f.string(apiKey.key, keyPath, { secret: true }), keyPath), this.file, keyPath);
       const earlier = seenKeys.get(key);
@@ -482,6 +517,8 @@ class SettingsFileReader {
       const setting: ApiKeySetting = { key, scopes: this.scopes(apiKey.scopes, childPath(entryPath, 'scopes')) };
       const tenantId = f.string(apiKey.tenantId, childPath(entryPath, 'tenantId'));
       if (tenantId !== undefined) setting.tenantId = tenantId;
+      const rateLimit = this.rateLimit(apiKey.rateLimit, childPath(entryPath, 'rateLimit'));
+      if (rateLimit !== undefined) setting.rateLimit = rateLimit;
       return setting;
     });
 
@@ -497,6 +534,66 @@ class SettingsFileReader {
         };
       },
     );
+  }
+
+  /** `{requestsPerSecond, burst}`; burst defaults to two seconds' worth. */
+  private rateLimit(value: unknown, path: string): RateLimitSetting | undefined {
+    const f: FieldReader = this.fields;
+    const limit = f.mapping(value, path, ['requestsPerSecond', 'burst']);
+    if (!limit) return undefined;
+    const ratePath = childPath(path, 'requestsPerSecond');
+    const requestsPerSecond = f.required(f.number(limit.requestsPerSecond, ratePath, 0, 1e9), ratePath, 'requests per second, e.g. 100');
+    const burst = f.integer(limit.burst, childPath(path, 'burst'), 1, 1e9) ?? Math.max(1, Math.ceil(requestsPerSecond * 2));
+    return { requestsPerSecond, burst };
+  }
+
+  /**
+   * Reads and checks the certificate and key now, so a bad file, a key of another certificate
+   * or an expired certificate stops the start rather than failing every handshake.
+   */
+  private tls(value: unknown, path: string): TlsSetting | undefined {
+    const f: FieldReader = this.fields;
+    const tls = f.mapping(value, path, TLS_KEYS);
+    if (!tls) return undefined;
+    const certPath = childPath(path, 'cert');
+    const keyPath = childPath(path, 'key');
+    const certFile = resolve(this.folder, f.required(f.string(tls.cert, certPath), certPath, 'a PEM certificate file (chain allowed)'));
+    const keyFile = resolve(this.folder, f.required(f.string(tls.key, keyPath), keyPath, 'a PEM private key file'));
+    const certPem = this.pemFile(certFile, certPath);
+    const keyPem = this.pemFile(keyFile, keyPath);
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(certPem);
+    } catch {
+      return f.fail(certPath, `${describeValue(certFile)} is not a PEM certificate`);
+    }
+    let key;
+    try {
+      key = createPrivateKey(keyPem);
+    } catch {
+      return f.fail(keyPath, `${describeValue(keyFile)} is not an unencrypted PEM private key`);
+    }
+    if (!certificate.checkPrivateKey(key)) f.fail(keyPath, `${describeValue(keyFile)} is not the key of the certificate in ${certPath}`);
+    if (Date.parse(certificate.validTo) < Date.now()) f.fail(certPath, `the certificate in ${describeValue(certFile)} expired on ${certificate.validTo}`);
+    return { certFile, keyFile, certPem, keyPem };
+  }
+
+  private pemFile(file: string, path: string): string {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return this.fields.fail(path, `cannot read ${describeValue(file)}: ${code === 'ENOENT' ? 'file not found' : (code ?? String(err))}`);
+    }
+  }
+
+  private edge(value: unknown): EdgeSettings {
+    const f: FieldReader = this.fields;
+    const edge = f.mapping(value, 'edge', ['allowedOrigins', 'requireOrigin']);
+    return {
+      allowedOrigins: readOrigins(f, edge?.allowedOrigins, 'edge.allowedOrigins') ?? [],
+      requireOrigin: f.boolean(edge?.requireOrigin, 'edge.requireOrigin') ?? false,
+    };
   }
 
   private scopes(value: unknown, path: string): Scope[] {
@@ -624,6 +721,21 @@ class SettingsFileReader {
       };
     });
   }
+}
+
+/** A list of origin patterns, each normalised; shared with the gateway spec's `x-switchboard-allowed-origins`. */
+export function readOrigins(f: FieldReader, value: unknown, path: string): string[] | undefined {
+  const entries = f.list(value, path);
+  if (entries === undefined) return undefined;
+  return [
+    ...new Set(
+      entries.map((entry, index) => {
+        const entryPath = itemPath(path, index);
+        const text = f.required(f.string(entry, entryPath), entryPath);
+        return normalizeOriginPattern(text, (problem) => f.fail(entryPath, problem));
+      }),
+    ),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

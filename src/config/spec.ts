@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
-import { childPath, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, type YamlMapping } from './settings.js';
+import { childPath, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, readOrigins, type YamlMapping } from './settings.js';
 import type {
   BackendIntegrationSpec,
   DummyIntegrationSpec,
@@ -27,6 +27,7 @@ const INTEGRATION = 'x-yc-apigateway-integration';
 const ROUTES = 'x-switchboard-routes';
 const ROUTE_SELECTION = 'x-switchboard-route-selection';
 const SWITCHBOARD = 'x-switchboard';
+const ALLOWED_ORIGINS = 'x-switchboard-allowed-origins';
 
 const SELECTION_PREFIX = '$request.body.';
 const SELECTION_PROPERTY = /^[A-Za-z0-9_$-]+$/;
@@ -132,6 +133,8 @@ class GatewaySpecReader {
   private route(template: string, item: YamlMapping, itemPath: string): WebSocketRouteSpec {
     const parameters = pathParameters(template, (problem) => this.fields.fail(itemPath, problem));
     const route: WebSocketRouteSpec = { path: template, message: this.message(item, itemPath, parameters) };
+    const origins = readOrigins(this.fields, item[ALLOWED_ORIGINS], childPath(itemPath, ALLOWED_ORIGINS));
+    if (origins !== undefined) route.allowedOrigins = origins;
     const connect = this.backendOperation(item[CONNECT], childPath(itemPath, CONNECT), 'connect', parameters);
     if (connect) route.connect = connect;
     const disconnect = this.backendOperation(item[DISCONNECT], childPath(itemPath, DISCONNECT), 'disconnect', parameters);

@@ -13,6 +13,29 @@ export interface ApiKeySetting {
   scopes: Scope[];
   /** When set, the key reaches only this tenant's connections and topics. */
   tenantId?: string;
+  /** This key's own request budget; absent: `management.rateLimit`. */
+  rateLimit?: RateLimitSetting;
+}
+
+/** A token bucket: `burst` requests at once, refilled at `requestsPerSecond`. */
+export interface RateLimitSetting {
+  requestsPerSecond: number;
+  burst: number;
+}
+
+/** A certificate and its private key, read from PEM files when the settings load. */
+export interface TlsSetting {
+  certFile: string;
+  keyFile: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** Per backend origin: after `failureThreshold` consecutive failures, calls fail fast for `cooldownSeconds`. */
+export interface CircuitBreakerSetting {
+  /** 0 turns the breaker off. */
+  failureThreshold: number;
+  cooldownSeconds: number;
 }
 
 export interface AwsAccessKeySetting {
@@ -49,6 +72,12 @@ export interface Limits {
   maxPendingMessages: number;
   /** Time a client has to finish the upgrade, connect integration included. */
   handshakeTimeoutSeconds: number;
+  /** Upgrades accepted per second by this node (a token bucket, burst of one second); over → 503. */
+  acceptsPerSecond: number;
+  /** Longest request target (path and query) on the client listener; over → 414. */
+  maxUrlBytes: number;
+  /** Largest request head (request line and headers) on the client listener; over → 431. */
+  maxHeaderBytes: number;
 }
 
 export interface TopicSettings {
@@ -60,6 +89,16 @@ export interface TopicSettings {
   joinLeave: boolean;
 }
 
+export interface EdgeSettings {
+  /**
+   * Browser origins allowed to open a WebSocket (`https://app.example.com`, `https://*.example.com`
+   * or `*`); empty: any. A path's `x-switchboard-allowed-origins` replaces this list for that path.
+   */
+  allowedOrigins: string[];
+  /** Refuse handshakes that carry no Origin header (by default non-browser clients, which send none, are let in). */
+  requireOrigin: boolean;
+}
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Settings {
@@ -67,12 +106,22 @@ export interface Settings {
   listen: HostPort;
   /** Gateway spec files, one gateway each; empty means the embedded demo spec. */
   specs: string[];
+  /** The client listener speaks TLS (wss://) when set. */
+  tls?: TlsSetting;
   management: {
     listen: HostPort;
     apiKeys: ApiKeySetting[];
     awsAccessKeys: AwsAccessKeySetting[];
+    /** Every API key's request budget unless the key names its own. */
+    rateLimit: RateLimitSetting;
+    /** The management listener speaks HTTPS when set. */
+    tls?: TlsSetting;
   };
-  grpc?: { listen: HostPort };
+  /** `tls` absent: the management listener's, so the gRPC surface is never left plaintext by mistake. */
+  grpc?: { listen: HostPort; tls?: TlsSetting };
+  /** Who may open client connections, by Origin. */
+  edge: EdgeSettings;
+  backends: { circuitBreaker: CircuitBreakerSetting };
   auth: { jwt?: JwtSettings };
   limits: Limits;
   topics: TopicSettings[];
@@ -125,6 +174,8 @@ export interface MessageRoutingSpec {
 export interface WebSocketRouteSpec {
   /** The OpenAPI path template, e.g. `/chat/{room}`. */
   path: string;
+  /** `x-switchboard-allowed-origins`: replaces `edge.allowedOrigins` for this path. */
+  allowedOrigins?: string[];
   connect?: BackendIntegrationSpec;
   message: MessageRoutingSpec;
   disconnect?: BackendIntegrationSpec;

@@ -1,7 +1,8 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket, AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { HostPort, Limits } from '../config/index.js';
+import type { EdgeSettings, HostPort, Limits } from '../config/index.js';
 import {
   ConnectionRecord,
   MessageIdGenerator,
@@ -18,6 +19,7 @@ import type { EdgeContext, RealtimeProtocol } from './context.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import { normalizeAddress, sourceAddress } from './identity.js';
 import { ClientSession, isTextual } from './session.js';
+import { HandshakeGuard, type Refusal } from './handshake-guard.js';
 
 export interface ClientEdgeOptions {
   nodeId: string;
@@ -32,6 +34,10 @@ export interface ClientEdgeOptions {
   realtime?: RealtimeProtocol;
   /** Told when a registered connection goes (leave events, cluster presence). */
   onConnectionGone?: (record: ConnectionRecord) => void;
+  /** Origin allow-list; absent: any origin. */
+  edge?: EdgeSettings;
+  /** PEM certificate and key: the listener speaks TLS (wss://). */
+  tls?: { certPem: string; keyPem: string };
 }
 
 const kSession = Symbol('switchboard.session');
@@ -78,6 +84,7 @@ export class ClientEdge implements EdgeContext {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly trusted: ReadonlySet<string>;
+  private readonly guard: HandshakeGuard;
   private readonly handshakes = new Set<Socket>();
   /** Handshakes still running per source address: they count against maxConnectionsPerIp. */
   private readonly handshakesPerIp = new Map<string, number>();
@@ -105,7 +112,8 @@ export class ClientEdge implements EdgeContext {
       const id = req[kConnectionId];
       if (id !== undefined) headers.push(`${CONNECTION_ID_HEADER}: ${id}`);
     });
-    this.server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: options.limits.handshakeTimeoutSeconds * 1000 });
+    this.guard = new HandshakeGuard(options.limits, options.edge);
+    this.server = createClientServer(options.limits, options.tls);
     this.server.on('request', (req, res) => this.plainRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.upgrade(req, socket, head).catch((err: unknown) => {
@@ -113,8 +121,9 @@ export class ClientEdge implements EdgeContext {
         rejectHandshake(socket, 500, 'internal error');
       });
     });
-    this.server.on('clientError', (_err, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
   }
@@ -212,6 +221,12 @@ export class ClientEdge implements EdgeContext {
   // ---- handshake ----
 
   private plainRequest(req: IncomingMessage, res: ServerResponse): void {
+    const tooLong = this.guard.targetTooLong(req.url);
+    if (tooLong !== undefined) {
+      res.writeHead(tooLong.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(`${tooLong.message}\n`);
+      return;
+    }
     const pathname = pathOf(req.url);
     const known = pathname !== undefined && this.options.routes.match(pathname) !== undefined;
     const status = known ? 426 : 404;
@@ -225,6 +240,8 @@ export class ClientEdge implements EdgeContext {
     // that resets while the connect integration runs would crash the process.
     socket.on('error', swallowSocketError);
     if (this.draining) return rejectHandshake(socket, 503, 'server shutting down');
+    const early = this.guard.beforeRouting(req.url);
+    if (early !== undefined) return this.refuse(socket, early);
     const url = parseRequestUrl(req.url);
     if (url === undefined) return rejectHandshake(socket, 400, 'bad request target');
     const match = this.options.routes.match(url.pathname);
@@ -236,6 +253,8 @@ export class ClientEdge implements EdgeContext {
     // must not tell a backend about a connection that can never open.
     const problem = upgradeProblem(req);
     if (problem !== undefined) return rejectHandshake(socket, 400, problem);
+    const refused = this.guard.afterRouting(req, match.route);
+    if (refused !== undefined) return this.refuse(socket, refused);
     const sourceIp = sourceAddress(req, this.trusted);
     const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '';
     const limited = this.limitReason(sourceIp);
@@ -289,7 +308,7 @@ export class ClientEdge implements EdgeContext {
         if (socket.destroyed) return;
         if ('reject' in answer) {
           this.options.metrics.connectRejections.inc({ reason: 'backend' });
-          return rejectHandshake(socket, answer.reject.status, answer.reject.body, answer.reject.contentType);
+          return rejectHandshake(socket, answer.reject.status, answer.reject.body, answer.reject.contentType, answer.reject.headers);
         }
         welcome = answer.accept;
       }
@@ -324,6 +343,12 @@ export class ClientEdge implements EdgeContext {
     this.disconnects.add(call);
   }
 
+  private refuse(socket: Socket, refusal: Refusal): void {
+    this.options.metrics.connectRejections.inc({ reason: refusal.reason });
+    const headers = refusal.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(refusal.retryAfterSeconds) };
+    rejectHandshake(socket, refusal.status, refusal.message, undefined, headers);
+  }
+
   private limitReason(sourceIp: string): string | undefined {
     const registry = this.options.registry;
     if (registry.size + this.handshakes.size >= this.limits.maxConnections) return 'server connection limit reached';
@@ -337,7 +362,7 @@ export class ClientEdge implements EdgeContext {
     url: URL,
     match: RouteMatch,
     record: PendingConnection,
-  ): Promise<{ accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string } }> {
+  ): Promise<{ accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> } }> {
     const backend = match.route.connect!;
     const headers = backend.remote ? forwardableHeaders(req.headers) : {};
     if (backend.remote) {
@@ -349,14 +374,20 @@ export class ClientEdge implements EdgeContext {
     }
     const started = performance.now();
     try {
-      const call = backend.call({ eventType: 'CONNECT', headers, pathParams: match.params, query: url.search.slice(1) });
-      const response = await withDeadline(call, this.limits.handshakeTimeoutSeconds * 1000);
+      const timeoutMs = this.limits.handshakeTimeoutSeconds * 1000;
+      const call = backend.call({ eventType: 'CONNECT', headers, pathParams: match.params, query: url.search.slice(1), timeoutMs });
+      const response = await withDeadline(call, timeoutMs);
       if (response.status >= 200 && response.status < 300) return { accept: response };
       const contentType = response.headers['content-type'];
       return { reject: { status: response.status, body: response.body, ...(contentType ? { contentType } : {}) } };
     } catch (err) {
       const status = err instanceof BackendFailure ? err.status : 502;
       this.log.warn({ path: match.route.spec.path, err: (err as Error).message }, 'connect backend call failed');
+      if (err instanceof BackendFailure && err.retryAfterMs !== undefined) {
+        // The breaker is open: say so, and when to come back, rather than a bare 503.
+        const headers = { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) };
+        return { reject: { status, body: `connect ${err.message}`, headers } };
+      }
       return { reject: { status, body: status === 504 ? 'connect backend timed out' : 'connect backend unavailable' } };
     } finally {
       if (backend.remote) this.observeBackend('CONNECT', performance.now() - started);
@@ -464,14 +495,39 @@ function decrement(counts: Map<string, number>, key: string): void {
   else counts.set(key, left);
 }
 
-function rejectHandshake(socket: Socket, status: number, body: string | Buffer, contentType = 'text/plain; charset=utf-8'): void {
+function rejectHandshake(
+  socket: Socket,
+  status: number,
+  body: string | Buffer,
+  contentType = 'text/plain; charset=utf-8',
+  headers?: Record<string, string>,
+): void {
   if (socket.destroyed) return;
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  let extra = '';
+  for (const name in headers) extra += `${name}: ${headers[name]!.replace(/[\r\n]/g, '')}\r\n`;
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
-    `Connection: close\r\nContent-Type: ${contentType.replace(/[\r\n]/g, '')}\r\nContent-Length: ${payload.length}\r\n\r\n`;
+    `Connection: close\r\nContent-Type: ${contentType.replace(/[\r\n]/g, '')}\r\nContent-Length: ${payload.length}\r\n${extra}\r\n`;
   socket.once('finish', () => socket.destroy());
   socket.end(Buffer.concat([Buffer.from(head, 'latin1'), payload]));
+}
+
+/**
+ * The HTTP(S) server under the client listener. Node checks request timeouts every 30 s by
+ * default, which would let a client that never finishes its request head hold a socket for
+ * up to 40 s at a 10 s handshake timeout: the check runs at least every second here. With TLS,
+ * the TLS handshake gets the same bound (Node's default is 120 s).
+ */
+function createClientServer(limits: Limits, tls: { certPem: string; keyPem: string } | undefined): Server {
+  const timeoutMs = limits.handshakeTimeoutSeconds * 1000;
+  const http = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    requestTimeout: timeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
+  };
+  if (tls === undefined) return createServer(http);
+  return createHttpsServer({ ...http, cert: tls.certPem, key: tls.keyPem, handshakeTimeout: timeoutMs }) as unknown as Server;
 }
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;

@@ -39,6 +39,15 @@ export class NotFound extends SwitchboardError {
 export class ResourceExhausted extends SwitchboardError {
   readonly kind = 'RESOURCE_EXHAUSTED' as const;
 }
+/** RESOURCE_EXHAUSTED that passes with time: answered with Retry-After (HTTP) and google.rpc.RetryInfo. */
+export class RateLimited extends ResourceExhausted {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
 export class Unavailable extends SwitchboardError {
   readonly kind = 'UNAVAILABLE' as const;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createManagementApi } from '../api/index.js';
+import { ApiKeyRateLimiter, createManagementApi } from '../api/index.js';
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
@@ -61,7 +61,14 @@ export class SwitchboardNode {
 
     const registry = new ConnectionRegistry();
     const metrics = new Metrics(() => registry.size);
-    const pools = new BackendPools();
+    const pools = new BackendPools({
+      circuitBreaker: settings.backends.circuitBreaker,
+      onCircuitChange: (origin, state, failures) => {
+        if (state === 'open') log.warn({ origin, failures, cooldownSeconds: settings.backends.circuitBreaker.cooldownSeconds }, 'backend circuit breaker opened: calls fail fast');
+        else log.info({ origin, state }, `backend circuit breaker ${state}`);
+      },
+    });
+    metrics.watchCircuits(() => pools.circuits());
     const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
     const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log });
     const framer: EnvelopeFramer = realtime.framer;
@@ -87,14 +94,31 @@ export class SwitchboardNode {
       metrics,
       realtime: realtime.protocol satisfies RealtimeProtocol,
       onConnectionGone: (record) => hub.connectionGone(record),
+      edge: settings.edge,
+      ...(settings.tls ? { tls: settings.tls } : {}),
     });
     const state = { ready: false };
-    const api = createManagementApi({ hub, apiKeys: mgmt.apiKeys, awsAccessKeys: mgmt.awsAccessKeys, metrics, log, ready: () => state.ready });
+    // One budget per key across REST and gRPC.
+    const rateLimiter = new ApiKeyRateLimiter(mgmt.apiKeys, mgmt.rateLimit);
+    const api = createManagementApi({
+      hub,
+      apiKeys: mgmt.apiKeys,
+      awsAccessKeys: mgmt.awsAccessKeys,
+      metrics,
+      log,
+      ready: () => state.ready,
+      rateLimiter,
+      ...(mgmt.tls ? { tls: mgmt.tls } : {}),
+    });
     registerConsole(api);
     const node = new SwitchboardNode(state, settings, nodeId, log, metrics, registry, hub, edge, api, pools, specs);
     try {
       await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port });
-      if (settings.grpc) node.grpc = await GrpcConnectionServer.start({ listen: settings.grpc.listen, hub, apiKeys: mgmt.apiKeys, log });
+      if (settings.grpc) {
+        // Without its own certificate the gRPC surface takes the management listener's: both carry the same keys.
+        const tls = settings.grpc.tls ?? mgmt.tls;
+        node.grpc = await GrpcConnectionServer.start({ listen: settings.grpc.listen, hub, apiKeys: mgmt.apiKeys, log, rateLimiter, ...(tls ? { tls } : {}) });
+      }
       await edge.listen();
     } catch (err) {
       await api.close();

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { ApiKeyAuthenticator } from '../api/index.js';
+import { ApiKeyAuthenticator, type CallerBudget } from '../api/index.js';
 import type { Hub } from '../cluster/index.js';
 import type { ApiKeySetting, HostPort } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
@@ -13,7 +13,11 @@ export interface GrpcServerOptions {
   /** The management API's keys: the same callers, the same scopes. */
   apiKeys: ApiKeySetting[];
   log: Logger;
-  /** Default: plaintext HTTP/2 (insecure), as the management listener is plain HTTP. */
+  /** The management API's per-key rate limits, so a key has one budget on both surfaces. */
+  rateLimiter?: CallerBudget;
+  /** PEM certificate and key: the listener speaks TLS. */
+  tls?: { certPem: string; keyPem: string };
+  /** Default: TLS with `tls`, else plaintext HTTP/2 (insecure). */
   credentials?: ServerCredentials;
   /** How long close() lets calls in flight finish before it cuts them. */
   closeGraceMs?: number;
@@ -39,14 +43,19 @@ export class GrpcConnectionServer {
 
   static async start(options: GrpcServerOptions): Promise<GrpcConnectionServer> {
     const { listen, log } = options;
-    const credentials = options.credentials ?? ServerCredentials.createInsecure();
+    const tls = options.tls;
+    const credentials =
+      options.credentials ??
+      (tls
+        ? ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }], false)
+        : ServerCredentials.createInsecure());
     if (options.apiKeys.length === 0 && !isLoopback(listen.host)) {
       throw new Error(
         `grpc.listen ${listen.host}:${listen.port} is not a loopback address and no API key is configured: add --api-key (or management.apiKeys) or listen on 127.0.0.1`,
       );
     }
     const server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
-    const handlers = connectionServiceHandlers({ hub: options.hub, authenticator: new ApiKeyAuthenticator(options.apiKeys), log });
+    const handlers = connectionServiceHandlers({ hub: options.hub, authenticator: new ApiKeyAuthenticator(options.apiKeys, options.rateLimiter), log });
     server.addService(connectionServiceOf(loadConnectionServicePackage()), handlers);
     const target = listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
     const port = await new Promise<number>((resolve, reject) => {

@@ -29,9 +29,9 @@ export function connectionServiceHandlers(options: ConnectionServiceOptions): Un
 
   function unary<Req, Res>(method: string, run: (request: Req, caller: Caller) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      // authenticate() throws synchronously; inside the chain its error becomes the call's status.
+      // admit() throws synchronously; inside the chain its error becomes the call's status.
       Promise.resolve()
-        .then(() => run(call.request, authenticator.authenticate(authorizationOf(call.metadata))))
+        .then(() => run(call.request, authenticator.admit(authorizationOf(call.metadata))))
         .then(
           (response) => callback(null, response),
           (err: unknown) => callback(grpcErrorOf(err, log, method)),

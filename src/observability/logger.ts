@@ -3,6 +3,19 @@ import type { LogLevel } from '../config/index.js';
 
 export type { Logger };
 
+/** `name`, `*.name`, `*.*.name`…: pino's paths match one level per segment, never any depth. */
+const atDepths = (name: string, depth = 3): string[] => Array.from({ length: depth + 1 }, (_, i) => [...Array<string>(i).fill('*'), name].join('.'));
+
+/**
+ * Where secrets sit in what might be logged: the settings (API keys, AWS secrets, the JWT
+ * secret, TLS private keys, up to the depth a logged `{settings}` object puts them) and
+ * request headers in either case.
+ */
+const REDACTED_PATHS = [
+  ...['apiKey', 'apiKeys', 'awsAccessKeys', 'secretAccessKey', 'secret', 'keyPem', 'token', 'key'].flatMap((name) => atDepths(name)),
+  ...['authorization', 'Authorization'].flatMap((name) => [...atDepths(name, 1), `headers.${name}`, `*.headers.${name}`]),
+];
+
 /**
  * JSON logs. Secrets never reach them: API keys, tokens and Authorization headers are
  * redacted by path as a second line of defence behind simply not logging them.
@@ -11,10 +24,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   const options = {
     level,
     base: { service: 'switchboard' },
-    redact: {
-      paths: ['apiKey', 'key', 'token', 'authorization', 'headers.authorization', 'req.headers.authorization', '*.secret'],
-      censor: '[redacted]',
-    },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -45,4 +45,19 @@ export class Metrics {
     this.apiRequests = new Counter({ name: 'switchboard_api_requests_total', help: 'Management API requests', labelNames: ['method', 'status'], registers });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Backend circuit breakers by origin, read when scraped: 0 closed, 1 open, 2 half-open. */
+  watchCircuits(read: () => Iterable<readonly [string, 'closed' | 'open' | 'half-open']>): void {
+    const value = { closed: 0, open: 1, 'half-open': 2 } as const;
+    new Gauge({
+      name: 'switchboard_backend_circuit_state',
+      help: 'Backend circuit breaker per origin: 0 closed, 1 open, 2 half-open',
+      labelNames: ['origin'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [origin, state] of read()) this.set({ origin }, value[state]);
+      },
+    });
+  }
 }

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
-import type { BackendIntegrationSpec, DummyIntegrationSpec, HttpIntegrationSpec } from '../config/index.js';
+import type { BackendIntegrationSpec, CircuitBreakerSetting, DummyIntegrationSpec, HttpIntegrationSpec } from '../config/index.js';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 
 export type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
 
@@ -12,6 +13,11 @@ export interface BackendRequest {
   pathParams: Record<string, string>;
   /** The client's query string without '?', forwarded on CONNECT. */
   query?: string;
+  /**
+   * What the caller will wait at most (the handshake timeout on CONNECT): the call is cut there
+   * even when the integration's read timeout is longer, so the breaker counts it as the timeout it is.
+   */
+  timeoutMs?: number;
 }
 
 export interface BackendResponse {
@@ -20,11 +26,13 @@ export interface BackendResponse {
   body: Buffer;
 }
 
-/** A backend that could not be asked: down (502) or too slow (504). */
+/** A backend that could not be asked: down (502), behind an open circuit breaker (503) or too slow (504). */
 export class BackendFailure extends Error {
   constructor(
-    readonly status: 502 | 504,
+    readonly status: 502 | 503 | 504,
     message: string,
+    /** Set when the breaker is open: when a call may go again. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'BackendFailure';
@@ -71,9 +79,38 @@ export function forwardableHeaders(raw: NodeJS.Dict<string | string[]>): Record<
   return out;
 }
 
-/** The keep-alive pools of one node, one per backend origin and connect timeout. */
+export interface BackendPoolsOptions {
+  /** Default: 5 consecutive failures, 10 s cool-down. A threshold of 0 turns breakers off. */
+  circuitBreaker?: CircuitBreakerSetting;
+  /** Monotonic milliseconds, for the breakers' cool-downs. */
+  now?: () => number;
+  onCircuitChange?: (origin: string, state: CircuitState, failures: number) => void;
+}
+
+/** The keep-alive pools and circuit breakers of one node, per backend origin. */
 export class BackendPools {
   private readonly pools = new Map<string, Pool>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(private readonly options: BackendPoolsOptions = {}) {}
+
+  /** The origin's breaker; undefined when breakers are off. */
+  breaker(origin: string): CircuitBreaker | undefined {
+    const setting = this.options.circuitBreaker ?? { failureThreshold: 5, cooldownSeconds: 10 };
+    if (setting.failureThreshold === 0) return undefined;
+    let breaker = this.breakers.get(origin);
+    if (breaker === undefined) {
+      const onChange = this.options.onCircuitChange;
+      breaker = new CircuitBreaker(origin, { ...setting, now: this.options.now ?? (() => performance.now()), ...(onChange ? { onChange } : {}) });
+      this.breakers.set(origin, breaker);
+    }
+    return breaker;
+  }
+
+  /** Every breaker's state, for metrics. */
+  *circuits(): Iterable<[string, CircuitState]> {
+    for (const [origin, breaker] of this.breakers) yield [origin, breaker.current];
+  }
 
   pool(origin: string, connectMs: number): Pool {
     const key = `${origin}|${connectMs}`;
@@ -118,6 +155,16 @@ export class HttpBackend implements Backend {
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
     const method = this.spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
     const sendsBody = method !== 'GET' && request.body !== undefined;
+    const breaker = this.pools.breaker(url.origin);
+    const waitMs = breaker?.admit();
+    if (waitMs !== undefined) {
+      throw new BackendFailure(
+        503,
+        `backend ${url.origin} is unavailable: its circuit breaker is open after ${breaker!.consecutiveFailures} consecutive failures; next attempt in ${Math.ceil(waitMs / 1000)} s`,
+        waitMs,
+      );
+    }
+    const readMs = request.timeoutMs === undefined ? this.spec.timeouts.readMs : Math.max(1, Math.min(this.spec.timeouts.readMs, request.timeoutMs));
     let response;
     try {
       response = await this.pools.pool(url.origin, this.spec.timeouts.connectMs).request({
@@ -125,10 +172,11 @@ export class HttpBackend implements Backend {
         method,
         headers,
         body: sendsBody ? request.body : null,
-        headersTimeout: this.spec.timeouts.readMs,
-        bodyTimeout: this.spec.timeouts.readMs,
+        headersTimeout: readMs,
+        bodyTimeout: readMs,
       });
     } catch (err) {
+      breaker?.failed();
       throw classify(err, url.origin);
     }
     const chunks: Buffer[] = [];
@@ -138,13 +186,21 @@ export class HttpBackend implements Backend {
         size += (chunk as Buffer).length;
         if (size > this.maxResponseBytes) {
           response.body.destroy();
+          // An answer too large is the backend's mistake, not its absence: the breaker stays shut.
+          breaker?.succeeded();
           throw new BackendFailure(502, `backend response is larger than ${this.maxResponseBytes} bytes`);
         }
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
-      throw err instanceof BackendFailure ? err : classify(err, url.origin);
+      if (err instanceof BackendFailure) throw err;
+      breaker?.failed();
+      throw classify(err, url.origin);
     }
+    // Gateway failures (as a proxy in front of the backend answers them) count; any other answer
+    // shows the backend alive, 4xx and 500 included.
+    if (response.statusCode === 502 || response.statusCode === 503 || response.statusCode === 504) breaker?.failed();
+    else breaker?.succeeded();
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(response.headers)) {
       if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;

@@ -54,7 +54,9 @@ describe('defaults', () => {
     expect(loadSettings({ flags: {}, env: {} })).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
       specs: [],
-      management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [] },
+      management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { requestsPerSecond: 1000, burst: 2000 } },
+      edge: { allowedOrigins: [], requireOrigin: false },
+      backends: { circuitBreaker: { failureThreshold: 5, cooldownSeconds: 10 } },
       auth: {},
       limits: {
         maxMessageBytes: 131072,
@@ -69,6 +71,9 @@ describe('defaults', () => {
         outboundBufferBytes: 4194304,
         maxPendingMessages: 64,
         handshakeTimeoutSeconds: 10,
+        acceptsPerSecond: 1000,
+        maxUrlBytes: 8192,
+        maxHeaderBytes: 16384,
       },
       topics: [],
       log: { level: 'info' },

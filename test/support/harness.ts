@@ -41,6 +41,8 @@ export async function startTestNode(options: { spec?: string | GatewaySpec[]; se
     management: { ...base.management, listen: { host: '127.0.0.1', port: 0 }, ...(overrides.management ?? {}) },
     limits: { ...base.limits, ...(overrides.limits ?? {}) },
     auth: { ...base.auth, ...(overrides.auth ?? {}) },
+    edge: { ...base.edge, ...(overrides.edge ?? {}) },
+    backends: { ...base.backends, ...(overrides.backends ?? {}) },
     log: { level: 'silent' },
   };
   const specs = typeof options.spec === 'string' ? [parseGatewaySpec(options.spec, 'test-spec.yaml')] : options.spec;
