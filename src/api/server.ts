@@ -7,7 +7,9 @@ import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
 import { awsConnectionsApi } from './aws-connections.js';
+import { documented, registerOpenApi } from './openapi.js';
 import { allowOnly, decodePayload, requireObject, requireTopic, tenantOfTopic } from './payload.js';
+import { ROUTES } from './schemas.js';
 import { retryAfterOf, rpcStatus, statusOf } from './status.js';
 
 export interface ManagementApiOptions {
@@ -80,8 +82,14 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     options.metrics.apiRequests.inc({ method: req.method, status: String(reply.statusCode) });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => (options.ready() ? { status: 'ready' } : reply.code(503).send(rpcStatus('UNAVAILABLE', 'node is not ready'))));
+  // GET /openapi.json and /docs, public. First: the document sees only the routes declared
+  // after it loads, which is why every route below is declared inside a plugin.
+  registerOpenApi(app);
+
+  app.register(async (probes) => {
+    probes.get('/healthz', documented(ROUTES.healthz), async () => ({ status: 'ok' }));
+    probes.get('/readyz', documented(ROUTES.readyz), async (_req, reply) => (options.ready() ? { status: 'ready' } : reply.code(503).send(rpcStatus('UNAVAILABLE', 'node is not ready'))));
+  });
 
   // AWS's `@connections` surface: SigV4 only, outside the API-key scope below.
   app.register(awsConnectionsApi, { hub, awsAccessKeys: options.awsAccessKeys ?? [], log: options.log });
@@ -91,20 +99,20 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       req.caller = authenticator.admit(req.headers.authorization);
     });
 
-    secured.get('/metrics', async (req, reply) => {
+    secured.get('/metrics', documented(ROUTES.metrics), async (req, reply) => {
       requireScope(req.caller, 'read');
       reply.header('content-type', options.metrics.registry.contentType);
       return options.metrics.registry.metrics();
     });
 
     // ---- connections ----
-    secured.get<{ Params: { connectionId: string }; Querystring: Record<string, string> }>(`${V1}/connections/:connectionId`, async (req) => {
+    secured.get<{ Params: { connectionId: string }; Querystring: Record<string, string> }>(`${V1}/connections/:connectionId`, documented(ROUTES.getConnection), async (req) => {
       requireScope(req.caller, 'read');
       const view = await reachable(hub, req.caller, req.params.connectionId);
       return shape(view, viewParam(req.query.view));
     });
 
-    secured.delete<{ Params: { connectionId: string } }>(`${V1}/connections/:connectionId`, async (req) => {
+    secured.delete<{ Params: { connectionId: string } }>(`${V1}/connections/:connectionId`, documented(ROUTES.disconnect), async (req) => {
       requireScope(req.caller, 'write');
       const id = req.params.connectionId;
       if (req.caller.tenantId !== undefined) await reachable(hub, req.caller, id);
@@ -112,7 +120,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       return EMPTY;
     });
 
-    secured.post<{ Params: { target: string } }>(`${V1}/connections/:target`, async (req) => {
+    secured.post<{ Params: { target: string } }>(`${V1}/connections/:target`, documented(ROUTES.connectionMethods), async (req) => {
       const { name: id, verb } = splitVerb(req.params.target);
       const body = requireObject(req.body);
       switch (verb) {
@@ -143,7 +151,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       }
     });
 
-    secured.get<{ Querystring: Record<string, string | undefined> }>(`${V1}/connections`, async (req) => {
+    secured.get<{ Querystring: Record<string, string | undefined> }>(`${V1}/connections`, documented(ROUTES.listConnections), async (req) => {
       requireScope(req.caller, 'read');
       const query = req.query;
       const filter: ListFilter = {};
@@ -164,7 +172,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     });
 
     // ---- topics ----
-    secured.post<{ Params: { target: string } }>(`${V1}/topics/:target`, async (req) => {
+    secured.post<{ Params: { target: string } }>(`${V1}/topics/:target`, documented(ROUTES.topicMethods), async (req) => {
       const { name: topic, verb } = splitVerb(req.params.target);
       if (verb !== 'publish') throw new NotFound(`no method ${verb} on topics; use :publish`);
       requireScope(req.caller, 'broadcast');
@@ -180,14 +188,14 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       return hub.publish(topic, payload, key === undefined ? {} : { idempotencyKey: key });
     });
 
-    secured.get<{ Params: { topic: string } }>(`${V1}/topics/:topic/presence`, async (req) => {
+    secured.get<{ Params: { topic: string } }>(`${V1}/topics/:topic/presence`, documented(ROUTES.presence), async (req) => {
       requireScope(req.caller, 'read');
       const topic = requireTopic(req.params.topic, 'topic');
       requireTopicTenant(req.caller, topic);
       return hub.presence(topic);
     });
 
-    secured.get<{ Params: { topic: string }; Querystring: Record<string, string | undefined> }>(`${V1}/topics/:topic/history`, async (req) => {
+    secured.get<{ Params: { topic: string }; Querystring: Record<string, string | undefined> }>(`${V1}/topics/:topic/history`, documented(ROUTES.history), async (req) => {
       requireScope(req.caller, 'read');
       const topic = requireTopic(req.params.topic, 'topic');
       requireTopicTenant(req.caller, topic);
@@ -213,7 +221,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     });
 
     // ---- users and tenants ----
-    secured.post<{ Params: { target: string } }>(`${V1}/users/:target`, async (req) => {
+    secured.post<{ Params: { target: string } }>(`${V1}/users/:target`, documented(ROUTES.userMethods), async (req) => {
       const { name: userId, verb } = splitVerb(req.params.target);
       if (verb !== 'send') throw new NotFound(`no method ${verb} on users; use :send`);
       requireScope(req.caller, 'broadcast');
@@ -229,7 +237,7 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       return hub.sendToUser(userId, payload, tenantId as string | undefined);
     });
 
-    secured.post<{ Params: { target: string } }>(`${V1}/tenants/:target`, async (req) => {
+    secured.post<{ Params: { target: string } }>(`${V1}/tenants/:target`, documented(ROUTES.tenantMethods), async (req) => {
       const { name: tenantId, verb } = splitVerb(req.params.target);
       if (verb !== 'broadcast') throw new NotFound(`no method ${verb} on tenants; use :broadcast`);
       requireScope(req.caller, 'broadcast');
