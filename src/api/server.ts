@@ -53,6 +53,11 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     // Ajv must not coerce: "12345" is not a number and ["TEXT"] is not a string here.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
+    // The router answers a malformed %-escape or a parameter over maxParamLength itself,
+    // bypassing the error handler: those get the google.rpc.Status shape too.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).code(400).send(rpcStatus('INVALID_ARGUMENT', err.message, 'path'));
+    },
     // A factory rather than Fastify's `https` option, which would change the instance's type for every route.
     ...(tls ? { serverFactory: (handler: RequestListener) => createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler) as unknown as HttpServer } : {}),
   });

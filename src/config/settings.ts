@@ -45,7 +45,13 @@ export function parseYamlText(text: string, source: string): unknown {
     const sentence = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? first.message;
     throw new ConfigError(source, where, `YAML syntax error: ${sentence}`);
   }
-  return document.toJS({ maxAliasCount: 100 }) as unknown;
+  try {
+    return document.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    // Aliases are resolved here, not while parsing: an alias without its anchor, or one
+    // expanding past maxAliasCount, throws a ReferenceError that must not escape as such.
+    throw new ConfigError(source, '', `YAML error: ${(err as Error).message}`);
+  }
 }
 
 /** Reads a file's text, turning a missing or unreadable file into a ConfigError naming it. */

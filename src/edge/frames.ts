@@ -59,7 +59,9 @@ export class FrameSizeGuard {
       else if (short === 126) length = this.header.readUInt16BE(2);
       else length = this.header.readUInt32BE(2) * 2 ** 32 + this.header.readUInt32BE(6);
       const opcode = this.header[0]! & 0x0f;
-      if (opcode < 0x8 && length > this.maxFrameBytes) return false;
+      // Only data frames (continuation, text, binary): a reserved opcode 3-7 is a protocol
+      // error the parser answers with 1002, not a frame too big.
+      if (opcode <= 0x2 && length > this.maxFrameBytes) return false;
       this.skip = length;
       this.have = 0;
       this.need = 2;
