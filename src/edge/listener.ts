@@ -527,7 +527,16 @@ function createClientServer(limits: Limits, tls: { certPem: string; keyPem: stri
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
   };
   if (tls === undefined) return createServer(http);
-  return createHttpsServer({ ...http, cert: tls.certPem, key: tls.keyPem, handshakeTimeout: timeoutMs }) as unknown as Server;
+  const server = createHttpsServer({ ...http, cert: tls.certPem, key: tls.keyPem, handshakeTimeout: timeoutMs });
+  // https hands TLS failures (a handshake timeout among them) to 'clientError', whose HTTP 400
+  // would sit unsent on a socket that never became secure: such a socket is dropped instead.
+  server.removeAllListeners('tlsClientError');
+  server.on('tlsClientError', dropSocket);
+  return server as unknown as Server;
+}
+
+function dropSocket(_err: Error, socket: Socket): void {
+  socket.destroy();
 }
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;

@@ -13,7 +13,7 @@ const atDepths = (name: string, depth = 3): string[] => Array.from({ length: dep
  */
 const REDACTED_PATHS = [
   ...['apiKey', 'apiKeys', 'awsAccessKeys', 'secretAccessKey', 'secret', 'keyPem', 'token', 'key'].flatMap((name) => atDepths(name)),
-  ...['authorization', 'Authorization'].flatMap((name) => [...atDepths(name, 1), `headers.${name}`, `*.headers.${name}`]),
+  ...['authorization', 'Authorization'].flatMap((name) => atDepths(name)),
 ];
 
 /**

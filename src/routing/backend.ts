@@ -164,7 +164,10 @@ export class HttpBackend implements Backend {
         waitMs,
       );
     }
-    const readMs = request.timeoutMs === undefined ? this.spec.timeouts.readMs : Math.max(1, Math.min(this.spec.timeouts.readMs, request.timeoutMs));
+    const readMs = this.spec.timeouts.readMs;
+    // undici checks its own timeouts coarsely (about once a second); the caller's deadline is
+    // kept to the millisecond so the breaker counts the timeout when the client hears of it.
+    const deadline = request.timeoutMs !== undefined && request.timeoutMs < readMs ? AbortSignal.timeout(Math.max(1, request.timeoutMs)) : undefined;
     let response;
     try {
       response = await this.pools.pool(url.origin, this.spec.timeouts.connectMs).request({
@@ -174,6 +177,7 @@ export class HttpBackend implements Backend {
         body: sendsBody ? request.body : null,
         headersTimeout: readMs,
         bodyTimeout: readMs,
+        ...(deadline ? { signal: deadline } : {}),
       });
     } catch (err) {
       breaker?.failed();
@@ -215,7 +219,7 @@ function fillPlaceholders(template: string, params: Record<string, string>): str
 
 function classify(err: unknown, origin: string): BackendFailure {
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if ((err as Error).name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new BackendFailure(504, `backend ${origin} timed out`);
   }
   return new BackendFailure(502, `backend ${origin} unavailable${code ? ` (${code})` : ''}`);

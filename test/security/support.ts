@@ -78,6 +78,8 @@ export function heldOpen(port: number, partial: string): { socket: Socket; close
   const socket = netConnect(port, '127.0.0.1');
   const started = performance.now();
   socket.on('error', () => undefined);
+  // Read whatever comes (a 408), or the server's FIN would never be seen.
+  socket.resume();
   socket.once('connect', () => {
     if (partial) socket.write(partial);
   });
