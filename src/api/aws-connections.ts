@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AwsAccessKeySetting } from '../config/index.js';
-import { isSwitchboardError, type ErrorKind } from '../errors/index.js';
+import { RateLimited, isSwitchboardError, type ErrorKind } from '../errors/index.js';
 import type { Hub, Payload } from '../cluster/index.js';
 import type { Logger } from '../observability/index.js';
+import { retryAfterSeconds } from '../ratelimit/index.js';
 import { formatRfc3339, parseRfc3339 } from '../time/index.js';
 import { MAX_SEND_BYTES, isValidUtf8 } from './payload.js';
+import type { AccessKeyRateLimiter } from './rate-limits.js';
 import { MAX_CLOCK_SKEW_MS, SigV4Error, SigV4Verifier, type HeaderBag, type PendingVerification } from './sigv4.js';
 
 /**
@@ -27,6 +29,8 @@ export interface AwsConnectionsOptions {
   hub: Hub;
   awsAccessKeys: readonly AwsAccessKeySetting[];
   log: Logger;
+  /** Per access key; absent: unlimited. Past it: 429 LimitExceededException with Retry-After. */
+  rateLimiter?: AccessKeyRateLimiter;
   /** The clock X-Amz-Date is checked against (tests); default Date.now. */
   now?: () => number;
   maxClockSkewMs?: number;
@@ -91,6 +95,7 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
     if (err instanceof SigV4Error) return sendError(reply, 403, 'ForbiddenException', err.message);
     if (isSwitchboardError(err)) {
       const [status, type] = BY_KIND[err.kind];
+      if (err instanceof RateLimited) reply.header('retry-after', String(retryAfterSeconds(err.retryAfterMs)));
       if (status >= 500) options.log.error({ err, url: req.url }, '@connections request failed');
       return sendError(reply, status, type, err.message);
     }
@@ -122,6 +127,7 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
       body,
       started,
     );
+    options.rateLimiter?.charge(started.auth.accessKeyId);
   });
 
   const post = async (req: FastifyRequest<{ Params: { connectionId: string } }>, reply: FastifyReply) => {

@@ -3,5 +3,5 @@ export type { ManagementApiOptions } from './server.js';
 // The API-key auth and the Send payload rules, shared with the gRPC ConnectionService (src/grpc).
 export { ApiKeyAuthenticator, requireScope } from './auth.js';
 export type { Caller, CallerBudget } from './auth.js';
-export { ApiKeyRateLimiter } from './rate-limits.js';
+export { AccessKeyRateLimiter, ApiKeyRateLimiter } from './rate-limits.js';
 export { MAX_SEND_BYTES, isValidUtf8 } from './payload.js';

@@ -7,6 +7,7 @@ import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
 import { awsConnectionsApi } from './aws-connections.js';
+import type { AccessKeyRateLimiter } from './rate-limits.js';
 import { documented, registerOpenApi } from './openapi.js';
 import { allowOnly, decodePayload, requireObject, requireTopic, tenantOfTopic } from './payload.js';
 import { ROUTES } from './schemas.js';
@@ -23,6 +24,8 @@ export interface ManagementApiOptions {
   ready: () => boolean;
   /** Per-key rate limits (shared with gRPC); absent: unlimited. */
   rateLimiter?: CallerBudget;
+  /** Per-access-key rate limits of the `@connections` surface; absent: unlimited. */
+  accessKeyRateLimiter?: AccessKeyRateLimiter;
   /** PEM certificate and key: the listener speaks HTTPS. */
   tls?: { certPem: string; keyPem: string };
 }
@@ -97,7 +100,12 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
   });
 
   // AWS's `@connections` surface: SigV4 only, outside the API-key scope below.
-  app.register(awsConnectionsApi, { hub, awsAccessKeys: options.awsAccessKeys ?? [], log: options.log });
+  app.register(awsConnectionsApi, {
+    hub,
+    awsAccessKeys: options.awsAccessKeys ?? [],
+    log: options.log,
+    ...(options.accessKeyRateLimiter ? { rateLimiter: options.accessKeyRateLimiter } : {}),
+  });
 
   app.register(async (secured) => {
     secured.addHook('onRequest', async (req) => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ApiKeyRateLimiter, createManagementApi } from '../api/index.js';
+import { AccessKeyRateLimiter, ApiKeyRateLimiter, createManagementApi } from '../api/index.js';
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
@@ -108,6 +108,7 @@ export class SwitchboardNode {
       log,
       ready: () => state.ready,
       rateLimiter,
+      accessKeyRateLimiter: new AccessKeyRateLimiter(mgmt.awsAccessKeys, mgmt.rateLimit),
       ...(mgmt.tls ? { tls: mgmt.tls } : {}),
     });
     registerConsole(api);

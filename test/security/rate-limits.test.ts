@@ -1,5 +1,11 @@
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKeyRateLimiter } from '../../src/api/index.js';
+import { AccessKeyRateLimiter, ApiKeyRateLimiter } from '../../src/api/index.js';
+import { awsConnectionsApi } from '../../src/api/aws-connections.js';
+import { amzDateOf, sign } from '../../src/api/sigv4.js';
+import type { Hub } from '../../src/cluster/index.js';
+import { NotFound } from '../../src/errors/index.js';
+import { createLogger } from '../../src/observability/index.js';
 import { RateLimited } from '../../src/errors/index.js';
 import { TokenBucket } from '../../src/ratelimit/index.js';
 import { ApiKeyAuthenticator } from '../../src/api/index.js';
@@ -132,6 +138,40 @@ describe('per-key rate limits on the management API', () => {
       expect((await node.api('GET', LIST, undefined, bearer('k'))).status).toBe(429);
     } finally {
       grpc.close();
+    }
+  });
+});
+
+describe('per-access-key rate limits on @connections (SigV4)', () => {
+  it('answers 429 LimitExceededException with Retry-After past the budget, and does not charge forged requests', async () => {
+    const now = Date.UTC(2026, 10, 22, 11, 40, 14);
+    const key = { accessKeyId: 'AKIDLIMIT', secretAccessKey: 'limit-secret' };
+    const hub = { get: async (id: string) => Promise.reject(new NotFound(`connection ${id} not found`)) } as unknown as Hub;
+    const app = Fastify({ logger: false });
+    let clock = 0;
+    const rateLimiter = new AccessKeyRateLimiter([key], { requestsPerSecond: 1, burst: 2 }, () => clock);
+    await app.register(awsConnectionsApi, { hub, awsAccessKeys: [key], log: createLogger('silent'), now: () => now, rateLimiter });
+    await app.ready();
+    const call = (secretAccessKey: string) => {
+      const path = '/@connections/abc';
+      const amzDate = amzDateOf(now);
+      const headers = { host: 'localhost:80', 'x-amz-date': amzDate };
+      const { authorization } = sign({ method: 'GET', path, query: '', headers }, { accessKeyId: key.accessKeyId, secretAccessKey, region: 'eu-west-1', service: 'execute-api', amzDate });
+      return app.inject({ method: 'GET', url: path, headers: { ...headers, authorization } });
+    };
+    try {
+      for (let i = 0; i < 3; i++) expect((await call('forged')).statusCode).toBe(403);
+      expect((await call(key.secretAccessKey)).statusCode).toBe(410);
+      expect((await call(key.secretAccessKey)).statusCode).toBe(410);
+      const limited = await call(key.secretAccessKey);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['x-amzn-errortype']).toBe('LimitExceededException');
+      expect(limited.headers['retry-after']).toBe('1');
+      expect(limited.json()).toEqual({ message: expect.stringContaining('access key is over its rate limit') });
+      clock += 1000;
+      expect((await call(key.secretAccessKey)).statusCode).toBe(410);
+    } finally {
+      await app.close();
     }
   });
 });
