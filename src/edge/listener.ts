@@ -532,6 +532,22 @@ function createClientServer(limits: Limits, tls: { certPem: string; keyPem: stri
   // would sit unsent on a socket that never became secure: such a socket is dropped instead.
   server.removeAllListeners('tlsClientError');
   server.on('tlsClientError', dropSocket);
+  // Node's HTTP layer learns of a TLS connection only once it is secure, so closeAllConnections()
+  // would leave sockets still in their TLS handshake, and a hard stop would wait out their
+  // handshake timeout: the raw sockets are tracked here and dropped with the rest.
+  const raw = new Set<Socket>();
+  const forget = function (this: Socket): void {
+    raw.delete(this);
+  };
+  server.on('connection', (socket: Socket) => {
+    raw.add(socket);
+    socket.on('close', forget);
+  });
+  const closeAllConnections = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAllConnections();
+    for (const socket of raw) socket.destroy();
+  };
   return server as unknown as Server;
 }
 

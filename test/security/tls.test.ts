@@ -149,6 +149,17 @@ describe('TLS listeners', () => {
     expect(ms).toBeLessThan(2500);
   });
 
+  it('a hard stop does not wait for a client stuck before its TLS handshake', async () => {
+    const { client: port } = await start();
+    const held = heldOpen(port, '');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    await node!.close();
+    node = undefined;
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(await held.closedAfter).toBeLessThan(3000);
+  });
+
   it('the management listener speaks HTTPS; plain HTTP gets no answer from the API', async () => {
     const { management } = await start();
     const dispatcher = new Agent({ connect: { ca: cert.certPem } });
