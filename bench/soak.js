@@ -1,0 +1,310 @@
+// `npm run soak`: holds N connections to one Switchboard node and churns them for a while,
+// with subscriptions, management-API publishes and client messages throughout, then checks
+// that nothing leaked and nothing was lost:
+//
+//   - memory (RSS and heap, after a full collection, at the same connection count) returns to
+//     within 10% of its value before the churn;
+//   - timers and listeners do not grow (timers from /metrics, listeners per connection and on
+//     the process from the node's process);
+//   - every publication the API acknowledged reached every live subscriber of its topic, once
+//     and in offset order (each connection checks offsets as they arrive), and no connection
+//     was dropped by the server.
+//
+// The node runs in its own process (bench/soak/server.js) with --expose-gc; the connections
+// live in load-generator processes (bench/soak/loadgen.js), each far under the per-process
+// open-files limit. Writes bench/results/soak-latest.json and exits 1 if a check failed.
+//
+//   node bench/soak.js [--connections 20000] [--minutes 10] [--churn-percent 1]
+//                      [--publish-rate 20] [--topics 100] [--chatter 1] [--sample-seconds 10]
+//                      [--loadgens N] [--out bench/results/soak-latest.json] [--smoke]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { openFilesLimit, startChild } from './lib/control.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+function parseFlags(argv) {
+  const smoke = argv.includes('--smoke');
+  const flags = {
+    connections: smoke ? 300 : 20_000,
+    minutes: smoke ? 0.1 : 10,
+    churnPercent: smoke ? 5 : 1,
+    publishRate: smoke ? 40 : 20,
+    topics: smoke ? 10 : 100,
+    chatter: 1,
+    sampleSeconds: smoke ? 2 : 10,
+    warmupSeconds: smoke ? 1 : 10,
+    loadgens: undefined,
+    out: path.join(root, 'bench/results/soak-latest.json'),
+    smoke,
+  };
+  const names = {
+    '--connections': 'connections',
+    '--minutes': 'minutes',
+    '--churn-percent': 'churnPercent',
+    '--publish-rate': 'publishRate',
+    '--topics': 'topics',
+    '--chatter': 'chatter',
+    '--sample-seconds': 'sampleSeconds',
+    '--warmup-seconds': 'warmupSeconds',
+    '--loadgens': 'loadgens',
+    '--out': 'out',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--smoke') continue;
+    if (arg === '--help' || arg === '-h') {
+      console.log(`usage: node bench/soak.js [${Object.keys(names).join(' N] [')} N] [--smoke]`);
+      process.exit(0);
+    }
+    const [flag, inline] = arg.split('=', 2);
+    const key = names[flag];
+    if (key === undefined) throw new Error(`unknown flag ${arg}`);
+    const value = inline ?? argv[++i];
+    flags[key] = key === 'out' ? path.resolve(value) : Number(value);
+    if (key !== 'out' && !Number.isFinite(flags[key])) throw new Error(`${flag} needs a number, got ${value}`);
+  }
+  return flags;
+}
+
+const flags = parseFlags(process.argv.slice(2));
+const MB = 1024 * 1024;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (...args) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}]`, ...args);
+
+// ---- capacity: the node holds every connection plus its own descriptors in one process ----
+const fdLimit = openFilesLimit();
+const HEADROOM = 500;
+const held = Math.min(flags.connections, fdLimit - HEADROOM);
+const clampNote =
+  held < flags.connections
+    ? `asked for ${flags.connections} connections; the node's process may open ${fdLimit} files (hard limit), so ${held} are held (${HEADROOM} left for its own descriptors and churn in flight)`
+    : undefined;
+const PER_LOADGEN = 8000;
+const loadgenCount = flags.loadgens ?? Math.max(1, Math.ceil(held / PER_LOADGEN));
+
+// ---- metrics ----
+function parseMetrics(text) {
+  const read = (name, labels = '') => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    handles: read('nodejs_active_handles_total'),
+    timers: read('nodejs_active_resources', '{type="Timeout"}') ?? 0,
+    openFds: read('process_open_fds'),
+    connections: read('switchboard_connections'),
+    eventLoopLagP99: read('nodejs_eventloop_lag_p99_seconds'),
+  };
+}
+
+async function main() {
+  const startedAt = new Date();
+  log(`holding ${held} connections${clampNote ? ` (${clampNote})` : ''} for ${flags.minutes} min across ${loadgenCount} load generator(s)`);
+  const server = await startChild('server', path.join(here, 'soak/server.js'), { nodeArgs: ['--expose-gc'] });
+  const { port, managementPort, path: wsPath } = server.info;
+  const loadgens = [];
+  const octetsEach = Math.floor(250 / loadgenCount);
+  for (let i = 0; i < loadgenCount; i++) {
+    const child = await startChild(`loadgen-${i}`, path.join(here, 'soak/loadgen.js'));
+    await child.call('configure', { port, path: wsPath, topics: flags.topics, sources: [2 + i * octetsEach, 1 + (i + 1) * octetsEach] });
+    loadgens.push(child);
+  }
+  const api = new Pool(`http://127.0.0.1:${managementPort}`, { connections: 8, pipelining: 1 });
+  const scrape = async () => {
+    const response = await api.request({ path: '/metrics', method: 'GET' });
+    return parseMetrics(await response.body.text());
+  };
+  const all = (cmd, args, timeoutMs) => Promise.all(loadgens.map((child) => child.call(cmd, typeof args === 'function' ? args(child) : args, timeoutMs)));
+  const sum = (rows, key) => rows.reduce((total, row) => total + (row[key] ?? 0), 0);
+
+  // ---- publisher: management API publishes, acknowledged offsets per topic ----
+  const acked = {};
+  const publisher = { published: 0, acknowledged: 0, failed: 0, paused: false, stopped: false, inFlight: 0, seq: 0, failures: [] };
+  const publishOne = async () => {
+    const topic = `soak:t${publisher.seq % flags.topics}`;
+    const seq = publisher.seq++;
+    publisher.inFlight++;
+    publisher.published++;
+    try {
+      const data = Buffer.from(JSON.stringify({ seq, at: Date.now(), pad: 'x'.repeat(64) })).toString('base64');
+      const response = await api.request({
+        path: `/apigateways/websocket/v1/topics/${topic}:publish`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data, type: 'TEXT' }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`${response.statusCode} ${text.slice(0, 200)}`);
+      const { offset } = JSON.parse(text);
+      acked[topic] = Math.max(acked[topic] ?? 0, offset);
+      publisher.acknowledged++;
+    } catch (err) {
+      publisher.failed++;
+      if (publisher.failures.length < 10) publisher.failures.push(String(err.message ?? err));
+    } finally {
+      publisher.inFlight--;
+    }
+  };
+  const publishing = (async () => {
+    let carry = 0;
+    while (!publisher.stopped) {
+      await sleep(100);
+      if (publisher.paused) continue;
+      carry += flags.publishRate / 10;
+      const n = Math.floor(carry);
+      carry -= n;
+      for (let i = 0; i < n && publisher.inFlight < 64; i++) void publishOne();
+    }
+  })();
+  const settle = flags.smoke ? 300 : 1000;
+  const quiesce = async () => {
+    publisher.paused = true;
+    while (publisher.inFlight > 0) await sleep(10);
+    await sleep(settle);
+  };
+
+  const checkpoint = async (name) => {
+    const memory = await server.call('memory', {}, 60_000);
+    const metrics = await scrape();
+    const point = { name, at: Date.now() - startedAt.getTime(), ...memory, metrics };
+    log(`${name}: ${memory.connections} connections, RSS ${(memory.rss / MB).toFixed(1)} MiB, heap ${(memory.heapUsed / MB).toFixed(1)} MiB, timers ${memory.resources.Timeout ?? 0} (all, unref'd too: ${memory.globalTimers}), listeners/connection ${memory.listeners.perConnection.toFixed(2)}, process listeners ${memory.listeners.process}`);
+    return point;
+  };
+
+  const checkpoints = {};
+  const samples = [];
+  const churnRounds = { rounds: 0, closed: 0, opened: 0, failed: 0, maxMs: 0 };
+  try {
+    publisher.paused = true;
+    checkpoints.idleBefore = await checkpoint('idle before');
+
+    // ---- warm-up: open everything, subscribe, let publications flow ----
+    const shares = loadgens.map((_, i) => Math.floor(held / loadgenCount) + (i < held % loadgenCount ? 1 : 0));
+    const opening = Date.now();
+    const opened = await Promise.all(loadgens.map((child, i) => child.call('open', { count: shares[i], concurrency: 200 }, 30 * 60_000)));
+    log(`opened ${sum(opened, 'opened')} connections in ${((Date.now() - opening) / 1000).toFixed(1)} s (${sum(opened, 'failed')} failed after retries)`);
+    publisher.paused = false;
+    await all('chatter', { perMinute: flags.chatter });
+    await sleep(flags.warmupSeconds * 1000);
+    await quiesce();
+    checkpoints.baseline = await checkpoint('baseline (before churn)');
+    publisher.paused = false;
+
+    // ---- churn ----
+    const churnEnds = Date.now() + flags.minutes * 60_000;
+    let nextSample = Date.now() + flags.sampleSeconds * 1000;
+    while (Date.now() < churnEnds) {
+      const roundStarted = Date.now();
+      const results = await all('churn', (child) => ({ count: Math.max(1, Math.round((shares[loadgens.indexOf(child)] * flags.churnPercent) / 100)) }), 120_000);
+      churnRounds.rounds++;
+      churnRounds.closed += sum(results, 'closed');
+      churnRounds.opened += sum(results, 'opened');
+      churnRounds.failed += sum(results, 'failed');
+      churnRounds.maxMs = Math.max(churnRounds.maxMs, Date.now() - roundStarted);
+      if (Date.now() >= nextSample) {
+        nextSample += flags.sampleSeconds * 1000;
+        const [metrics, stats] = await Promise.all([scrape(), all('stats', {})]);
+        const sample = { at: Date.now() - startedAt.getTime(), ...metrics, live: sum(stats, 'live'), churned: churnRounds.closed, received: sum(stats, 'received'), gaps: sum(stats, 'gaps'), dropped: sum(stats, 'droppedByServer') };
+        samples.push(sample);
+        log(`t+${(sample.at / 1000).toFixed(0)} s: ${sample.connections} connections, churned ${sample.churned}, RSS ${(sample.rss / MB).toFixed(1)} MiB, heap ${(sample.heapUsed / MB).toFixed(1)} MiB, handles ${sample.handles}, timers ${sample.timers}, delivered ${sample.received}, gaps ${sample.gaps}, dropped ${sample.dropped}, publishes ${publisher.acknowledged}`);
+      }
+      await sleep(Math.max(0, 1000 - (Date.now() - roundStarted)));
+    }
+    await all('chatter', { perMinute: 0 });
+    await quiesce();
+    // Closing handshakes of the last round and heartbeats settle before the comparison.
+    await sleep(settle * 3);
+    checkpoints.end = await checkpoint('end of churn');
+
+    // ---- loss check: publishing has stopped; every live subscriber has everything ----
+    publisher.stopped = true;
+    await publishing;
+    await sleep(settle * 2);
+    const finals = await all('final', { acked });
+    const lossy = {
+      gaps: sum(finals, 'gaps'),
+      missingAtEnd: sum(finals, 'missing'),
+      duplicates: sum(finals, 'duplicates'),
+      droppedByServer: sum(finals, 'droppedByServer'),
+      notSubscribed: sum(finals, 'notSubscribed'),
+      openFailed: sum(finals, 'openFailed'),
+      errorEnvelopes: sum(finals, 'errorEnvelopes'),
+    };
+    const delivered = sum(finals, 'received');
+    const expectedDeliveries = sum(finals, 'expectedLive') + sum(finals, 'expectedOfClosed');
+    const live = sum(finals, 'live');
+
+    // ---- idle again ----
+    await all('closeAll', {}, 120_000);
+    for (let i = 0; i < 100 && (await server.call('connections')).connections > 0; i++) await sleep(100);
+    await sleep(settle);
+    checkpoints.idleAfter = await checkpoint('idle after');
+
+    // ---- verdict ----
+    const base = checkpoints.baseline;
+    const end = checkpoints.end;
+    const within = (after, before, share) => after <= before * (1 + share);
+    const checks = [
+      { name: 'connections held at the end equal the connections asked to hold', ok: end.connections === held && live === held, detail: `node ${end.connections}, load generators ${live}, asked ${held}` },
+      { name: 'RSS after churn within 10% of the baseline (after GC, same connection count)', ok: within(end.rss, base.rss, 0.1), detail: `${(base.rss / MB).toFixed(1)} → ${(end.rss / MB).toFixed(1)} MiB (${(((end.rss - base.rss) / base.rss) * 100).toFixed(1)}%)` },
+      { name: 'heap after churn within 10% of the baseline (after GC, same connection count)', ok: within(end.heapUsed, base.heapUsed, 0.1), detail: `${(base.heapUsed / MB).toFixed(1)} → ${(end.heapUsed / MB).toFixed(1)} MiB (${(((end.heapUsed - base.heapUsed) / base.heapUsed) * 100).toFixed(1)}%)` },
+      {
+        name: 'timers do not grow',
+        ok: (end.resources.Timeout ?? 0) <= (base.resources.Timeout ?? 0) + 5 && end.globalTimers <= base.globalTimers + 5 && checkpoints.idleAfter.globalTimers <= checkpoints.idleBefore.globalTimers + 5,
+        detail: `/metrics ${base.resources.Timeout ?? 0} → ${end.resources.Timeout ?? 0}; all timers ${base.globalTimers} → ${end.globalTimers} (idle ${checkpoints.idleBefore.globalTimers} → ${checkpoints.idleAfter.globalTimers})`,
+      },
+      { name: 'listeners per connection do not grow', ok: Math.abs(end.listeners.perConnection - base.listeners.perConnection) < 0.01, detail: `${base.listeners.perConnection.toFixed(3)} → ${end.listeners.perConnection.toFixed(3)}` },
+      { name: 'process listeners do not grow', ok: end.listeners.process <= base.listeners.process && checkpoints.idleAfter.listeners.process <= checkpoints.idleBefore.listeners.process, detail: `${checkpoints.idleBefore.listeners.process} idle, ${base.listeners.process} → ${end.listeners.process} loaded, ${checkpoints.idleAfter.listeners.process} idle after` },
+      { name: 'zero publications lost for live subscribers', ok: lossy.gaps === 0 && lossy.missingAtEnd === 0 && delivered === expectedDeliveries, detail: `expected ${expectedDeliveries} deliveries, delivered ${delivered}; gaps ${lossy.gaps}, missing at the end ${lossy.missingAtEnd}` },
+      { name: 'no duplicate deliveries', ok: lossy.duplicates === 0, detail: String(lossy.duplicates) },
+      { name: 'no connection dropped by the server', ok: lossy.droppedByServer === 0, detail: String(lossy.droppedByServer) },
+      { name: 'every publish acknowledged', ok: publisher.failed === 0, detail: `${publisher.acknowledged} acknowledged, ${publisher.failed} failed${publisher.failures.length ? `: ${publisher.failures.join('; ')}` : ''}` },
+      { name: 'every connection opened and subscribed', ok: lossy.openFailed === 0 && lossy.notSubscribed === 0 && churnRounds.failed === 0, detail: `open failures ${lossy.openFailed}, not subscribed ${lossy.notSubscribed}` },
+    ];
+    const report = {
+      command: `node bench/soak.js ${process.argv.slice(2).join(' ')}`.trim(),
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      flags: { ...flags, out: path.relative(root, flags.out) },
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverage: os.loadavg(), openFilesLimit: fdLimit, node: process.version },
+      connections: { asked: flags.connections, held, clampNote, loadgens: loadgenCount },
+      churn: { minutes: flags.minutes, ...churnRounds, connectionsOpenedInTotal: held + churnRounds.opened },
+      publications: { published: publisher.published, acknowledged: publisher.acknowledged, failed: publisher.failed, topics: flags.topics },
+      deliveries: { expected: expectedDeliveries, delivered, lost: expectedDeliveries - delivered + lossy.missingAtEnd, ...lossy },
+      clientMessages: sum(finals, 'clientMessages'),
+      pongs: sum(finals, 'pongs'),
+      heartbeatPingsAnswered: sum(finals, 'pingsAnswered'),
+      checkpoints,
+      samples,
+      checks,
+      ok: checks.every((c) => c.ok),
+    };
+    mkdirSync(path.dirname(flags.out), { recursive: true });
+    writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log('');
+    console.log(`Soak: ${held} connections for ${flags.minutes} min, ${churnRounds.closed} churned (${report.churn.connectionsOpenedInTotal} opened in all), ${publisher.acknowledged} publishes, ${delivered} deliveries`);
+    for (const check of checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
+    console.log(`  publications lost: ${report.deliveries.lost}`);
+    console.log(`Results: ${path.relative(process.cwd(), flags.out)}`);
+    return report.ok ? 0 : 1;
+  } finally {
+    publisher.stopped = true;
+    await api.close().catch(() => undefined);
+    await Promise.allSettled([...loadgens.map((child) => child.stop()), server.stop()]);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
