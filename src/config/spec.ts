@@ -252,11 +252,17 @@ class GatewaySpecReader {
         f.fail(urlPath, `uses {${name ?? ''}}, which is not a parameter of the path (its parameters: ${known})`);
       }
     }
-    // Placeholders may sit anywhere, the host included; check the URL with them filled in.
+    // Check the URL with its placeholders filled in.
     const sample = url.replace(/\{[^{}]*\}/g, 'p');
     if (/[{}]/.test(sample)) f.fail(urlPath, `has an unbalanced "{" or "}": ${describeValue(url)}`);
     if (!/^https?:\/\//i.test(sample) || !URL.canParse(sample)) {
       f.fail(urlPath, `must be an absolute http:// or https:// URL, got ${describeValue(url)}`);
+    }
+    // Which host a call goes to is the spec's alone: a path parameter in the authority would
+    // let a client pick the backend (and grow the pools without bound).
+    const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+    if (authority.includes('{')) {
+      f.fail(urlPath, `may use path parameters only in its path and query, not in the host or port: ${describeValue(url)}`);
     }
 
     const methodPath = childPath(integrationPath, 'method');

@@ -112,7 +112,11 @@ export class RouteTable {
       let valid = true;
       candidate.names.forEach((name, i) => {
         try {
-          params[name] = decodeURIComponent(found[i + 1]!);
+          const value = decodeURIComponent(found[i + 1]!);
+          // "." and ".." would climb the backend URL's path once placed in it (URL parsers
+          // resolve them even percent-encoded), so they name no resource here.
+          if (value === '.' || value === '..') valid = false;
+          params[name] = value;
         } catch {
           valid = false;
         }

@@ -236,6 +236,11 @@ describe('spec errors name the file and the path', () => {
       `gw.yaml: paths./chat/{room}.${MSG}.${INT}.url: uses {rooom}, which is not a parameter of the path (its parameters: {room})`,
     ],
     [
+      'a path parameter choosing the backend host',
+      oneRoute(`    ${MSG}:\n      ${INT}: {type: http, url: "http://{room}.backend.example/x"}\n`, '/chat/{room}'),
+      `gw.yaml: paths./chat/{room}.${MSG}.${INT}.url: may use path parameters only in its path and query, not in the host or port: "http://{room}.backend.example/x"`,
+    ],
+    [
       'an unknown method',
       oneRoute(`    ${MSG}:\n      ${INT}: {type: http, url: "http://x/", method: head}\n`),
       `gw.yaml: paths./ws.${MSG}.${INT}.method: must be one of GET, POST, PUT, PATCH, DELETE, got "HEAD"`,

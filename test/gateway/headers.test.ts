@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type RecordedRequest, type TestBackend, type TestNode } from '../support/harness.js';
 import { http, RFC3339_UTC, specYaml } from './fixtures.js';
@@ -130,4 +131,32 @@ describe('headers every backend call carries', () => {
     expect(proxiedView.identity.sourceIp).toBe('203.0.113.9');
     await proxied.close();
   });
+
+  it('refuses "." and ".." as path parameters, so a client cannot climb the backend URL', async () => {
+    const b = await start();
+    const port = Number(new URL(node!.wsUrl('/')).port);
+    for (const target of ['/chat/..', '/chat/%2E%2E', '/chat/.']) {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const req = request({
+          host: '127.0.0.1',
+          port,
+          path: target,
+          headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('upgrade', (_res, socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status, target).toBe(404);
+    }
+    expect(b.requests).toEqual([]);
+  });
 });
+
