@@ -324,7 +324,7 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
 };
 
 /** Per API key: generous for a backend pushing to its clients, finite so one key cannot starve the rest. */
-const DEFAULT_RATE_LIMIT: Readonly<RateLimitSetting> = { requestsPerSecond: 1000, burst: 2000 };
+const DEFAULT_RATE_LIMIT: Readonly<RateLimitSetting> = { requestsPerSecond: 10_000, burst: 20_000 };
 const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerSetting> = { failureThreshold: 5, cooldownSeconds: 10 };
 
 export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern'>> = {

@@ -54,7 +54,7 @@ describe('defaults', () => {
     expect(loadSettings({ flags: {}, env: {} })).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
       specs: [],
-      management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { requestsPerSecond: 1000, burst: 2000 } },
+      management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { requestsPerSecond: 10_000, burst: 20_000 } },
       edge: { allowedOrigins: [], requireOrigin: false },
       backends: { circuitBreaker: { failureThreshold: 5, cooldownSeconds: 10 } },
       auth: {},
