@@ -15,7 +15,7 @@
 // open-files limit. Writes bench/results/soak-latest.json and exits 1 if a check failed.
 //
 //   node bench/soak.js [--connections 20000] [--minutes 10] [--churn-percent 1]
-//                      [--publish-rate 20] [--topics 100] [--chatter 1] [--sample-seconds 10]
+//                      [--publish-rate 20] [--topics 100] [--history 100] [--chatter 1] [--sample-seconds 10]
 //                      [--loadgens N] [--out bench/results/soak-latest.json] [--smoke]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,6 +35,7 @@ function parseFlags(argv) {
     churnPercent: smoke ? 5 : 1,
     publishRate: smoke ? 40 : 20,
     topics: smoke ? 10 : 100,
+    history: smoke ? 20 : 100,
     chatter: 1,
     sampleSeconds: smoke ? 2 : 10,
     warmupSeconds: smoke ? 1 : 10,
@@ -48,6 +49,7 @@ function parseFlags(argv) {
     '--churn-percent': 'churnPercent',
     '--publish-rate': 'publishRate',
     '--topics': 'topics',
+    '--history': 'history',
     '--chatter': 'chatter',
     '--sample-seconds': 'sampleSeconds',
     '--warmup-seconds': 'warmupSeconds',
@@ -107,7 +109,7 @@ function parseMetrics(text) {
 async function main() {
   const startedAt = new Date();
   log(`holding ${held} connections${clampNote ? ` (${clampNote})` : ''} for ${flags.minutes} min across ${loadgenCount} load generator(s)`);
-  const server = await startChild('server', path.join(here, 'soak/server.js'), { nodeArgs: ['--expose-gc'] });
+  const server = await startChild('server', path.join(here, 'soak/server.js'), { nodeArgs: ['--expose-gc'], env: { SOAK_HISTORY: String(flags.history) } });
   const { port, managementPort, path: wsPath } = server.info;
   const loadgens = [];
   const octetsEach = Math.floor(250 / loadgenCount);
@@ -184,6 +186,15 @@ async function main() {
   try {
     publisher.paused = true;
     checkpoints.idleBefore = await checkpoint('idle before');
+    // Every topic's history is filled to its cap before anyone connects, so that history
+    // growing during the run is not mistaken for a leak (nor a leak hidden by it).
+    const prefill = Date.now();
+    for (let done = 0; done < flags.history * flags.topics; ) {
+      const batch = Math.min(32, flags.history * flags.topics - done);
+      await Promise.all(Array.from({ length: batch }, publishOne));
+      done += batch;
+    }
+    log(`filled ${flags.topics} topics' history (${flags.history} each) in ${((Date.now() - prefill) / 1000).toFixed(1)} s`);
 
     // ---- warm-up: open everything, subscribe, let publications flow ----
     const shares = loadgens.map((_, i) => Math.floor(held / loadgenCount) + (i < held % loadgenCount ? 1 : 0));
@@ -260,6 +271,12 @@ async function main() {
         ok: (end.resources.Timeout ?? 0) <= (base.resources.Timeout ?? 0) + 5 && end.globalTimers <= base.globalTimers + 5 && checkpoints.idleAfter.globalTimers <= checkpoints.idleBefore.globalTimers + 5,
         detail: `/metrics ${base.resources.Timeout ?? 0} → ${end.resources.Timeout ?? 0}; all timers ${base.globalTimers} → ${end.globalTimers} (idle ${checkpoints.idleBefore.globalTimers} → ${checkpoints.idleAfter.globalTimers})`,
       },
+      {
+        // The orchestrator's keep-alive pool to the management API holds up to 8 sockets.
+        name: 'handles besides client connections do not grow',
+        ok: end.metrics.handles - end.connections <= base.metrics.handles - base.connections + 8 && checkpoints.idleAfter.metrics.handles <= checkpoints.idleBefore.metrics.handles + 8,
+        detail: `${base.metrics.handles - base.connections} → ${end.metrics.handles - end.connections} at load; ${checkpoints.idleBefore.metrics.handles} → ${checkpoints.idleAfter.metrics.handles} idle (management API keep-alive pool: up to 8)`,
+      },
       { name: 'listeners per connection do not grow', ok: Math.abs(end.listeners.perConnection - base.listeners.perConnection) < 0.01, detail: `${base.listeners.perConnection.toFixed(3)} → ${end.listeners.perConnection.toFixed(3)}` },
       { name: 'process listeners do not grow', ok: end.listeners.process <= base.listeners.process && checkpoints.idleAfter.listeners.process <= checkpoints.idleBefore.listeners.process, detail: `${checkpoints.idleBefore.listeners.process} idle, ${base.listeners.process} → ${end.listeners.process} loaded, ${checkpoints.idleAfter.listeners.process} idle after` },
       { name: 'zero publications lost for live subscribers', ok: lossy.gaps === 0 && lossy.missingAtEnd === 0 && delivered === expectedDeliveries, detail: `expected ${expectedDeliveries} deliveries, delivered ${delivered}; gaps ${lossy.gaps}, missing at the end ${lossy.missingAtEnd}` },
@@ -276,7 +293,7 @@ async function main() {
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverage: os.loadavg(), openFilesLimit: fdLimit, node: process.version },
       connections: { asked: flags.connections, held, clampNote, loadgens: loadgenCount },
       churn: { minutes: flags.minutes, ...churnRounds, connectionsOpenedInTotal: held + churnRounds.opened },
-      publications: { published: publisher.published, acknowledged: publisher.acknowledged, failed: publisher.failed, topics: flags.topics },
+      publications: { published: publisher.published, acknowledged: publisher.acknowledged, failed: publisher.failed, topics: flags.topics, historyPerTopic: flags.history, prefilled: flags.history * flags.topics },
       deliveries: { expected: expectedDeliveries, delivered, lost: expectedDeliveries - delivered + lossy.missingAtEnd, ...lossy },
       clientMessages: sum(finals, 'clientMessages'),
       pongs: sum(finals, 'pongs'),

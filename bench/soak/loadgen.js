@@ -158,7 +158,8 @@ function onEnvelope(conn, payload) {
 }
 
 function publication(conn, offset) {
-  if (offset <= conn.subscribedAt) return;
+  // Frames still arriving after this side asked to close were already settled in closeOne().
+  if (conn.closeRequested || offset <= conn.subscribedAt) return;
   if (offset <= conn.last) {
     totals.duplicates++;
     return;
