@@ -3,7 +3,22 @@
  * cluster runs the same code whatever the backplane; below it, each backplane maps these
  * calls onto its own primitives (pub/sub, request/reply, streams, key expiry).
  */
+import { DeadlineExceeded } from '../errors/index.js';
 import type { HistoryQuery, HistoryResult, Payload, Publication, PublishResult, StreamPosition } from './hub.js';
+
+/**
+ * A request the backplane could not hand to the node at all: nothing listens on the node's
+ * address (it crashed, or lost the backplane) though its liveness has not lapsed yet. Callers
+ * see DEADLINE_EXCEEDED as for any node that does not answer; cluster-wide reads (list,
+ * presence) leave such a node out instead of failing whole until its liveness lapses.
+ */
+export class NodeNotListening extends DeadlineExceeded {
+  constructor(message: string) {
+    super(message);
+    // Logs and error reports name what the caller sees; the subclass only informs the Hub.
+    this.name = 'DeadlineExceeded';
+  }
+}
 
 /** A call one node makes to another: a connection it owns, or its share of a scatter-gather. */
 export type RemoteRequest =
@@ -68,7 +83,8 @@ export interface Backplane {
   onHealthChange(listener: (healthy: boolean) => void): void;
   /**
    * Sends a request to one node and resolves with its answer. Rejects with Unavailable when
-   * the backplane is down and DeadlineExceeded when the node does not answer in time.
+   * the backplane is down and DeadlineExceeded when the node does not answer in time
+   * (NodeNotListening, at once, when the backplane knows nobody listens for it).
    */
   request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer>;
   /**

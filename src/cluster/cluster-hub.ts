@@ -3,7 +3,7 @@ import { topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
 import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from './backplane.js';
+import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import type {
   ConnectionView,
@@ -277,7 +277,10 @@ export class ClusterHub implements Hub {
     for (const node of nodes) {
       const afterSeq = cursor !== undefined && node === cursor.node ? cursor.seq : 0;
       const wanted = page.pageSize - connections.length;
-      const part = node === this.nodeId ? listLocal(this.registry, filter, afterSeq, wanted) : ((await this.ask(node, { op: 'list', filter, afterSeq, pageSize: wanted })) as LocalPage);
+      const part =
+        node === this.nodeId
+          ? listLocal(this.registry, filter, afterSeq, wanted)
+          : ((await this.askUnlessGone(node, { op: 'list', filter, afterSeq, pageSize: wanted })) as LocalPage | undefined) ?? { connections: [], lastSeq: afterSeq, more: false };
       connections.push(...part.connections);
       if (connections.length >= page.pageSize) {
         const lastNodeIndex = nodes.indexOf(node);
@@ -289,15 +292,18 @@ export class ClusterHub implements Hub {
     return { connections, nextPageToken };
   }
 
-  /** Gathered from every live node at call time: a dead node's entries vanish with it. */
+  /**
+   * Gathered from every live node at call time (scatter-gather): a dead node's entries vanish
+   * with it, as soon as nothing listens for it on the backplane.
+   */
   async presence(topic: string): Promise<PresenceResult> {
     requirePresence(this.topics, topic);
     this.requireBackplane();
     const nodes = await this.backplane.liveNodes();
     const parts = await Promise.all(
-      nodes.map((node) => (node === this.nodeId ? Promise.resolve(this.presenceLocal(topic)) : (this.ask(node, { op: 'presence', topic }) as Promise<PresenceEntry[]>))),
+      nodes.map((node) => (node === this.nodeId ? Promise.resolve(this.presenceLocal(topic)) : (this.askUnlessGone(node, { op: 'presence', topic }) as Promise<PresenceEntry[] | undefined>))),
     );
-    const connections = parts.flat();
+    const connections = parts.flatMap((part) => part ?? []);
     const users = [...new Set(connections.map((c) => c.userId).filter((u): u is string => u !== undefined))];
     return { connections, users };
   }
@@ -471,6 +477,23 @@ export class ClusterHub implements Hub {
     const owner = nodeOfConnectionId(connectionId)!;
     if (!(await this.backplane.isLive(owner))) throw new NotFound(`connection ${connectionId} not found`);
     return this.ask(owner, request);
+  }
+
+  /**
+   * A node's share of a cluster-wide read; undefined when nothing listens for the node on the
+   * backplane. A node that crashed keeps its liveness key until the TTL, but its connections
+   * went with it: it has nothing to add, and failing the whole read for it would make list and
+   * presence unavailable cluster-wide for a TTL after every crash. A node that is merely slow
+   * still fails the read (DEADLINE_EXCEEDED) rather than be silently left out.
+   */
+  private async askUnlessGone(node: string, request: RemoteRequest): Promise<unknown> {
+    try {
+      return await this.ask(node, request);
+    } catch (err) {
+      if (!(err instanceof NodeNotListening)) throw err;
+      this.log.debug({ node, op: request.op }, 'node not listening on the backplane: left out of a cluster-wide read');
+      return undefined;
+    }
   }
 
   private async ask(node: string, request: RemoteRequest): Promise<unknown> {

@@ -12,7 +12,7 @@ import { connect, ErrorCode, Events, nanos, type ConnectionOptions, type JetStre
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceeded, FailedPrecondition, Unavailable } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { LIVENESS_TTL_MS, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
+import { LIVENESS_TTL_MS, NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { FanoutChannel, type Membership } from './nats-fanout.js';
 import { NatsHistory } from './nats-history.js';
 import { NatsIdempotency } from './nats-idempotency.js';
@@ -197,7 +197,7 @@ export class NatsBackplane implements Backplane {
       // Nobody subscribes to the node's subject: it is gone (or not there yet), which NATS
       // tells at once. It answers as a node that did not answer in time would (the backplane
       // contract), only sooner; NOT_FOUND is the caller's to say, after checking liveness.
-      if (code === ErrorCode.NoResponders) throw new DeadlineExceeded(`node ${nodeId} did not answer (no responders)`);
+      if (code === ErrorCode.NoResponders) throw new NodeNotListening(`node ${nodeId} did not answer (no responders)`);
       throw this.link.translate(err);
     }
     return parseAnswer(reply);

@@ -54,6 +54,12 @@ export class FanoutChannel {
   private flushScheduled = false;
   private readonly batches = new Map<number, Batch>();
   private nextBatchId = 1;
+  /**
+   * Peers that let a batch time out (crashed, or cut off, while their liveness has not lapsed
+   * yet): later batches do not wait for them until they are heard from again, so a dead peer
+   * costs one timeout instead of one per fan-out until it lapses.
+   */
+  private readonly unresponsive = new Set<string>();
 
   constructor(
     private readonly link: NatsLink,
@@ -108,6 +114,7 @@ export class FanoutChannel {
       return;
     }
     if (typeof envelope.o !== 'string' || envelope.o === this.nodeId || typeof envelope.b !== 'number') return;
+    this.unresponsive.delete(envelope.o);
     let counts: number[] = [];
     if (envelope.c === 'join' || envelope.c === 'leave') this.receiver.membership(envelope.c, envelope.o);
     else if (Array.isArray(envelope.e)) {
@@ -135,6 +142,8 @@ export class FanoutChannel {
       return;
     }
     if (typeof ack.n !== 'string' || typeof ack.b !== 'number') return;
+    // Every peer acknowledges every batch, waited for or not: this is how one comes back.
+    this.unresponsive.delete(ack.n);
     const batch = this.batches.get(ack.b);
     if (batch === undefined) return;
     const counts = Array.isArray(ack.c) ? (ack.c as unknown[]) : [];
@@ -193,7 +202,7 @@ export class FanoutChannel {
 
   private dispatch(id: number, waiters: Waiter[], payload: string): void {
     const waiting = new Set<string>();
-    for (const peer of this.peers()) if (peer !== this.nodeId) waiting.add(peer);
+    for (const peer of this.peers()) if (peer !== this.nodeId && !this.unresponsive.has(peer)) waiting.add(peer);
     const batch: Batch = { id, waiters, waiting, timer: undefined };
     try {
       this.link.handles.nc.publish(this.subject, payload, { reply: this.ackSubject });
@@ -220,6 +229,11 @@ export class FanoutChannel {
     batch.timer = setTimeout(() => {
       const now = Date.now();
       for (const waiter of batch.waiters) if (!waiter.done && waiter.deadline <= now) this.settle(waiter);
+      for (const peer of batch.waiting) {
+        if (this.unresponsive.has(peer)) continue;
+        this.unresponsive.add(peer);
+        this.log?.warn({ peer }, 'peer did not acknowledge a fan-out in time: not waited for until it is heard from again');
+      }
       this.arm(batch);
     }, Math.max(0, next - Date.now()));
   }

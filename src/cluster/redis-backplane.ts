@@ -15,6 +15,7 @@ import { DeadlineExceeded, FailedPrecondition, Internal, Unavailable } from '../
 import { createLogger, type Logger } from '../observability/index.js';
 import {
   LIVENESS_TTL_MS,
+  NodeNotListening,
   type Backplane,
   type BackplaneHandlers,
   type FanoutEvent,
@@ -470,7 +471,7 @@ export class RedisBackplane implements Backplane {
         for (const item of items) {
           if (item.t !== 'req') continue;
           const pending = this.settleRequest(item.id);
-          pending?.reject(new DeadlineExceeded(`node ${pending.node} is not listening on backplane ${this.name}`));
+          pending?.reject(new NodeNotListening(`node ${pending.node} is not listening on backplane ${this.name}`));
         }
       },
       (err: unknown) => {
