@@ -19,7 +19,8 @@ export class Metrics {
   readonly backendLatency: Histogram<'event' | 'outcome'>;
   readonly connectRejections: Counter<'reason'>;
   readonly closes: Counter<'code'>;
-  readonly apiRequests: Counter<'method' | 'status'>;
+  /** Management API requests by `METHOD status`, counted plainly and read when scraped. */
+  private readonly apiRequestCounts = new Map<string, number>();
 
   constructor(connections: () => number, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -42,8 +43,27 @@ export class Metrics {
     });
     this.connectRejections = new Counter({ name: 'switchboard_connect_rejections_total', help: 'Upgrades refused', labelNames: ['reason'], registers });
     this.closes = new Counter({ name: 'switchboard_closes_total', help: 'Connections closed by close code', labelNames: ['code'], registers });
-    this.apiRequests = new Counter({ name: 'switchboard_api_requests_total', help: 'Management API requests', labelNames: ['method', 'status'], registers });
+    const apiRequestCounts = this.apiRequestCounts;
+    new Counter({
+      name: 'switchboard_api_requests_total',
+      help: 'Management API requests',
+      labelNames: ['method', 'status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, count] of apiRequestCounts) {
+          const space = key.indexOf(' ');
+          this.inc({ method: key.slice(0, space), status: key.slice(space + 1) }, count);
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One management API request answered (on every request: a map increment, no label hashing). */
+  countApiRequest(method: string, status: number): void {
+    const key = `${method} ${status}`;
+    this.apiRequestCounts.set(key, (this.apiRequestCounts.get(key) ?? 0) + 1);
   }
 
   /** Backend circuit breakers by origin, read when scraped: 0 closed, 1 open, 2 half-open. */

@@ -204,6 +204,13 @@ describe('management API: API keys', () => {
     expect((await node.api('GET', path, undefined, { authorization: 'Api-Key sekret-key-1' })).status).toBe(200);
     expect((await node.api('POST', `${path}:send`, { data: b64('k'), type: 'TEXT' }, { authorization: 'Api-Key sekret-key-1' })).status).toBe(200);
     expect((await client.next()).text).toBe('k');
+    // Every answer above is counted by method and status on /metrics.
+    const metrics = (await node.api('GET', '/metrics', undefined, { authorization: 'Bearer sekret-key-1' })).text;
+    expect(metrics).toContain('switchboard_api_requests_total{method="GET",status="401"} 3');
+    expect(metrics).toContain('switchboard_api_requests_total{method="POST",status="401"} 1');
+    expect(metrics).toContain('switchboard_api_requests_total{method="DELETE",status="401"} 1');
+    expect(metrics).toContain('switchboard_api_requests_total{method="GET",status="200"} 2');
+    expect(metrics).toContain('switchboard_api_requests_total{method="POST",status="200"} 1');
     await client.close();
   });
 
