@@ -158,6 +158,18 @@ export function describeClusterCore(kind: BackplaneKind): void {
         expect((presence.users as string[]).sort()).toEqual(['u1', 'u2', 'u3', 'u4']);
       }
 
+      // A page token from one node is good on any other.
+      const seen: string[] = [];
+      let pageToken = '';
+      for (let page = 0; page < 10; page++) {
+        const node = [a, b, c][page % 3]!;
+        const listed = await expectApi(node, 200, 'GET', `${V1}/connections?tenantId=${acme}&pageSize=2${pageToken ? `&pageToken=${pageToken}` : ''}`);
+        seen.push(...(listed.connections as { id: string }[]).map((view) => view.id));
+        pageToken = listed.nextPageToken as string;
+        if (pageToken === '') break;
+      }
+      expect(seen.sort()).toEqual(ids);
+
       await made[3]!.close();
       const presence = await expectApi(a, 200, 'GET', `${V1}/topics/${acme}:room/presence`);
       expect((presence.connections as unknown[]).length).toBe(4);
