@@ -197,7 +197,11 @@ export class NatsBackplane implements Backplane {
       // Nobody subscribes to the node's subject: it is gone (or not there yet), which NATS
       // tells at once. It answers as a node that did not answer in time would (the backplane
       // contract), only sooner; NOT_FOUND is the caller's to say, after checking liveness.
-      if (code === ErrorCode.NoResponders) throw new NodeNotListening(`node ${nodeId} did not answer (no responders)`);
+      if (code === ErrorCode.NoResponders) {
+        // Its cached liveness goes too, so its ids answer NOT_FOUND as soon as its key lapses.
+        this.liveCache.delete(nodeId);
+        throw new NodeNotListening(`node ${nodeId} did not answer (no responders)`);
+      }
       throw this.link.translate(err);
     }
     return parseAnswer(reply);

@@ -467,10 +467,13 @@ export class RedisBackplane implements Backplane {
     this.publish(channel, JSON.stringify({ items } satisfies InboxMessage)).then(
       (receivers) => {
         if (receivers > 0) return;
-        // Nobody subscribes to that inbox: the node is gone even if its liveness has not lapsed yet.
+        // Nobody subscribes to that inbox: the node is gone even if its liveness has not lapsed
+        // yet. Its cached liveness is dropped, so its ids answer NOT_FOUND once the key lapses
+        // rather than up to a cache period later.
         for (const item of items) {
           if (item.t !== 'req') continue;
           const pending = this.settleRequest(item.id);
+          if (pending !== undefined) this.liveCache.delete(pending.node);
           pending?.reject(new NodeNotListening(`node ${pending.node} is not listening on backplane ${this.name}`));
         }
       },
