@@ -198,6 +198,10 @@ export class ClusterHub implements Hub {
   }
 
   /** The edge tells us a local connection went: its topics hear it leave, on every node. */
+  backplaneStatus(): { name: string; healthy: boolean } {
+    return { name: this.backplane.name, healthy: this.backplane.healthy };
+  }
+
   connectionGone(record: ConnectionRecord): void {
     this.recoveredUpTo.delete(record);
     if (record.subscriptions === undefined) return;

@@ -13,6 +13,8 @@ import { RedisBackplane } from './redis-backplane.js';
 /** The Hub a node runs: it also hears from the edge when one of its connections goes. */
 export interface NodeHub extends Hub {
   connectionGone(record: ConnectionRecord): void;
+  /** The backplane and whether it is reachable now; undefined for the memory Hub. */
+  backplaneStatus(): { name: string; healthy: boolean } | undefined;
 }
 
 export interface HubOptions {

@@ -101,6 +101,10 @@ export class MemoryHub implements Hub {
   }
 
   /** Called by the edge when a connection goes, so subscribers see its leave events. */
+  backplaneStatus(): undefined {
+    return undefined;
+  }
+
   connectionGone(record: ConnectionRecord): void {
     if (record.subscriptions === undefined) return;
     for (const topic of record.subscriptions) {

@@ -82,6 +82,7 @@ export class SwitchboardNode {
       ...(settings.backplane === undefined ? {} : { backplane: settings.backplane }),
     });
     realtime.attach(hub);
+    if (hub.backplaneStatus() !== undefined) metrics.watchBackplane(() => hub.backplaneStatus()!);
     const edge = new ClientEdge({
       nodeId,
       listen: settings.listen,

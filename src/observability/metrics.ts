@@ -66,6 +66,21 @@ export class Metrics {
     this.apiRequestCounts.set(key, (this.apiRequestCounts.get(key) ?? 0) + 1);
   }
 
+  /** Whether the cluster backplane is reachable, read when scraped: 1 up, 0 down. */
+  watchBackplane(read: () => { name: string; healthy: boolean }): void {
+    new Gauge({
+      name: 'switchboard_backplane_up',
+      help: 'Whether the cluster backplane is reachable (1) or not (0); absent on a single node',
+      labelNames: ['backplane'],
+      registers: [this.registry],
+      collect() {
+        const status = read();
+        this.reset();
+        this.set({ backplane: status.name }, status.healthy ? 1 : 0);
+      },
+    });
+  }
+
   /** Backend circuit breakers by origin, read when scraped: 0 closed, 1 open, 2 half-open. */
   watchCircuits(read: () => Iterable<readonly [string, 'closed' | 'open' | 'half-open']>): void {
     const value = { closed: 0, open: 1, 'half-open': 2 } as const;

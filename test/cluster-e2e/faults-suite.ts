@@ -169,8 +169,12 @@ export function describeClusterFaults(kind: BackplaneKind): void {
       })();
       await eventually(() => statuses.filter((s) => s === 200).length, (ok) => ok >= 3);
 
+      const backplaneUp = async (node: typeof a): Promise<string | undefined> =>
+        /switchboard_backplane_up\{backplane="[^"]+"\} ([01])/.exec((await api(node, 'GET', '/metrics')).text)?.[1];
+      expect(await backplaneUp(a)).toBe('1');
       await server.stop();
       const cross = await eventually(() => api(a, 'GET', connectionPath(onC.connectionId)), (response) => response.status === 503);
+      expect(await backplaneUp(a)).toBe('0');
       expectUnavailable(cross, server.url);
       expectUnavailable(await api(c, 'POST', `${connectionPath(onA.connectionId)}:send`, text('x')), server.url);
       expectUnavailable(await api(a, 'POST', `${V1}/topics/${tenant}:feed:publish`, text('{}')), server.url);
@@ -190,6 +194,7 @@ export function describeClusterFaults(kind: BackplaneKind): void {
       await eventually(() => api(a, 'GET', connectionPath(onC.connectionId)), (response) => response.status === 200, 15_000);
       await eventually(() => api(c, 'GET', connectionPath(onA.connectionId)), (response) => response.status === 200, 15_000);
       await eventually(() => statuses.slice(-3), (last) => last.length === 3 && last.every((s) => s === 200), 15_000);
+      expect(await backplaneUp(a)).toBe('1');
       publishing = false;
       await publisher;
       expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
