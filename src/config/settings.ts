@@ -376,7 +376,16 @@ function checkNodeId(value: string, source: string, path: string): string {
 
 function checkBackplane(value: string, source: string, path: string): string {
   if (!BACKPLANE_SCHEMES.some((scheme) => value.startsWith(scheme)) || !URL.canParse(value)) {
-    throw new ConfigError(source, path, `must be a URL starting with redis://, rediss:// or nats://, got ${describeValue(value)}`);
+    // NATS takes a comma-separated list of servers of one cluster (nats://a:4222,nats://b:4222).
+    const servers = value.split(',');
+    const natsList = servers.length > 1 && servers.every((server) => server.startsWith('nats://') && URL.canParse(server));
+    if (!natsList) {
+      throw new ConfigError(
+        source,
+        path,
+        `must be a URL starting with redis://, rediss:// or nats:// (NATS also takes a comma-separated list of nats:// URLs), got ${describeValue(value)}`,
+      );
+    }
   }
   return value;
 }

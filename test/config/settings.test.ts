@@ -180,6 +180,7 @@ drainSeconds: 0
     expect(settings.limits.handshakeTimeoutSeconds).toBe(3);
     expect(settings.topics).toEqual([{ pattern: '*:chat.*', historySize: 100, historyTtlSeconds: 60, presence: true, joinLeave: true }]);
     expect(settings.backplane).toBe('redis://127.0.0.1:6379');
+    expect(load('backplane: nats://10.0.0.1:4222,nats://10.0.0.2:4222\n').backplane).toBe('nats://10.0.0.1:4222,nats://10.0.0.2:4222');
     expect(settings.nodeId).toBe('node-a');
     expect(settings.log.level).toBe('debug');
     expect(settings.trustedProxies).toEqual(['10.0.0.1', '::1']);
@@ -450,7 +451,12 @@ describe('validation errors name the file, the key path and the problem', () => 
     [
       'a backplane of another kind',
       'backplane: http://127.0.0.1:6379\n',
-      'FILE: backplane: must be a URL starting with redis://, rediss:// or nats://, got "http://127.0.0.1:6379"',
+      'FILE: backplane: must be a URL starting with redis://, rediss:// or nats:// (NATS also takes a comma-separated list of nats:// URLs), got "http://127.0.0.1:6379"',
+    ],
+    [
+      'a server list mixing kinds',
+      'backplane: nats://a:4222,redis://b:6379\n',
+      'FILE: backplane: must be a URL starting with redis://, rediss:// or nats:// (NATS also takes a comma-separated list of nats:// URLs), got "nats://a:4222,redis://b:6379"',
     ],
     ['an unknown log level', 'log: {level: verbose}\n', 'FILE: log.level: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     [
