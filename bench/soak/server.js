@@ -2,6 +2,7 @@
 // (tenant and user from the query, no JWT: the soak measures the node, not the verifier),
 // history on every topic, real heartbeats. It answers the orchestrator's IPC with memory
 // after a full collection and with listener counts: the figures /metrics cannot give.
+import v8 from 'node:v8';
 import { serve } from '../lib/child.js';
 
 // /metrics counts timers through process.getActiveResourcesInfo(), which leaves out unref'd
@@ -125,6 +126,7 @@ serve(
         listeners: listeners(),
         resources: resources(),
         globalTimers: liveTimers.size,
+        heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { size: space.space_size, used: space.space_used_size }])),
       };
     },
     async connections() {

@@ -29,7 +29,9 @@ export function encodeFrame(payload: Buffer, binary: boolean): Buffer {
  */
 export class FrameSizeGuard {
   private skip = 0;
-  private readonly header = Buffer.allocUnsafe(14);
+  // Its own allocation: a 14-byte slice of Node's shared 8 KiB pool would keep the whole slab
+  // alive for the connection's lifetime (measured by `npm run soak`, docs/reliability.md).
+  private readonly header = Buffer.allocUnsafeSlow(14);
   private have = 0;
   private need = 2;
 

@@ -44,7 +44,7 @@ describe('soak harness smoke run', () => {
         expect(report.publications.acknowledged).toBeGreaterThan(0);
         expect(report.deliveries.delivered).toBe(report.deliveries.expected);
         expect(report.deliveries.lost).toBe(0);
-        expect(Object.keys(report.checkpoints).sort()).toEqual(['baseline', 'end', 'idleAfter', 'idleBefore']);
+        expect(Object.keys(report.checkpoints).sort()).toEqual(['baseline', 'beforeWarmupChurn', 'end', 'idleAfter', 'idleBefore']);
         expect(report.samples.length).toBeGreaterThan(0);
         for (const sample of report.samples) expect(sample.rss).toBeGreaterThan(0);
       } finally {
