@@ -98,7 +98,7 @@ async function stopChild(child) {
 const loadgens = [];
 async function loadgen(index) {
   while (loadgens.length <= index) {
-    const child = await startChild(`loadgen ${loadgens.length}`, path.join(here, 'loadgen.js'), { cpu: LOADGEN_CPU });
+    const child = await startChild(`loadgen ${loadgens.length}`, path.join(here, 'loadgen.js'), { cpu: LOADGEN_CPU, nodeArgs: process.env.LOADGEN_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/lgprof'] : [] });
     children.add(child);
     loadgens.push(child);
   }
