@@ -5,6 +5,7 @@ import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, 
 import type { Logger } from '../observability/index.js';
 import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
+import { PublicationOrder } from './publication-order.js';
 import type {
   ConnectionView,
   DeliveryResult,
@@ -89,6 +90,8 @@ export class ClusterHub implements Hub {
   /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
   private readonly claimTtlSeconds: number;
   private claims = 0;
+  /** Publications from several nodes reach this node's subscribers in offset order. */
+  private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
 
   constructor(options: ClusterHubOptions) {
     this.nodeId = options.nodeId;
@@ -111,6 +114,7 @@ export class ClusterHub implements Hub {
 
   async close(): Promise<void> {
     await this.backplane.stop();
+    this.order.close();
   }
 
   // ---- calls for one connection ----
@@ -238,7 +242,7 @@ export class ClusterHub implements Hub {
     const settings = topicSettingsFor(this.topics, topic) ?? NO_HISTORY;
     // Stored before it is acknowledged or delivered: a recovering client can always find it.
     const { publication, epoch } = await this.backplane.history.append(topic, payload, settings);
-    const local = this.deliverPublicationLocally(topic, publication, epoch);
+    const local = this.orderedDelivery(topic, publication, epoch);
     const remote = await this.fanoutSafely({
       kind: 'publication',
       topic,
@@ -357,7 +361,7 @@ export class ClusterHub implements Hub {
     switch (event.kind) {
       case 'publication': {
         const publication: Publication = { offset: event.offset, data: Buffer.from(event.data, 'base64'), binary: event.binary, publishedAt: event.publishedAt };
-        return this.deliverPublicationLocally(event.topic, publication, event.epoch);
+        return this.orderedDelivery(event.topic, publication, event.epoch);
       }
       case 'user': {
         const recipients = this.registry.ofUser(event.userId);
@@ -379,6 +383,10 @@ export class ClusterHub implements Hub {
         return 0;
       }
     }
+  }
+
+  private orderedDelivery(topic: string, publication: Publication, epoch: string): number {
+    return this.order.accept(topic, publication, epoch, () => this.registry.subscribersOf(topic)?.size ?? 0);
   }
 
   private deliverPublicationLocally(topic: string, publication: Publication, epoch: string): number {

@@ -140,6 +140,10 @@ export class ClientSession implements ClientTransport {
   rawData(chunk: Buffer): void {
     if (this.frameGuard !== undefined && this.phase === Phase.Open && !this.frameGuard.accept(chunk)) {
       this.close(CloseCode.MESSAGE_TOO_BIG, `frame exceeds ${this.ctx.limits.maxFrameBytes} bytes`);
+      // Failing the connection (RFC 6455 §7.1.7): the parser is inside the oversized payload
+      // and would read the client's close frame as payload, so nothing would end the closing
+      // handshake before ws's 30 s timeout. The close frame is flushed, then the TCP side ends.
+      this.socket.end();
     }
   }
 

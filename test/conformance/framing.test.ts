@@ -90,13 +90,9 @@ describe('base framing (RFC 6455 §5.1-5.3)', () => {
     client.destroy();
   });
 
-  // Known bug (reported, src/edge/session.ts is not this suite's to edit): the frame-size guard
-  // closes with ws.close(1009), which then waits up to 30 s for the client's close frame, but
-  // the parser is still inside the announced 32,769-byte payload, so the client's answer is
-  // read as payload and never seen: the socket stays open until ws's close timeout. Failing
-  // the connection (RFC 6455 §7.1.7) should end the TCP connection right after the close frame,
-  // as ws does for the errors it finds itself. Remove `.fails` once that is fixed.
-  it.fails('ends the TCP connection after that 1009 without waiting for a close frame the parser cannot see', async () => {
+  // The frame-size guard fails the connection (RFC 6455 §7.1.7): the parser is inside the
+  // announced payload and could never see the client's close frame.
+  it('ends the TCP connection after that 1009 without waiting for a close frame the parser cannot see', async () => {
     await expectFailure(edge, encodeFrame({ opcode: Opcode.TEXT, declaredLength: 32769 }), 1009);
   });
 
