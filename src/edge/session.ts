@@ -8,6 +8,9 @@ import { encodeFrame, FrameSizeGuard } from './frames.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import type { EdgeContext } from './context.js';
 
+/** `WebSocket.OPEN`, without importing ws's runtime here. */
+const WS_OPEN = 1;
+
 /** Where a connection stands in its life. */
 const enum Phase {
   Open,
@@ -53,7 +56,9 @@ export class ClientSession implements ClientTransport {
   }
 
   write(frame: OutboundFrame): boolean {
-    if (this.phase !== Phase.Open) return false;
+    // ws may have begun a close of its own (a protocol error, the client's close frame) that
+    // this session hears of only at 'close': nothing written then would be delivered.
+    if (this.phase !== Phase.Open || this.ws.readyState !== WS_OPEN) return false;
     if (this.socket.writableLength + this.queuedBytes > this.ctx.limits.outboundBufferBytes) {
       // A consumer this far behind would grow memory without bound: let it go. A close frame
       // queued behind megabytes it does not read would never arrive, and ws would hold the
