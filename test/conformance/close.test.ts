@@ -4,23 +4,16 @@
  * unassigned ranges) and malformed close payloads fail the connection with 1002, reasons that
  * are not UTF-8 with 1007. After its close frame the server sends no data frame.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closePayload, encodeFrame, INVALID_UTF8, Opcode, text } from '../hostile/frames.js';
 import { RawClient } from '../hostile/raw-client.js';
-import { startEdgeUnderTest, V1, type EdgeUnderTest } from '../hostile/edge-fixture.js';
-import { expectConformingServer, expectFailure } from './support.js';
+import { V1 } from '../hostile/edge-fixture.js';
+import { expectConformingServer, expectFailure, shippedEdgeForSuite } from './support.js';
 
 const closeFrame = (code?: number, reason: Buffer | string = ''): Buffer => encodeFrame({ opcode: Opcode.CLOSE, payload: closePayload(code, reason) });
 
 describe('closing handshake (RFC 6455 §5.5.1, §7.4)', () => {
-  let edge: EdgeUnderTest;
-  beforeAll(async () => {
-    edge = await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 });
-  });
-  afterAll(async () => {
-    await edge.bystanderServed();
-    await edge.close();
-  });
+  const edge = shippedEdgeForSuite();
 
   async function closeWith(payload: Buffer): Promise<Awaited<ReturnType<RawClient['outcome']>>> {
     const client = await RawClient.open(edge.port, '/echo');

@@ -3,10 +3,9 @@
  * too), with control frames between them; a continuation without a start, a new data frame
  * inside a fragmented message and a fragmented control frame fail the connection with 1002.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closePayload, encodeFrame, Opcode } from '../hostile/frames.js';
-import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
-import { echoes, expectAccepted, expectFailure } from './support.js';
+import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 /** `data` as a message of `opcode` cut into fragments of `size` bytes (at least one, maybe empty). */
 function fragments(opcode: number, data: Buffer, size: number, between: (index: number) => Buffer[] = () => []): Buffer {
@@ -20,14 +19,7 @@ function fragments(opcode: number, data: Buffer, size: number, between: (index: 
 }
 
 describe('fragmentation (RFC 6455 §5.4)', () => {
-  let edge: EdgeUnderTest;
-  beforeAll(async () => {
-    edge = await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 });
-  });
-  afterAll(async () => {
-    await edge.bystanderServed();
-    await edge.close();
-  });
+  const edge = shippedEdgeForSuite();
 
   it.each([1, 2, 7, 64])('reassembles a text message sent in fragments of %i bytes', async (size) => {
     const message = 'Hello, fragmented world! '.repeat(4);

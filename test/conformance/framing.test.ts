@@ -4,21 +4,13 @@
  * split, even pipelined with the handshake. Server frames are never masked. Over the edge's
  * limits a frame or message is refused with 1009.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame, Opcode, text } from '../hostile/frames.js';
 import { RawClient } from '../hostile/raw-client.js';
-import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
-import { echoes, expectAccepted, expectConformingServer, expectFailure } from './support.js';
+import { echoes, expectAccepted, expectConformingServer, expectFailure, shippedEdgeForSuite } from './support.js';
 
 describe('base framing (RFC 6455 §5.1-5.3)', () => {
-  let edge: EdgeUnderTest;
-  beforeAll(async () => {
-    edge = await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 });
-  });
-  afterAll(async () => {
-    await edge.bystanderServed();
-    await edge.close();
-  });
+  const edge = shippedEdgeForSuite();
 
   it.each([
     ['text', Opcode.TEXT],

@@ -3,20 +3,12 @@
  * possible and in order; control payloads are at most 125 bytes; unsolicited pongs are
  * ignored.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame, Opcode, text } from '../hostile/frames.js';
-import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
-import { echoes, expectAccepted, expectFailure } from './support.js';
+import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 describe('ping and pong (RFC 6455 §5.5.2, §5.5.3)', () => {
-  let edge: EdgeUnderTest;
-  beforeAll(async () => {
-    edge = await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 });
-  });
-  afterAll(async () => {
-    await edge.bystanderServed();
-    await edge.close();
-  });
+  const edge = shippedEdgeForSuite();
 
   it.each([0, 1, 10, 125])('answers a ping of %i bytes with a pong carrying the same payload', async (size) => {
     const payload = Buffer.alloc(size);

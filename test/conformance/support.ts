@@ -3,10 +3,27 @@
  * checks every exchange must pass whatever it tested (server frames unmasked, no reserved
  * bits, nothing after the server's close frame, the TCP connection ended by the server).
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { close, Opcode, type Frame } from '../hostile/frames.js';
 import { RawClient, type Outcome } from '../hostile/raw-client.js';
-import type { EdgeUnderTest } from '../hostile/edge-fixture.js';
+import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
+
+/**
+ * The edge with the shipped limits (frame 32 KiB, message 128 KiB) for the calling suite:
+ * started before its cases, checked to still serve its bystander and stopped after them.
+ * Filled in by beforeAll, so read it inside cases only.
+ */
+export function shippedEdgeForSuite(): EdgeUnderTest {
+  const edge = {} as EdgeUnderTest;
+  beforeAll(async () => {
+    Object.assign(edge, await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 }));
+  });
+  afterAll(async () => {
+    await edge.bystanderServed();
+    await edge.close();
+  });
+  return edge;
+}
 
 export interface ExchangeOptions {
   path?: string;

@@ -3,10 +3,9 @@
  * split across fragments; overlong forms, surrogates, code points past U+10FFFF, stray
  * continuation bytes and cut sequences fail the connection with 1007.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame, INVALID_UTF8, Opcode, text } from '../hostile/frames.js';
-import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
-import { echoes, expectAccepted, expectFailure } from './support.js';
+import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 const VALID = 'κόσμε — 世界 — 𝄞 — 🎉 — \u{10FFFF} \uFFFF \uFEFF';
 
@@ -22,14 +21,7 @@ function splitAt(bytes: Buffer, cuts: number[]): Buffer {
 const hex = (bytes: readonly number[]): string => Buffer.from(bytes).toString('hex');
 
 describe('UTF-8 rules for text (RFC 6455 §5.6, §8.1)', () => {
-  let edge: EdgeUnderTest;
-  beforeAll(async () => {
-    edge = await startEdgeUnderTest({ maxFrameBytes: 32768, maxMessageBytes: 131072 });
-  });
-  afterAll(async () => {
-    await edge.bystanderServed();
-    await edge.close();
-  });
+  const edge = shippedEdgeForSuite();
 
   it('accepts 1- to 4-byte characters, U+10FFFF and noncharacters in one frame', async () => {
     expect(echoes(await expectAccepted(edge, text(VALID), { expectReplies: 1 }))).toEqual([`>${VALID}`]);
