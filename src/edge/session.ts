@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { OutboundFrame, type ClientTransport, type ConnectionRecord } from '../connections/index.js';
-import { BackendFailure, type Backend, type BackendRequest, type Route } from '../routing/index.js';
+import { BackendFailure, type Backend, type BackendRequest, type BackendResponse, type Route } from '../routing/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, isSendableCloseCode } from './close-codes.js';
 import { encodeFrame, FrameSizeGuard } from './frames.js';
@@ -193,6 +193,11 @@ export class ClientSession implements ClientTransport {
       this.close(CloseCode.TRY_AGAIN_LATER, 'too many messages waiting for the backend');
       return;
     }
+    if (this.pending === 0 && backend.fixedAnswer !== undefined) {
+      // Nothing ahead of it and nothing to wait for: answered in this turn, with no promise.
+      this.answer(backend.fixedAnswer());
+      return;
+    }
     if (this.pending++ === 0) this.tail = this.dispatch(backend, data, binary);
     else this.tail = this.tail!.then(() => this.dispatch(backend, data, binary));
   }
@@ -215,18 +220,23 @@ export class ClientSession implements ClientTransport {
       } finally {
         if (backend.remote) this.ctx.observeBackend('MESSAGE', performance.now() - started);
       }
-      if (response.status >= 200 && response.status < 300) {
-        if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(response.headers['content-type'])));
-      } else {
-        this.ctx.log.warn({ connectionId: this.record.id, status: response.status }, 'message backend answered with an error status');
-        this.sendError('BACKEND_ERROR', response.status, `backend answered ${response.status}`);
-      }
+      this.answer(response);
     } catch (err) {
       const status = err instanceof BackendFailure ? err.status : 500;
       this.ctx.log.warn({ connectionId: this.record.id, err: (err as Error).message }, 'message backend call failed');
       this.sendError('BACKEND_ERROR', status, (err as Error).message);
     } finally {
       this.pending--;
+    }
+  }
+
+  /** A message backend's answer, to the client: its body as a frame, or an error frame. */
+  private answer(response: BackendResponse): void {
+    if (response.status >= 200 && response.status < 300) {
+      if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(response.headers['content-type'])));
+    } else {
+      this.ctx.log.warn({ connectionId: this.record.id, status: response.status }, 'message backend answered with an error status');
+      this.sendError('BACKEND_ERROR', response.status, `backend answered ${response.status}`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { http, specYaml } from './fixtures.js';
+import { dummy, http, specYaml } from './fixtures.js';
 
 describe('messages through an http integration', () => {
   let node: TestNode | undefined;
@@ -173,6 +173,37 @@ describe('route selection', () => {
     client.ws.send('{"action":"nope"}');
     expect(await client.nextJson()).toMatchObject({ type: 'error', data: { code: 'NO_ROUTE', status: 404 } });
     expect(backend.requests).toHaveLength(0);
+    await client.close();
+  });
+
+  it('answers a dummy route in the order of the connection, behind a slower http route, and a dummy error status with an error frame', async () => {
+    backend = await startBackend((_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('slow');
+      }, 50);
+    });
+    node = await startTestNode({
+      spec: specYaml({
+        '/ws': {
+          selection: '$request.body.action',
+          routes: {
+            slow: http(`${backend.url}/slow`),
+            fixed: dummy('fixed'),
+            broken: dummy('nope', 503),
+          },
+        },
+      }),
+    });
+    const client = await connectClient(node.wsUrl('/ws'));
+    for (const action of ['slow', 'fixed', 'slow', 'fixed']) client.ws.send(JSON.stringify({ action }));
+    const replies: string[] = [];
+    for (let i = 0; i < 4; i++) replies.push((await client.next()).text);
+    expect(replies).toEqual(['slow', 'fixed', 'slow', 'fixed']);
+    client.ws.send('{"action":"fixed"}');
+    expect((await client.next()).text).toBe('fixed');
+    client.ws.send('{"action":"broken"}');
+    expect(await client.nextJson()).toMatchObject({ type: 'error', data: { code: 'BACKEND_ERROR', status: 503 } });
     await client.close();
   });
 });
