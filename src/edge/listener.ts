@@ -396,7 +396,7 @@ export class ClientEdge implements EdgeContext {
 
   private opened(ws: WebSocket, socket: Socket, match: RouteMatch, pending: PendingConnection, welcome: BackendResponse | undefined): void {
     const now = this.clock.now();
-    const session = new ClientSession(this, ws, socket, match.route, match.params, formatRfc3339(pending.connectedAt), now);
+    const session = new ClientSession(this, ws, socket, match.route, match.params, now);
     const record = new ConnectionRecord(pending.id, pending.gatewayId, pending.sourceIp, pending.userAgent, pending.connectedAt, pending.protocol, session, pending.tenantId, pending.userId);
     session.record = record;
     (ws as TaggedWebSocket)[kSession] = session;

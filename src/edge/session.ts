@@ -36,6 +36,7 @@ export class ClientSession implements ClientTransport {
   private rateCount = 0;
   private closeCode = 0;
   private closeReason = '';
+  private connectedAtFormatted: string | undefined = undefined;
   readonly frameGuard: FrameSizeGuard | undefined;
 
   constructor(
@@ -44,7 +45,6 @@ export class ClientSession implements ClientTransport {
     readonly socket: Socket,
     readonly route: Route,
     readonly pathParams: Record<string, string>,
-    readonly connectedAtText: string,
     now: number,
   ) {
     this.lastDataAt = now;
@@ -240,6 +240,11 @@ export class ClientSession implements ClientTransport {
     }
   }
 
+  /** Formatted when a backend first needs it: most connections of a busy node never do. */
+  private connectedAtText(): string {
+    return (this.connectedAtFormatted ??= formatRfc3339(this.record.connectedAt));
+  }
+
   /** The documented error frame of raw paths (README, "Error frames"). */
   sendError(code: string, status: number, message: string): void {
     this.sendText(
@@ -248,7 +253,7 @@ export class ClientSession implements ClientTransport {
   }
 
   backendHeaders(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT'): Record<string, string> {
-    return backendHeaders(this.record, eventType, this.connectedAtText, this.ctx.messageIds.next(this.ctx.clock.now()));
+    return backendHeaders(this.record, eventType, this.connectedAtText(), this.ctx.messageIds.next(this.ctx.clock.now()));
   }
 
   /** Disconnect event headers: the backend learns why the connection ended. */
