@@ -195,7 +195,9 @@ export class ClientSession implements ClientTransport {
     }
     if (this.pending === 0 && backend.fixedAnswer !== undefined) {
       // Nothing ahead of it and nothing to wait for: answered in this turn, with no promise.
-      this.answer(backend.fixedAnswer());
+      const response = backend.fixedAnswer();
+      if (response.status >= 200 && response.status < 300 && response.body.length > 0) this.write(fixedFrameOf(response));
+      else this.answer(response);
       return;
     }
     if (this.pending++ === 0) this.tail = this.dispatch(backend, data, binary);
@@ -265,6 +267,15 @@ export class ClientSession implements ClientTransport {
   settled(): Promise<void> {
     return this.tail?.then(noop, noop) ?? Promise.resolve();
   }
+}
+
+/** One frame per fixed answer, encoded once for every connection and message it answers. */
+const fixedFrames = new WeakMap<BackendResponse, OutboundFrame>();
+
+function fixedFrameOf(response: BackendResponse): OutboundFrame {
+  let frame = fixedFrames.get(response);
+  if (frame === undefined) fixedFrames.set(response, (frame = new OutboundFrame(response.body, !isTextual(response.headers['content-type']))));
+  return frame;
 }
 
 const DUMMY_REQUEST: BackendRequest = { eventType: 'MESSAGE', headers: {}, pathParams: {} };
