@@ -31,6 +31,7 @@ function formatValue(v, unit) {
   if (!Number.isFinite(v)) return '—';
   if (unit === 'bytes/connection') return `${(v / 1024).toFixed(2)} KiB`;
   if (unit === 'ms') return `${v.toFixed(2)} ms`;
+  if (unit === 'cores') return `${v.toFixed(2)} of a core`;
   return `${formatRate(v)}/s`;
 }
 
@@ -95,6 +96,10 @@ const SECONDARY = {
     ['p50', 'ms'],
     ['p99', 'ms'],
     ['latencyRate', 'messages/s'],
+    ['latencyCpu', 'cores'],
+    ['steadyP50', 'ms'],
+    ['steadyP99', 'ms'],
+    ['steadyCpu', 'cores'],
   ],
   memory: [['heapPerConnection', 'bytes/connection']],
 };

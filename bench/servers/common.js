@@ -56,17 +56,19 @@ export function stampedPayloadOf(size, at) {
 }
 
 /**
- * Publishes at a steady `rate` per second for `durationMs` (in 1 ms steps, each publishing
- * what is due), every message stamped with its publish time.
+ * Publishes `rate` stamped messages per second for `durationMs`, every message stamped with
+ * its publish time. `batch` 1 is a steady stream (each 1 ms step publishes what is due);
+ * a larger `batch` hands the server that many messages in one turn, every `batch / rate`
+ * seconds: the load shape of the paced rate run, at a lower rate.
  */
-export async function stampedPublish({ rate, durationMs, size, publishOne }) {
+export async function stampedPublish({ rate, durationMs, size, batch = 1, publishOne }) {
   const t0 = epochNow();
   const pending = [];
   let published = 0;
   for (;;) {
     const elapsed = epochNow() - t0;
     if (elapsed >= durationMs) break;
-    const due = Math.floor((elapsed * rate) / 1000) + 1;
+    const due = (Math.floor((elapsed * rate) / 1000 / batch) + 1) * batch;
     while (published < due) {
       const result = publishOne(stampedPayloadOf(size, epochNow()));
       if (result !== undefined) pending.push(result);

@@ -85,8 +85,8 @@ serve(
       return { published: run.published, delivered, t0: run.t0, t1: run.t1, waits: run.waits };
     },
     /** Publishes `rate` stamped messages per second for `durationMs`: the latency figure. */
-    async publishStamped({ topic, rate, durationMs, size }) {
-      const run = await stampedPublish({ rate, durationMs, size, publishOne: (data) => node.hub.publish(topic, { data, binary: false }) });
+    async publishStamped({ topic, rate, durationMs, size, batch }) {
+      const run = await stampedPublish({ rate, durationMs, size, batch, publishOne: (data) => node.hub.publish(topic, { data, binary: false }) });
       const results = await Promise.all(run.pending);
       const delivered = results.reduce((sum, result) => sum + result.delivered, 0);
       return { published: run.published, delivered, t0: run.t0, t1: run.t1 };

@@ -19,6 +19,7 @@ import type { EdgeContext, RealtimeProtocol } from './context.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import { normalizeAddress, sourceAddress } from './identity.js';
 import { ClientSession, isTextual } from './session.js';
+import { FrameJoiner } from './frames.js';
 import { HandshakeGuard, type Refusal } from './handshake-guard.js';
 
 export interface ClientEdgeOptions {
@@ -74,10 +75,14 @@ export class ClientEdge implements EdgeContext {
   readonly messageIds = new MessageIdGenerator();
   readonly realtime: RealtimeProtocol | undefined;
   readonly queuedSessions: ClientSession[] = [];
+  private readonly frameJoiner = new FrameJoiner();
   readonly flushQueued = (): void => {
     const sessions = this.queuedSessions;
-    for (let i = 0; i < sessions.length; i++) sessions[i]!.flush();
+    const now = this.clock.now();
+    const joiner = this.frameJoiner;
+    for (let i = 0; i < sessions.length; i++) sessions[i]!.flush(now, joiner);
     sessions.length = 0;
+    joiner.clear();
   };
 
   private readonly options: ClientEdgeOptions;

@@ -4,7 +4,7 @@ import { OutboundFrame, type ClientTransport, type ConnectionRecord } from '../c
 import { BackendFailure, type Backend, type BackendRequest, type BackendResponse, type Route } from '../routing/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, isSendableCloseCode } from './close-codes.js';
-import { encodeFrame, FrameSizeGuard } from './frames.js';
+import { encodeFrame, FrameSizeGuard, type FrameJoiner } from './frames.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import type { EdgeContext } from './context.js';
 
@@ -91,17 +91,20 @@ export class ClientSession implements ClientTransport {
     return true;
   }
 
-  /** Writes what this tick queued (also before any frame ws writes itself, such as a close). */
-  flush(): void {
+  /**
+   * Writes what this turn queued (also before any frame ws writes itself, such as a close).
+   * The listener's end-of-turn flush passes the time and a joiner shared by all sockets.
+   */
+  flush(now = this.ctx.clock.now(), joiner?: FrameJoiner): void {
     const queued = this.queued;
     if (queued === undefined) return;
     this.queued = undefined;
     this.queuedBytes = 0;
-    const now = this.ctx.clock.now();
     this.record.lastActiveAt = now;
     this.lastDataAt = now;
     if (this.socket.destroyed) return;
-    this.socket.write(Array.isArray(queued) ? Buffer.concat(queued) : queued);
+    if (!Array.isArray(queued)) this.socket.write(queued);
+    else this.socket.write(joiner === undefined ? Buffer.concat(queued) : joiner.join(queued));
   }
 
   sendText(text: string): boolean {

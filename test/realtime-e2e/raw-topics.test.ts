@@ -61,6 +61,36 @@ describe('topics on paths without the realtime protocol', () => {
     expect((await client.next()).text).toBe('goal');
   });
 
+  it('writes the frames of one turn to each subscriber in its own order, shared runs and a private send interleaved', async () => {
+    const subscribers = await Promise.all([connectRaw(), connectRaw(), connectRaw(), connectRaw()]);
+    for (const { id } of subscribers) await expectApi(node, 200, 'POST', `${V1}/connections/${id}:subscribe`, { topic: 'news.turn' });
+    const loner = await connectRaw();
+    const hub = node.node.hub;
+    const payload = (s: string): { data: Buffer; binary: boolean } => ({ data: Buffer.from(s), binary: false });
+    // One turn: every subscriber queues p1 p2 p3, the third also a private frame, and a socket
+    // that subscribed to nothing queues three frames of its own. Sockets that queued the same
+    // frames may share one joined buffer; the third and the loner may not.
+    const calls = [hub.publish('news.turn', payload('p1')), hub.send(loner.id, payload('x1')), hub.publish('news.turn', payload('p2'))];
+    calls.push(hub.send(subscribers[2]!.id, payload('private')), hub.send(loner.id, payload('x2')));
+    calls.push(hub.publish('news.turn', payload('p3')), hub.send(loner.id, payload('x3')));
+    await Promise.all(calls);
+    const frames = async (client: TestClient, count: number): Promise<string[]> => {
+      const got: string[] = [];
+      for (let n = 0; n < count; n++) got.push((await client.next()).text);
+      expect(await client.silentFor(30)).toBe(true);
+      return got;
+    };
+    for (const [i, { client }] of subscribers.entries()) {
+      const got = await frames(client, i === 2 ? 4 : 3);
+      if (i === 2) {
+        expect(got).toContain('private');
+        got.splice(got.indexOf('private'), 1);
+      }
+      expect(got).toEqual(['p1', 'p2', 'p3']);
+    }
+    expect(await frames(loner.client, 3)).toEqual(['x1', 'x2', 'x3']);
+  });
+
   it('forgets the subscriptions of a raw connection that disconnects', async () => {
     const { client, id } = await connectRaw();
     await expectApi(node, 200, 'POST', `${V1}/connections/${id}:subscribe`, { topic: 'news.gone' });
