@@ -352,9 +352,14 @@ async function phaseCluster([nodeA, nodeB], scenarios) {
   if (preparedA.subscribed + preparedB.subscribed !== subscribers) {
     throw new Error(`cluster: ${preparedA.subscribed} + ${preparedB.subscribed} of ${subscribers} subscribed`);
   }
-  if (process.env.PROF_B) await nodeB.call('profileStart');
+  // --profile: node B's share of the measured block too (measureFanout profiles node A).
+  if (options.profile) await nodeB.call('profileStart');
   const rate = await measureFanout(gen, nodeA, subscribers, 'cluster');
-  if (process.env.PROF_B) await nodeB.call('profileStop', { file: '/tmp/nodeB.cpuprofile' });
+  if (options.profile) {
+    const file = path.join(outDir, 'profiles', `cluster-r${nodeA.round}-node-b.cpuprofile`);
+    await nodeB.call('profileStop', { file });
+    console.log(`profile: ${path.relative(process.cwd(), file)}`);
+  }
   const messagesPerSecond = Math.max(10, Math.floor((rate.value / subscribers) * profile.clusterLatencyLoad));
   // The target's figure keeps the load shape of the rate run (messagesPerTurn messages per
   // turn), so that half the rate is half the work. A steady stream of single messages at the

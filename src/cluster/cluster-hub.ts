@@ -242,8 +242,9 @@ export class ClusterHub implements Hub {
     const settings = topicSettingsFor(this.topics, topic) ?? NO_HISTORY;
     // Stored before it is acknowledged or delivered: a recovering client can always find it.
     const { publication, epoch } = await this.backplane.history.append(topic, payload, settings);
-    const local = this.orderedDelivery(topic, publication, epoch);
-    const remote = await this.fanoutSafely({
+    // The other nodes' share is handed to the backplane first: its batch is then written
+    // before this node's own sockets in the next turn, instead of waiting behind them.
+    const remote = this.fanoutSafely({
       kind: 'publication',
       topic,
       offset: publication.offset,
@@ -252,21 +253,24 @@ export class ClusterHub implements Hub {
       data: payload.data.toString('base64'),
       binary: payload.binary,
     });
-    return { offset: publication.offset, epoch, delivered: local + remote };
+    const local = this.orderedDelivery(topic, publication, epoch);
+    return { offset: publication.offset, epoch, delivered: local + (await remote) };
   }
 
   async sendToUser(userId: string, payload: Payload, tenantId?: string): Promise<DeliveryResult> {
     this.requireBackplane();
     const event: FanoutEvent = { kind: 'user', userId, data: payload.data.toString('base64'), binary: payload.binary, ...(tenantId === undefined ? {} : { tenantId }) };
+    const remote = this.fanoutSafely(event);
     const local = this.deliverEvent(event, payload.data);
-    return { delivered: local + (await this.fanoutSafely(event)) };
+    return { delivered: local + (await remote) };
   }
 
   async broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult> {
     this.requireBackplane();
     const event: FanoutEvent = { kind: 'tenant', tenantId, data: payload.data.toString('base64'), binary: payload.binary };
+    const remote = this.fanoutSafely(event);
     const local = this.deliverEvent(event, payload.data);
-    return { delivered: local + (await this.fanoutSafely(event)) };
+    return { delivered: local + (await remote) };
   }
 
   // ---- cluster-wide reads ----
@@ -518,7 +522,7 @@ export class ClusterHub implements Hub {
     try {
       return await this.backplane.fanout(event, this.timeoutMs);
     } catch (err) {
-      // Local delivery already happened and the publication is stored: remote subscribers
+      // Local delivery happens either way and the publication is stored: remote subscribers
       // recover it from history, so the call still succeeds with what was delivered here.
       this.log.warn({ err: (err as Error).message }, 'fan-out to other nodes failed');
       return 0;
