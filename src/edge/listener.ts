@@ -415,6 +415,7 @@ export class ClientEdge implements EdgeContext {
     ws.on('ping', onWsPing);
     ws.on('error', onWsError);
     if (session.frameGuard !== undefined) socket.prependListener('data', onSocketData);
+    socket.on('data', onSocketDataHandled);
     if (welcome !== undefined && welcome.body.length > 0) {
       session.write(new OutboundFrame(welcome.body, !isTextual(welcome.headers['content-type'])));
     }
@@ -491,6 +492,16 @@ function onWsError(this: TaggedWebSocket, err: Error & { code?: string }): void 
 }
 function onSocketData(this: SessionSocket, chunk: Buffer): void {
   this[kSession]?.rawData(chunk);
+}
+/**
+ * After ws has parsed a chunk (its listener comes first): what the messages of that chunk
+ * answered synchronously (a dummy integration, realtime replies) goes out in one write now,
+ * as uWS uncorks at the end of a read, rather than at the end of the turn. Held back, every
+ * reply of a turn would leave together after all reads, and the clients' next requests
+ * would arrive in one burst while the server sat idle in between.
+ */
+function onSocketDataHandled(this: SessionSocket): void {
+  this[kSession]?.flushIfQueued();
 }
 function swallowSocketError(): void {}
 

@@ -102,9 +102,15 @@ export class ClientSession implements ClientTransport {
     this.queuedBytes = 0;
     this.record.lastActiveAt = now;
     this.lastDataAt = now;
-    if (this.socket.destroyed) return;
+    // ws answers a client's close frame itself, in the read that carried it: a reply queued
+    // earlier in that read would land after the close frame, which RFC 6455 §5.5.1 forbids.
+    if (this.socket.destroyed || this.ws.readyState !== WS_OPEN) return;
     if (!Array.isArray(queued)) this.socket.write(queued);
     else this.socket.write(joiner === undefined ? Buffer.concat(queued) : joiner.join(queued));
+  }
+
+  flushIfQueued(): void {
+    if (this.queued !== undefined) this.flush();
   }
 
   sendText(text: string): boolean {
