@@ -55,15 +55,19 @@ export class FrameJoiner {
 /**
  * `ws` bounds a whole message (maxPayload) but not one frame of it. This guard reads only
  * frame headers as bytes arrive and skips payloads, so it costs a few operations per frame
- * and never buffers data.
+ * and never buffers data. Its state is numbers only: no buffer per connection (a small Buffer
+ * would also be a slice of Node's shared pool and keep a whole slab alive, docs/reliability.md).
  */
 export class FrameSizeGuard {
+  /** Payload bytes still to skip. */
   private skip = 0;
-  // Its own allocation: a 14-byte slice of Node's shared 8 KiB pool would keep the whole slab
-  // alive for the connection's lifetime (measured by `npm run soak`, docs/reliability.md).
-  private readonly header = Buffer.allocUnsafeSlow(14);
+  /** Header bytes read of the frame being parsed, and how many the header has. */
   private have = 0;
   private need = 2;
+  private opcode = 0;
+  /** The 7-bit length field, then the payload length as its extended bytes arrive. */
+  private lengthField = 0;
+  private length = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
@@ -78,23 +82,24 @@ export class FrameSizeGuard {
         i += n;
         continue;
       }
-      this.header[this.have++] = chunk[i++]!;
-      if (this.have === 2) {
-        const b1 = this.header[1]!;
-        const short = b1 & 0x7f;
-        this.need = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+      const byte = chunk[i++]!;
+      const at = this.have++;
+      if (at === 0) {
+        this.opcode = byte & 0x0f;
+      } else if (at === 1) {
+        this.lengthField = byte & 0x7f;
+        this.length = this.lengthField;
+        this.need = 2 + (this.lengthField === 126 ? 2 : this.lengthField === 127 ? 8 : 0) + (byte & 0x80 ? 4 : 0);
+        if (this.lengthField >= 126) this.length = 0;
+      } else if (at < 2 + (this.lengthField === 126 ? 2 : this.lengthField === 127 ? 8 : 0)) {
+        // Big-endian extended length; past 2^53 the number is inexact but still far over any limit.
+        this.length = this.length * 256 + byte;
       }
       if (this.have < this.need) continue;
-      const short = this.header[1]! & 0x7f;
-      let length: number;
-      if (short < 126) length = short;
-      else if (short === 126) length = this.header.readUInt16BE(2);
-      else length = this.header.readUInt32BE(2) * 2 ** 32 + this.header.readUInt32BE(6);
-      const opcode = this.header[0]! & 0x0f;
       // Only data frames (continuation, text, binary): a reserved opcode 3-7 is a protocol
       // error the parser answers with 1002, not a frame too big.
-      if (opcode <= 0x2 && length > this.maxFrameBytes) return false;
-      this.skip = length;
+      if (this.opcode <= 0x2 && this.length > this.maxFrameBytes) return false;
+      this.skip = this.length;
       this.have = 0;
       this.need = 2;
     }

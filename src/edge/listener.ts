@@ -302,8 +302,11 @@ export class ClientEdge implements EdgeContext {
         userId,
       };
       let welcome: BackendResponse | undefined;
-      if (match.route.connect !== undefined) {
-        const answer = await this.callConnect(req, url, match, record);
+      const connect = match.route.connect;
+      if (connect !== undefined) {
+        // A fixed answer (dummy) is known now: no promise, no deadline timer per handshake.
+        const fixed = connect.fixedAnswer?.();
+        const answer = fixed !== undefined ? connectOutcome(fixed) : await this.callConnect(req, url, match, record);
         if ('accept' in answer && (socket.destroyed || this.draining)) {
           // The backend accepted a connection that never opened: it still hears it end.
           this.abandoned(match, record);
@@ -367,7 +370,7 @@ export class ClientEdge implements EdgeContext {
     url: URL,
     match: RouteMatch,
     record: PendingConnection,
-  ): Promise<{ accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> } }> {
+  ): Promise<ConnectOutcome> {
     const backend = match.route.connect!;
     const headers = backend.remote ? forwardableHeaders(req.headers) : {};
     if (backend.remote) {
@@ -381,10 +384,7 @@ export class ClientEdge implements EdgeContext {
     try {
       const timeoutMs = this.limits.handshakeTimeoutSeconds * 1000;
       const call = backend.call({ eventType: 'CONNECT', headers, pathParams: match.params, query: url.search.slice(1), timeoutMs });
-      const response = await withDeadline(call, timeoutMs);
-      if (response.status >= 200 && response.status < 300) return { accept: response };
-      const contentType = response.headers['content-type'];
-      return { reject: { status: response.status, body: response.body, ...(contentType ? { contentType } : {}) } };
+      return connectOutcome(await withDeadline(call, timeoutMs));
     } catch (err) {
       const status = err instanceof BackendFailure ? err.status : 502;
       this.log.warn({ path: match.route.spec.path, err: (err as Error).message }, 'connect backend call failed');
@@ -595,6 +595,15 @@ function parseRequestUrl(target: string | undefined): URL | undefined {
 
 function pathOf(target: string | undefined): string | undefined {
   return parseRequestUrl(target)?.pathname;
+}
+
+type ConnectOutcome = { accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> } };
+
+/** A connect integration's answer: 2xx lets the client in, anything else is its refusal. */
+function connectOutcome(response: BackendResponse): ConnectOutcome {
+  if (response.status >= 200 && response.status < 300) return { accept: response };
+  const contentType = response.headers['content-type'];
+  return { reject: { status: response.status, body: response.body, ...(contentType ? { contentType } : {}) } };
 }
 
 /** The handshake timeout bounds the connect integration too, whatever the backend's own read timeout. */
