@@ -20,6 +20,7 @@ import { backendHeaders, withDisconnect } from './backend-headers.js';
 import { normalizeAddress, sourceAddress } from './identity.js';
 import { ClientSession, isTextual } from './session.js';
 import { FrameJoiner } from './frames.js';
+import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { HandshakeGuard, type Refusal } from './handshake-guard.js';
 
 export interface ClientEdgeOptions {
@@ -247,7 +248,7 @@ export class ClientEdge implements EdgeContext {
     if (this.draining) return rejectHandshake(socket, 503, 'server shutting down');
     const early = this.guard.beforeRouting(req.url);
     if (early !== undefined) return this.refuse(socket, early);
-    const url = parseRequestUrl(req.url);
+    const url = parseRequestTarget(req.url);
     if (url === undefined) return rejectHandshake(socket, 400, 'bad request target');
     const match = this.options.routes.match(url.pathname);
     if (match === undefined) {
@@ -367,7 +368,7 @@ export class ClientEdge implements EdgeContext {
 
   private async callConnect(
     req: IncomingMessage,
-    url: URL,
+    url: RequestTarget,
     match: RouteMatch,
     record: PendingConnection,
   ): Promise<ConnectOutcome> {
@@ -584,17 +585,8 @@ function upgradeProblem(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-function parseRequestUrl(target: string | undefined): URL | undefined {
-  if (target === undefined || !target.startsWith('/')) return undefined;
-  try {
-    return new URL(target, 'http://switchboard.invalid');
-  } catch {
-    return undefined;
-  }
-}
-
 function pathOf(target: string | undefined): string | undefined {
-  return parseRequestUrl(target)?.pathname;
+  return parseRequestTarget(target)?.pathname;
 }
 
 type ConnectOutcome = { accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> } };
