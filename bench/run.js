@@ -455,6 +455,35 @@ async function runOnServer(stack, round, phases) {
 
 // ---- the run ----
 
+/** Busy and total jiffies of all cores, from /proc/stat; undefined where there is none. */
+function cpuTimes() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3] + (fields[4] ?? 0);
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits (up to 3 s) until the machine is quiet: the previous stack's thousands of sockets are
+ * still being torn down by the kernel for a moment after its processes exit, and the next
+ * stack would pay for it.
+ */
+async function settle() {
+  const until = Date.now() + 3000;
+  let before = cpuTimes();
+  while (before !== undefined && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const after = cpuTimes();
+    const busy = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    if (busy < 0.1) return;
+    before = after;
+  }
+}
+
 function describe(scenario, m) {
   const unit = SCENARIOS[scenario].unit;
   const value = unit === 'bytes/connection' ? `${(m.value / 1024).toFixed(2)} KiB/connection` : `${formatRate(m.value)} ${unit}`;
@@ -501,6 +530,7 @@ async function main() {
     }
   }
   for (const unit of units) {
+    if (options.mode !== 'smoke') await settle();
     const unitStarted = Date.now();
     try {
       const results = await runOnServer(unit.stack, unit.round, unit.phases);
