@@ -83,6 +83,11 @@ function versions(root) {
 // ---- the report ----
 
 const SECONDARY = {
+  'fanout-1k': [
+    ['latencyP50', 'ms'],
+    ['latencyP99', 'ms'],
+    ['latencyRate', 'messages/s'],
+  ],
   echo: [
     ['p50', 'ms'],
     ['p99', 'ms'],

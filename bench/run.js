@@ -86,7 +86,7 @@ function plan() {
 const children = new Set();
 async function spawnServer(stack, extraArgs = [], name = `server ${stack}`) {
   const def = STACKS[stack];
-  const child = await startChild(name, path.join(here, def.file), { args: [...def.args, ...extraArgs], nodeArgs: ['--expose-gc'], cpu: SERVER_CPU });
+  const child = await startChild(name, path.join(here, def.file), { args: [...def.args, ...extraArgs], nodeArgs: ['--expose-gc', ...(process.env.SERVER_NODE_ARGS?.split(' ') ?? [])], cpu: SERVER_CPU });
   child.stack = stack;
   children.add(child);
   return child;
@@ -232,13 +232,23 @@ async function subscribeAll(server, expected) {
   if (prepared.subscribed !== expected) throw new Error(`${server.name}: ${prepared.subscribed} of ${expected} subscribed`);
 }
 
-async function phaseSmall(server, scenarios) {
+async function phaseSmall(server, scenarios, stack) {
   const gen = await loadgen(0);
   const out = {};
   const subscribers = profile.smallSubscribers;
   const opened = await topUp(gen, server, subscribers, { captureIds: scenarios.has('mgmt-send') });
   await subscribeAll(server, subscribers);
-  if (scenarios.has('fanout-1k')) out['fanout-1k'] = await measureFanout(gen, server, subscribers, 'fanout-1k');
+  if (scenarios.has('fanout-1k')) {
+    out['fanout-1k'] = await measureFanout(gen, server, subscribers, 'fanout-1k');
+    // With the cluster figure, the same latency measurement on one node (Switchboard: what the
+    // cluster adds; uWS: what this machine and load generator allow at all).
+    if (selected.includes('cluster') && (stack === 'switchboard' || stack === 'uws')) {
+      const messagesPerSecond = Math.max(10, Math.floor((out['fanout-1k'].value / subscribers) * profile.clusterLatencyLoad));
+      const latency = await stampedLatency(gen, [server], subscribers, messagesPerSecond, profile.messagesPerTurn);
+      Object.assign(out['fanout-1k'], { latencyP50: latency.p50, latencyP99: latency.p99, latencyRate: messagesPerSecond });
+      out['fanout-1k'].lost += latency.lost;
+    }
+  }
   if (scenarios.has('echo')) out.echo = await measureEcho(gen, server);
   if (scenarios.has('mgmt-send')) out['mgmt-send'] = await measureHttp(gen, server, 'send', opened.ids, subscribers);
   if (scenarios.has('mgmt-publish')) out['mgmt-publish'] = await measureHttp(gen, server, 'publish', undefined, subscribers);

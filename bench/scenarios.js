@@ -65,7 +65,10 @@ export const SCENARIOS = {
     unit: 'deliveries/s',
     better: 'higher',
     stacks: ['switchboard-cluster'],
-    requires: [['fanout-1k', 'switchboard']],
+    requires: [
+      ['fanout-1k', 'switchboard'],
+      ['fanout-1k', 'uws'],
+    ],
   },
   memory: {
     session: 'memory',

@@ -2,7 +2,7 @@
 // "pong", fans out with uWS's own topics (`ws.subscribe`, `app.publish`).
 import uWS from '@trufflesuite/uws-js-unofficial';
 import { serve } from '../lib/child.js';
-import { memoryReport, pacedPublish, payloadOf } from './common.js';
+import { memoryReport, pacedPublish, payloadOf, stampedPublish } from './common.js';
 
 const sockets = new Set();
 const app = uWS.App().ws('/*', {
@@ -51,6 +51,11 @@ serve(
         backlog: () => (last === undefined ? 0 : last.getBufferedAmount()),
       });
       return { published: run.published, t0: run.t0, t1: run.t1, waits: run.waits };
+    },
+    /** Stamped publishes for the latency reference (see the cluster figure). */
+    async publishStamped({ topic, rate, durationMs, size, batch }) {
+      const run = await stampedPublish({ rate, durationMs, size, batch, publishOne: (data) => void app.publish(topic, data, false) });
+      return { published: run.published, delivered: run.published * app.numSubscribers(topic), t0: run.t0, t1: run.t1 };
     },
     async stats() {
       return { connections: sockets.size };
