@@ -62,6 +62,58 @@ let goal = undefined;
 let echo = undefined;
 /** While set, text frames whose payload starts `{"t":` give a publish-to-delivery sample. */
 let stamps = undefined;
+/** When the chunk being parsed arrived (epoch ms), read once per chunk while stamps are kept. */
+let chunkArrivedAt = 0;
+
+/**
+ * Samples in fixed-size Float64Array chunks: pushing millions of them never copies what is
+ * already kept (a growing JS array would, in pauses of several ms that would land in the very
+ * latencies being measured) and allocates nothing per sample.
+ */
+class Samples {
+  static CHUNK = 1 << 16;
+  chunks = [];
+  current = new Float64Array(Samples.CHUNK);
+  used = 0;
+  push(value) {
+    if (this.used === Samples.CHUNK) {
+      this.chunks.push(this.current);
+      this.current = new Float64Array(Samples.CHUNK);
+      this.used = 0;
+    }
+    this.current[this.used++] = value;
+  }
+  get length() {
+    return this.chunks.length * Samples.CHUNK + this.used;
+  }
+  toFloat64Array() {
+    const out = new Float64Array(this.length);
+    this.chunks.forEach((chunk, i) => out.set(chunk, i * Samples.CHUNK));
+    out.set(this.current.subarray(0, this.used), this.chunks.length * Samples.CHUNK);
+    return out;
+  }
+}
+
+/** The publish time in `{"t":<ms>.<frac>,` read from the bytes at `at` (after `{"t":`), no string made. */
+function readStamp(buf, at, end) {
+  let value = 0;
+  let i = at;
+  for (; i < end; i++) {
+    const c = buf[i];
+    if (c < 0x30 || c > 0x39) break;
+    value = value * 10 + (c - 0x30);
+  }
+  if (buf[i] === 0x2e) {
+    let scale = 0.1;
+    for (i++; i < end; i++) {
+      const c = buf[i];
+      if (c < 0x30 || c > 0x39) break;
+      value += (c - 0x30) * scale;
+      scale /= 10;
+    }
+  }
+  return value;
+}
 const STAMP_PREFIX = 0x7b227422; // '{"t"'
 
 function resetCounters() {
@@ -79,7 +131,10 @@ const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 function onRead(nread) {
   const client = this[kClient];
   if (client.phase === HANDSHAKE) handshakeData(client, Buffer.from(READ_BUFFER.subarray(0, nread)));
-  else parseFrames(client, READ_BUFFER, nread);
+  else {
+    if (stamps !== undefined) chunkArrivedAt = epochNow();
+    parseFrames(client, READ_BUFFER, nread);
+  }
 }
 
 /** Walks the frame headers in buf[0, end), skipping payloads; a header split across reads is kept. */
@@ -123,7 +178,7 @@ function parseFrames(client, chunk, chunkEnd) {
     client.opcode = b0 & 0x0f;
     // Latency mode reads the publish time at the head of the payload when it is in this chunk.
     if (stamps !== undefined && length >= 24 && end - i >= 24 && buf.readUInt32BE(i) === STAMP_PREFIX) {
-      stamps.push(epochNow() - Number(buf.latin1Slice(i + 5, buf.indexOf(0x2c, i + 5))));
+      stamps.push(chunkArrivedAt - readStamp(buf, i + 5, end));
     }
     if (length === 0) frameDone(client, client.opcode);
     else client.skip = length;
@@ -304,7 +359,7 @@ function echoReply(client) {
 
 async function runEcho({ durationMs, size, socketio }) {
   const text = socketio ? `42["m","${'x'.repeat(Math.max(1, size - 10))}"]` : JSON.stringify({ action: 'echo', pad: 'x'.repeat(Math.max(1, size - 24)) });
-  echo = { running: true, frame: maskedTextFrame(text), samples: [], sent: 0, received: 0, outstanding: 0, unexpected: 0 };
+  echo = { running: true, frame: maskedTextFrame(text), samples: new Samples(), sent: 0, received: 0, outstanding: 0, unexpected: 0 };
   resetCounters();
   const started = performance.now();
   for (const client of clients) {
@@ -334,7 +389,7 @@ async function runEcho({ durationMs, size, socketio }) {
 
 function percentiles(samples) {
   if (samples.length === 0) return { p50: NaN, p99: NaN, max: NaN, count: 0 };
-  const sorted = Float64Array.from(samples).sort();
+  const sorted = (samples instanceof Samples ? samples.toFloat64Array() : Float64Array.from(samples)).sort();
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1], count: sorted.length };
 }
@@ -346,7 +401,7 @@ async function runHttp({ kind, port, durationMs, concurrency, ids, topic, size, 
   const data = Buffer.from('x'.repeat(size)).toString('base64');
   const body = JSON.stringify({ data, type: 'TEXT' });
   const headers = { 'content-type': 'application/json' };
-  const latencies = [];
+  const latencies = new Samples();
   const statuses = {};
   let ok = 0;
   let errors = 0;
@@ -418,7 +473,7 @@ serve({
   await: ({ frames, timeoutMs }) => awaitFrames(frames, timeoutMs),
   echo: (args) => runEcho(args),
   stampsStart: () => {
-    stamps = [];
+    stamps = new Samples();
     return {};
   },
   stampsStop: () => {

@@ -246,6 +246,7 @@ function markdownTables(report) {
     const order = Object.entries(fig.stacks);
     for (const [stack, e] of order) {
       const also = Object.entries(e.secondary)
+        .filter(([, s]) => Number.isFinite(s.median))
         .map(([key, s]) => `${key} ${formatValue(s.median, s.unit)}${s.unit === 'ms' ? ` (${formatRange(s, s.unit)})` : ''}`)
         .join(', ');
       const label = stack.startsWith('switchboard') ? `**${e.label}**` : e.label;
