@@ -122,10 +122,11 @@ export class ClientEdge implements EdgeContext {
     this.server = createClientServer(options.limits, options.tls);
     this.server.on('request', (req, res) => this.plainRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      this.upgrade(req, socket, head).catch((err: unknown) => {
-        this.log.error({ err }, 'upgrade failed');
-        rejectHandshake(socket, 500, 'internal error');
-      });
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        this.upgradeFailed(socket, err);
+      }
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -241,7 +242,17 @@ export class ClientEdge implements EdgeContext {
     res.end(body);
   }
 
-  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  private upgradeFailed(socket: Socket, err: unknown): void {
+    this.log.error({ err }, 'upgrade failed');
+    rejectHandshake(socket, 500, 'internal error');
+  }
+
+  /**
+   * The checks every handshake passes, in this call. A handshake with nothing to wait for (no
+   * realtime authentication, no connect integration or a dummy one) completes here too; the
+   * others continue in awaitHandshake.
+   */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     // Node drops its own error listener from a socket handed to 'upgrade': without one, a client
     // that resets while the connect integration runs would crash the process.
     socket.on('error', swallowSocketError);
@@ -268,18 +279,54 @@ export class ClientEdge implements EdgeContext {
       this.options.metrics.connectRejections.inc({ reason: 'limit' });
       return this.acceptThenClose(req, socket, head, CloseCode.TRY_AGAIN_LATER, limited);
     }
+    const record: PendingConnection = {
+      id: newConnectionId(this.options.nodeId),
+      gatewayId: match.route.gatewayId,
+      sourceIp,
+      userAgent,
+      connectedAt: this.clock.now(),
+      protocol: match.route.realtime ? 'realtime' : 'raw',
+      tenantId: undefined,
+      userId: undefined,
+    };
+    const authenticates = match.route.realtime !== undefined && this.realtime !== undefined;
+    const connect = match.route.connect;
+    // A fixed answer (dummy) is known now: no promise, no deadline timer per handshake.
+    const fixed = connect?.fixedAnswer?.();
+    if (!authenticates && (connect === undefined || fixed !== undefined)) {
+      let welcome: BackendResponse | undefined;
+      if (fixed !== undefined) {
+        const answer = connectOutcome(fixed);
+        if ('reject' in answer) return this.backendRefused(socket, answer);
+        welcome = answer.accept;
+      }
+      return this.complete(req, socket, head, match, record, welcome);
+    }
+    this.awaitHandshake(req, socket, head, url, match, record, authenticates).catch((err: unknown) => this.upgradeFailed(socket, err));
+  }
 
+  /** A handshake that waits for authentication or the connect integration; counted as pending meanwhile. */
+  private async awaitHandshake(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    url: RequestTarget,
+    match: RouteMatch,
+    record: PendingConnection,
+    authenticates: boolean,
+  ): Promise<void> {
+    const sourceIp = record.sourceIp;
     this.handshakes.add(socket);
     this.handshakesPerIp.set(sourceIp, (this.handshakesPerIp.get(sourceIp) ?? 0) + 1);
     let countedTenant: string | undefined;
     try {
-      const now = this.clock.now();
-      const id = newConnectionId(this.options.nodeId);
-      let tenantId: string | undefined;
-      let userId: string | undefined;
-      if (match.route.realtime !== undefined && this.realtime !== undefined) {
+      if (authenticates) {
+        let tenantId: string;
         try {
-          ({ tenantId, userId } = await this.realtime.authenticate(url.searchParams));
+          const identity = await this.realtime!.authenticate(url.searchParams);
+          tenantId = identity.tenantId;
+          record.tenantId = tenantId;
+          record.userId = identity.userId;
         } catch (err) {
           this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
           return this.acceptThenClose(req, socket, head, CloseCode.POLICY_VIOLATION, (err as Error).message);
@@ -292,20 +339,9 @@ export class ClientEdge implements EdgeContext {
         this.handshakesPerTenant.set(tenantId, pendingForTenant + 1);
         countedTenant = tenantId;
       }
-      const record: PendingConnection = {
-        id,
-        gatewayId: match.route.gatewayId,
-        sourceIp,
-        userAgent,
-        connectedAt: now,
-        protocol: match.route.realtime ? 'realtime' : 'raw',
-        tenantId,
-        userId,
-      };
       let welcome: BackendResponse | undefined;
       const connect = match.route.connect;
       if (connect !== undefined) {
-        // A fixed answer (dummy) is known now: no promise, no deadline timer per handshake.
         const fixed = connect.fixedAnswer?.();
         const answer = fixed !== undefined ? connectOutcome(fixed) : await this.callConnect(req, url, match, record);
         if ('accept' in answer && (socket.destroyed || this.draining)) {
@@ -315,23 +351,30 @@ export class ClientEdge implements EdgeContext {
           return;
         }
         if (socket.destroyed) return;
-        if ('reject' in answer) {
-          this.options.metrics.connectRejections.inc({ reason: 'backend' });
-          return rejectHandshake(socket, answer.reject.status, answer.reject.body, answer.reject.contentType, answer.reject.headers);
-        }
+        if ('reject' in answer) return this.backendRefused(socket, answer);
         welcome = answer.accept;
       }
-      if (socket.destroyed || this.draining) {
-        socket.destroy();
-        return;
-      }
-      (req as TaggedRequest)[kConnectionId] = id;
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, record, welcome));
+      this.complete(req, socket, head, match, record, welcome);
     } finally {
       this.handshakes.delete(socket);
       decrement(this.handshakesPerIp, sourceIp);
       if (countedTenant !== undefined) decrement(this.handshakesPerTenant, countedTenant);
     }
+  }
+
+  private backendRefused(socket: Socket, answer: { reject: ConnectRefusal }): void {
+    this.options.metrics.connectRejections.inc({ reason: 'backend' });
+    rejectHandshake(socket, answer.reject.status, answer.reject.body, answer.reject.contentType, answer.reject.headers);
+  }
+
+  /** Hands the socket to ws for the 101 and registers the connection once it is open. */
+  private complete(req: IncomingMessage, socket: Socket, head: Buffer, match: RouteMatch, record: PendingConnection, welcome: BackendResponse | undefined): void {
+    if (socket.destroyed || this.draining) {
+      socket.destroy();
+      return;
+    }
+    (req as TaggedRequest)[kConnectionId] = record.id;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, record, welcome));
   }
 
   private abandoned(match: RouteMatch, record: PendingConnection): void {
@@ -589,7 +632,13 @@ function pathOf(target: string | undefined): string | undefined {
   return parseRequestTarget(target)?.pathname;
 }
 
-type ConnectOutcome = { accept: BackendResponse } | { reject: { status: number; body: string | Buffer; contentType?: string; headers?: Record<string, string> } };
+interface ConnectRefusal {
+  status: number;
+  body: string | Buffer;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+type ConnectOutcome = { accept: BackendResponse } | { reject: ConnectRefusal };
 
 /** A connect integration's answer: 2xx lets the client in, anything else is its refusal. */
 function connectOutcome(response: BackendResponse): ConnectOutcome {
