@@ -85,6 +85,22 @@ interface Waiter {
   reject(err: Error): void;
 }
 
+
+/** ioredis has a Buffer-reply variant of every command at runtime; its typings leave out these two. */
+interface BufferScripting {
+  evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+  evalBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
+}
+
+/** A script call waiting for the end of the tick, to leave with the others of that tick. */
+interface ScriptCall {
+  script: RedisScript;
+  keys: string[];
+  args: (string | Buffer | number)[];
+  buffers: boolean;
+  resolve: (reply: unknown) => void;
+  reject: (err: unknown) => void;
+}
 /** Fan-out events of this tick that share a timeout, not yet published. */
 interface FormingBatch {
   timeoutMs: number;
@@ -146,6 +162,7 @@ export class RedisBackplane implements Backplane {
   private forming = new Map<number, FormingBatch>();
   private outbox = new Map<string, InboxItem[]>();
   private flushHandle: NodeJS.Immediate | undefined;
+  private scriptCalls: ScriptCall[] = [];
   /** Positive isLive answers, until the time they may be trusted no longer. */
   private readonly liveCache = new Map<string, number>();
 
@@ -616,17 +633,68 @@ export class RedisBackplane implements Backplane {
     return (this.sharded ? cmd.spublish(channel, message) : cmd.publish(channel, message)) as Promise<number>;
   }
 
-  /** EVALSHA, and EVAL when the server does not know the script (first use, or after a restart). */
-  private async evalScript(script: RedisScript, keys: string[], args: (string | Buffer | number)[], buffers: boolean): Promise<unknown> {
-    const cmd = this.connection();
-    const call = (command: 'evalsha' | 'eval', body: string): Promise<unknown> =>
-      buffers ? cmd.callBuffer(command, body, keys.length, ...keys, ...args) : cmd.call(command, body, keys.length, ...keys, ...args);
-    try {
-      return await call('evalsha', script.sha);
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return call('eval', script.source);
-      throw err;
+  /**
+   * Runs a script. The scripts asked for in one tick (a burst of publishes' appends) leave in
+   * one pipeline: one write to Redis and one read of the replies, so the deliveries waiting on
+   * them resume together and share one socket write per subscriber, instead of splitting into
+   * as many flushes as the replies happened to arrive in.
+   */
+  private evalScript(script: RedisScript, keys: string[], args: (string | Buffer | number)[], buffers: boolean): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.scriptCalls.push({ script, keys, args, buffers, resolve, reject }) === 1) process.nextTick(this.sendScriptCalls);
+    });
+  }
+
+  private readonly sendScriptCalls = (): void => {
+    const calls = this.scriptCalls;
+    this.scriptCalls = [];
+    if (calls.length === 1) {
+      const call = calls[0]!;
+      this.evalOne(call).then(call.resolve, call.reject);
+      return;
     }
+    let pipeline: ReturnType<Redis['pipeline']>;
+    try {
+      pipeline = this.connection().pipeline();
+    } catch (err) {
+      for (const call of calls) call.reject(err);
+      return;
+    }
+    const scripting = pipeline as unknown as BufferScripting;
+    for (const { script, keys, args, buffers } of calls) {
+      if (buffers) scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
+      else pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+    }
+    pipeline.exec().then(
+      (results) => {
+        calls.forEach((call, i) => {
+          const [err, reply] = results?.[i] ?? [new Error('no reply from redis'), undefined];
+          if (err === null) call.resolve(reply);
+          else if (err.message.startsWith('NOSCRIPT')) this.evalSource(call).then(call.resolve, call.reject);
+          else call.reject(err);
+        });
+      },
+      (err: unknown) => {
+        for (const call of calls) call.reject(err);
+      },
+    );
+  };
+
+  /** EVALSHA, and EVAL when the server does not know the script (first use, or after a restart). */
+  private async evalOne(call: ScriptCall): Promise<unknown> {
+    const { script, keys, args, buffers } = call;
+    const cmd = this.connection();
+    try {
+      return await (buffers ? (cmd as unknown as BufferScripting).evalshaBuffer(script.sha, keys.length, ...keys, ...args) : cmd.evalsha(script.sha, keys.length, ...keys, ...args));
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      return this.evalSource(call);
+    }
+  }
+
+  private evalSource({ script, keys, args, buffers }: ScriptCall): Promise<unknown> {
+    const cmd = this.connection();
+    return buffers ? (cmd as unknown as BufferScripting).evalBuffer(script.source, keys.length, ...keys, ...args) : cmd.eval(script.source, keys.length, ...keys, ...args);
   }
 
   /** A command on behalf of a caller: UNAVAILABLE at once while disconnected or when the connection fails. */

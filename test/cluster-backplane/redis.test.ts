@@ -134,6 +134,27 @@ describe('RedisBackplane', () => {
     expect(await a.liveNodes()).toEqual(['forgetful']);
   });
 
+  it('sends the script calls of one tick together, in order, and runs them again when the server forgot them', async () => {
+    await raw.connect().catch(() => {});
+    const a = await startNode('bursty');
+    const retention = { historySize: 50, historyTtlSeconds: 60 };
+    const burst = async (from: number): Promise<number[]> => {
+      const appends = [];
+      for (let i = from; i < from + 20; i++) appends.push(a.history.append('acme:burst', { data: Buffer.from(String(i)), binary: false }, retention));
+      // A read and a liveness lookup in the same tick ride in the same pipeline.
+      const [results, position, live] = await Promise.all([Promise.all(appends), a.history.position('acme:burst'), a.liveNodes()]);
+      expect(live).toEqual(['bursty']);
+      expect(position.offset).toBeGreaterThanOrEqual(from);
+      return results.map((r) => r.publication.offset);
+    };
+    const offsets = (from: number): number[] => Array.from({ length: 20 }, (_, i) => from + i);
+    expect(await burst(1)).toEqual(offsets(1));
+    await raw.script('FLUSH');
+    expect(await burst(21)).toEqual(offsets(21));
+    const stored = await a.history.read('acme:burst', {});
+    expect(stored.publications.map((p) => p.data.toString())).toEqual(offsets(1).concat(offsets(21)).map(String));
+  });
+
   it('resolves a fan-out at its timeout with the acks that arrived when a receiver never acks', async () => {
     const a = await startNode('partial-a', { keyPrefix: 'partial:' });
     await startNode('partial-b', { keyPrefix: 'partial:' }, { ...echo, fanout: (events) => events.map(() => 4) });
