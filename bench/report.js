@@ -285,25 +285,43 @@ function esc(text) {
   return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Splits at spaces into lines of at most `maxChars` characters (a longer word stays whole). */
+function wrapText(s, maxChars) {
+  const out = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > maxChars) {
+      out.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') out.push(line);
+  return out;
+}
+
 function svg(report) {
   const W = 1000;
-  const LABEL = 250;
-  const BAR = 540;
+  const LABEL = 290;
+  const BAR = 500;
   const ROW = 22;
   const parts = [];
   let y = 0;
   const text = (x, yy, s, attrs = '') => parts.push(`<text x="${x}" y="${yy}" ${attrs}>${esc(s)}</text>`);
-  y += 30;
-  text(16, y, `${report.title} — ${report.mode} mode, ${report.rounds} round(s), median bars with min–max whiskers`, 'class="h1"');
-  for (const line of header(report)) {
-    y += 18;
-    text(16, y, line, 'class="small"');
-  }
+  // Lines longer than the picture is wide go on in a next line (character budgets per font size).
+  const lines = (x, s, attrs, maxChars, step) => {
+    for (const line of wrapText(s, maxChars)) {
+      y += step;
+      text(x, y, line, attrs);
+    }
+  };
+  y += 12;
+  lines(16, `${report.title} — ${report.mode} mode, ${report.rounds} round(s), median bars with min–max whiskers`, 'class="h1"', 100, 18);
+  for (const line of header(report)) lines(16, line, 'class="small"', 150, 18);
   y += 14;
   for (const [, fig] of Object.entries(report.figures)) {
     const entries = Object.entries(fig.stacks);
-    y += 26;
-    text(16, y, `${fig.title} — ${fig.unit}${fig.better === 'lower' ? ' (lower is better)' : ' (higher is better)'}`, 'class="h2"');
+    y += 8;
+    lines(16, `${fig.title} — ${fig.unit}${fig.better === 'lower' ? ' (lower is better)' : ' (higher is better)'}`, 'class="h2"', 125, 18);
     y += 8;
     const max = Math.max(...entries.map(([, e]) => (Number.isFinite(e.max) ? e.max : 0)), 1e-9) * 1.05;
     for (const [stack, e] of entries) {
