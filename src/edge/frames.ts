@@ -65,8 +65,9 @@ export class FrameSizeGuard {
   private have = 0;
   private need = 2;
   private opcode = 0;
-  /** The 7-bit length field, then the payload length as its extended bytes arrive. */
-  private lengthField = 0;
+  /** Where the extended length ends in the header (2 when there is none). */
+  private lengthEnd = 2;
+  /** The payload length: the 7-bit field, or the extended length as its bytes arrive. */
   private length = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
@@ -87,11 +88,11 @@ export class FrameSizeGuard {
       if (at === 0) {
         this.opcode = byte & 0x0f;
       } else if (at === 1) {
-        this.lengthField = byte & 0x7f;
-        this.length = this.lengthField;
-        this.need = 2 + (this.lengthField === 126 ? 2 : this.lengthField === 127 ? 8 : 0) + (byte & 0x80 ? 4 : 0);
-        if (this.lengthField >= 126) this.length = 0;
-      } else if (at < 2 + (this.lengthField === 126 ? 2 : this.lengthField === 127 ? 8 : 0)) {
+        const field = byte & 0x7f;
+        this.lengthEnd = 2 + (field === 126 ? 2 : field === 127 ? 8 : 0);
+        this.length = field < 126 ? field : 0;
+        this.need = this.lengthEnd + (byte & 0x80 ? 4 : 0);
+      } else if (at < this.lengthEnd) {
         // Big-endian extended length; past 2^53 the number is inexact but still far over any limit.
         this.length = this.length * 256 + byte;
       }
