@@ -206,7 +206,7 @@ export class ClientSession implements ClientTransport {
       // Nothing ahead of it and nothing to wait for: answered in this turn, with no promise.
       const response = backend.fixedAnswer();
       if (response.status >= 200 && response.status < 300 && response.body.length > 0) this.write(fixedFrameOf(response));
-      else this.answer(response);
+      else this.answer(response, false);
       return;
     }
     if (this.pending++ === 0) this.tail = this.dispatch(backend, data, binary);
@@ -231,7 +231,7 @@ export class ClientSession implements ClientTransport {
       } finally {
         if (backend.remote) this.ctx.observeBackend('MESSAGE', performance.now() - started);
       }
-      this.answer(response);
+      this.answer(response, backend.remote);
     } catch (err) {
       const status = err instanceof BackendFailure ? err.status : 500;
       this.ctx.log.warn({ connectionId: this.record.id, err: (err as Error).message }, 'message backend call failed');
@@ -242,11 +242,14 @@ export class ClientSession implements ClientTransport {
   }
 
   /** A message backend's answer, to the client: its body as a frame, or an error frame. */
-  private answer(response: BackendResponse): void {
+  private answer(response: BackendResponse, remote: boolean): void {
     if (response.status >= 200 && response.status < 300) {
       if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(response.headers['content-type'])));
     } else {
-      this.ctx.log.warn({ connectionId: this.record.id, status: response.status }, 'message backend answered with an error status');
+      // A dummy's status is the spec's choice, answered to every message: not worth a warning each.
+      const fields = { connectionId: this.record.id, status: response.status };
+      if (remote) this.ctx.log.warn(fields, 'message backend answered with an error status');
+      else this.ctx.log.debug(fields, 'dummy integration answers with an error status');
       this.sendError('BACKEND_ERROR', response.status, `backend answered ${response.status}`);
     }
   }
