@@ -86,7 +86,7 @@ function plan() {
 const children = new Set();
 async function spawnServer(stack, extraArgs = [], name = `server ${stack}`) {
   const def = STACKS[stack];
-  const child = await startChild(name, path.join(here, def.file), { args: [...def.args, ...extraArgs], nodeArgs: ['--expose-gc', ...(process.env.SERVER_NODE_ARGS?.split(' ') ?? [])], cpu: SERVER_CPU });
+  const child = await startChild(name, path.join(here, def.file), { args: [...def.args, ...extraArgs], nodeArgs: ['--expose-gc', ...(process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)], cpu: SERVER_CPU });
   child.stack = stack;
   children.add(child);
   return child;

@@ -302,7 +302,7 @@ export class ClientEdge implements EdgeContext {
       }
       return this.complete(req, socket, head, match, record, welcome);
     }
-    this.awaitHandshake(req, socket, head, url, match, record, authenticates).catch((err: unknown) => this.upgradeFailed(socket, err));
+    this.awaitHandshake(req, socket, head, url, match, record, authenticates, fixed).catch((err: unknown) => this.upgradeFailed(socket, err));
   }
 
   /** A handshake that waits for authentication or the connect integration; counted as pending meanwhile. */
@@ -314,6 +314,7 @@ export class ClientEdge implements EdgeContext {
     match: RouteMatch,
     record: PendingConnection,
     authenticates: boolean,
+    fixed: BackendResponse | undefined,
   ): Promise<void> {
     const sourceIp = record.sourceIp;
     this.handshakes.add(socket);
@@ -342,7 +343,6 @@ export class ClientEdge implements EdgeContext {
       let welcome: BackendResponse | undefined;
       const connect = match.route.connect;
       if (connect !== undefined) {
-        const fixed = connect.fixedAnswer?.();
         const answer = fixed !== undefined ? connectOutcome(fixed) : await this.callConnect(req, url, match, record);
         if ('accept' in answer && (socket.destroyed || this.draining)) {
           // The backend accepted a connection that never opened: it still hears it end.
