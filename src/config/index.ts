@@ -1,6 +1,18 @@
 /** The config folder's face: settings and gateway specs, loaded and validated. */
 export * from './types.js';
-export { loadSettings, parseHostPort, formatHostPort, defaultSettings, NODE_ID_PATTERN, TOPIC_DEFAULTS } from './settings.js';
+export {
+  loadSettings,
+  parseHostPort,
+  formatHostPort,
+  defaultSettings,
+  NODE_ID_PATTERN,
+  TOPIC_DEFAULTS,
+  GRPC_DEFAULTS,
+  MANAGEMENT_TIMEOUT_DEFAULTS,
+  MANAGEMENT_MAX_CONNECTIONS_DEFAULT,
+  AUTH_FAILURE_THROTTLE_DEFAULTS,
+  MIN_API_KEY_LENGTH,
+} from './settings.js';
 export type { SettingsFlags, SettingsInput } from './settings.js';
 export { loadGatewaySpec, parseGatewaySpec, demoGatewaySpec } from './spec.js';
 export { topicSettingsFor, compileTopicPatterns } from './topics.js';

@@ -14,12 +14,15 @@ import {
   ALL_SCOPES,
   type ApiKeySetting,
   type AwsAccessKeySetting,
+  type AuthFailureThrottleSetting,
   type CircuitBreakerSetting,
   type EdgeSettings,
+  type GrpcSettings,
   type HostPort,
   type JwtSettings,
   type Limits,
   type LogLevel,
+  type ManagementTimeouts,
   type RateLimitSetting,
   type Scope,
   type Settings,
@@ -326,6 +329,15 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
 /** Per API key: generous for a backend pushing to its clients, finite so one key cannot starve the rest. */
 const DEFAULT_RATE_LIMIT: Readonly<RateLimitSetting> = { requestsPerSecond: 10_000, burst: 20_000 };
 const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerSetting> = { failureThreshold: 5, cooldownSeconds: 10 };
+/** A request head in 10 s and a whole request in 30 s are ample for any real client; a trickler is cut there. */
+export const MANAGEMENT_TIMEOUT_DEFAULTS: Readonly<ManagementTimeouts> = { headersSeconds: 10, requestSeconds: 30, keepAliveSeconds: 60 };
+export const MANAGEMENT_MAX_CONNECTIONS_DEFAULT = 1024;
+/** Everything of `grpc` but where it listens: what `grpc.listen` (file, variable or flag) comes with. */
+export const GRPC_DEFAULTS: Readonly<Required<Omit<GrpcSettings, 'listen' | 'tls'>>> = { maxConnections: 1024, idleTimeoutSeconds: 300, keepaliveSeconds: 60 };
+/** 20 guesses a minute per address, then a minute's pause: no real client fails that often. */
+export const AUTH_FAILURE_THROTTLE_DEFAULTS: Readonly<AuthFailureThrottleSetting> = { maxFailures: 20, windowSeconds: 60, cooldownSeconds: 60 };
+/** Shorter keys can be guessed; 16 characters of a random key are beyond any online attack. */
+export const MIN_API_KEY_LENGTH = 16;
 
 export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern'>> = {
   historySize: 0,
@@ -339,10 +351,18 @@ export function defaultSettings(): Settings {
   return {
     listen: { host: '0.0.0.0', port: 8080 },
     specs: [],
-    management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { ...DEFAULT_RATE_LIMIT } },
+    management: {
+      listen: { host: '127.0.0.1', port: 8081 },
+      apiKeys: [],
+      awsAccessKeys: [],
+      rateLimit: { ...DEFAULT_RATE_LIMIT },
+      allowedHosts: [],
+      maxConnections: MANAGEMENT_MAX_CONNECTIONS_DEFAULT,
+      timeouts: { ...MANAGEMENT_TIMEOUT_DEFAULTS },
+    },
     edge: { allowedOrigins: [], requireOrigin: false },
     backends: { circuitBreaker: { ...DEFAULT_CIRCUIT_BREAKER } },
-    auth: {},
+    auth: { failureThrottle: { ...AUTH_FAILURE_THROTTLE_DEFAULTS } },
     limits: { ...DEFAULT_LIMITS },
     topics: [],
     log: { level: 'info' },
@@ -397,9 +417,13 @@ function checkLogLevel(value: string, source: string, path: string): LogLevel {
   return value as LogLevel;
 }
 
+/** `source` and `path` name the key's position (`management.apiKeys[2].key`, `--api-key #1`), never the key. */
 function checkApiKey(value: string, source: string, path: string): string {
   if (value.length === 0 || /[\s,]/.test(value)) {
     throw new ConfigError(source, path, 'must be a non-empty key without spaces or commas (value hidden)');
+  }
+  if (value.length < MIN_API_KEY_LENGTH) {
+    throw new ConfigError(source, path, `is too short: an API key needs at least ${MIN_API_KEY_LENGTH} characters, e.g. \`openssl rand -hex 24\` (value hidden)`);
   }
   return value;
 }
@@ -458,12 +482,8 @@ class SettingsFileReader {
     if (tls) settings.tls = tls;
     settings.specs = this.specs(root.spec);
     this.management(root.management, settings);
-    const grpc = f.mapping(root.grpc, 'grpc', ['listen', 'tls']);
-    if (grpc) {
-      settings.grpc = { listen: f.required(this.hostPort(grpc.listen, 'grpc.listen'), 'grpc.listen') };
-      const grpcTls = this.tls(grpc.tls, 'grpc.tls');
-      if (grpcTls) settings.grpc.tls = grpcTls;
-    }
+    const grpc = this.grpc(root.grpc);
+    if (grpc) settings.grpc = grpc;
     settings.edge = this.edge(root.edge);
     const backends = f.mapping(root.backends, 'backends', ['circuitBreaker']);
     const breaker = f.mapping(backends?.circuitBreaker, 'backends.circuitBreaker', ['failureThreshold', 'cooldownSeconds']);
@@ -472,9 +492,10 @@ class SettingsFileReader {
       cooldownSeconds:
         f.integer(breaker?.cooldownSeconds, 'backends.circuitBreaker.cooldownSeconds', 1, MAX_TIMER_SECONDS) ?? DEFAULT_CIRCUIT_BREAKER.cooldownSeconds,
     };
-    const auth = f.mapping(root.auth, 'auth', ['jwt']);
+    const auth = f.mapping(root.auth, 'auth', ['jwt', 'failureThrottle']);
     const jwt = this.jwt(auth?.jwt, 'auth.jwt');
     if (jwt) settings.auth.jwt = jwt;
+    settings.auth.failureThrottle = this.failureThrottle(auth?.failureThrottle);
     settings.limits = this.limits(root.limits);
     settings.topics = this.topics(root.topics);
 
@@ -513,9 +534,13 @@ class SettingsFileReader {
 
   private management(value: unknown, settings: Settings): void {
     const f: FieldReader = this.fields;
-    const management = f.mapping(value, 'management', ['listen', 'apiKeys', 'awsAccessKeys', 'rateLimit', 'tls']);
+    const management = f.mapping(value, 'management', ['listen', 'apiKeys', 'awsAccessKeys', 'rateLimit', 'tls', 'allowedHosts', 'maxConnections', 'timeouts']);
     if (!management) return;
     settings.management.listen = this.hostPort(management.listen, 'management.listen') ?? settings.management.listen;
+    settings.management.allowedHosts = this.allowedHosts(management.allowedHosts, 'management.allowedHosts');
+    settings.management.maxConnections =
+      f.integer(management.maxConnections, 'management.maxConnections', 1, 1_000_000) ?? settings.management.maxConnections;
+    settings.management.timeouts = this.managementTimeouts(management.timeouts, 'management.timeouts');
     settings.management.rateLimit = this.rateLimit(management.rateLimit, 'management.rateLimit') ?? settings.management.rateLimit;
     const tls = this.tls(management.tls, 'management.tls');
     if (tls) settings.management.tls = tls;
@@ -549,6 +574,67 @@ class SettingsFileReader {
         };
       },
     );
+  }
+
+  private grpc(value: unknown): GrpcSettings | undefined {
+    const f: FieldReader = this.fields;
+    const grpc = f.mapping(value, 'grpc', ['listen', 'tls', 'maxConnections', 'idleTimeoutSeconds', 'keepaliveSeconds']);
+    if (!grpc) return undefined;
+    const settings: GrpcSettings = {
+      listen: f.required(this.hostPort(grpc.listen, 'grpc.listen'), 'grpc.listen'),
+      maxConnections: f.integer(grpc.maxConnections, 'grpc.maxConnections', 1, 1_000_000) ?? GRPC_DEFAULTS.maxConnections,
+      idleTimeoutSeconds: f.integer(grpc.idleTimeoutSeconds, 'grpc.idleTimeoutSeconds', 1, MAX_TIMER_SECONDS) ?? GRPC_DEFAULTS.idleTimeoutSeconds,
+      keepaliveSeconds: f.integer(grpc.keepaliveSeconds, 'grpc.keepaliveSeconds', 1, MAX_TIMER_SECONDS) ?? GRPC_DEFAULTS.keepaliveSeconds,
+    };
+    const tls = this.tls(grpc.tls, 'grpc.tls');
+    if (tls) settings.tls = tls;
+    return settings;
+  }
+
+  /** Host names as a Host header carries them without its port: `gw.example.com`, `10.0.0.5`, `[fd00::5]`. */
+  private allowedHosts(value: unknown, path: string): string[] {
+    const f: FieldReader = this.fields;
+    const entries = f.list(value, path) ?? [];
+    return [
+      ...new Set(
+        entries.map((entry, index) => {
+          const entryPath = itemPath(path, index);
+          const host = f.required(f.string(entry, entryPath), entryPath).toLowerCase();
+          const bracketed = host.startsWith('[') && host.endsWith(']') && isIP(host.slice(1, -1)) === 6;
+          if (!bracketed && !HOST_NAME.test(host)) {
+            f.fail(entryPath, `must be a host name without port or scheme (e.g. switchboard.internal, 10.0.0.5 or [fd00::5]), got ${describeValue(host)}`);
+          }
+          return host;
+        }),
+      ),
+    ];
+  }
+
+  private managementTimeouts(value: unknown, path: string): ManagementTimeouts {
+    const f: FieldReader = this.fields;
+    const given = f.mapping(value, path, Object.keys(MANAGEMENT_TIMEOUT_DEFAULTS));
+    const timeouts = { ...MANAGEMENT_TIMEOUT_DEFAULTS };
+    if (!given) return timeouts;
+    for (const key of Object.keys(MANAGEMENT_TIMEOUT_DEFAULTS) as (keyof ManagementTimeouts)[]) {
+      timeouts[key] = f.integer(given[key], childPath(path, key), 1, MAX_TIMER_SECONDS) ?? timeouts[key];
+    }
+    // Node refuses a head timeout longer than the whole request's.
+    if (timeouts.headersSeconds > timeouts.requestSeconds) {
+      f.fail(childPath(path, 'headersSeconds'), `must not exceed ${path}.requestSeconds (${timeouts.requestSeconds}), got ${timeouts.headersSeconds}`);
+    }
+    return timeouts;
+  }
+
+  private failureThrottle(value: unknown): AuthFailureThrottleSetting {
+    const f: FieldReader = this.fields;
+    const path = 'auth.failureThrottle';
+    const given = f.mapping(value, path, ['maxFailures', 'windowSeconds', 'cooldownSeconds']);
+    const defaults = AUTH_FAILURE_THROTTLE_DEFAULTS;
+    return {
+      maxFailures: f.integer(given?.maxFailures, childPath(path, 'maxFailures'), 0, 1_000_000) ?? defaults.maxFailures,
+      windowSeconds: f.integer(given?.windowSeconds, childPath(path, 'windowSeconds'), 1, MAX_TIMER_SECONDS) ?? defaults.windowSeconds,
+      cooldownSeconds: f.integer(given?.cooldownSeconds, childPath(path, 'cooldownSeconds'), 1, MAX_TIMER_SECONDS) ?? defaults.cooldownSeconds,
+    };
   }
 
   /** `{requestsPerSecond, burst}`; burst defaults to two seconds' worth. */
@@ -865,8 +951,9 @@ function applyLayer(settings: Settings, layer: OverrideLayer, layerRank: number,
   }
   if (layer.apiKeys) {
     const [source, keys] = layer.apiKeys;
-    for (const key of keys) {
-      checkApiKey(key, source, 'management.apiKeys');
+    for (const [index, key] of keys.entries()) {
+      // The key's position, 1-based as a person counts them: `--api-key #2`, `SWITCHBOARD_API_KEYS item 2`.
+      checkApiKey(key, `${source} ${source.startsWith('--') ? '#' : 'item '}${index + 1}`, 'management.apiKeys');
       // A key named on the command line or in the environment gets every scope and no tenant,
       // replacing a file entry for the same key: the later layer wins, as for every setting.
       settings.management.apiKeys = settings.management.apiKeys.filter((existing) => existing.key !== key);
@@ -878,7 +965,8 @@ function applyLayer(settings: Settings, layer: OverrideLayer, layerRank: number,
   if (layer.logLevel) settings.log.level = checkLogLevel(layer.logLevel[1], layer.logLevel[0], 'log.level');
   if (layer.grpcListen) {
     const [source, text] = layer.grpcListen;
-    settings.grpc = { listen: parseHostPort(text, source, 'grpc.listen') };
+    // The address is replaced; the file's other grpc settings (tls, limits) stay.
+    settings.grpc = { ...GRPC_DEFAULTS, ...settings.grpc, listen: parseHostPort(text, source, 'grpc.listen') };
     origins['grpc.listen'] = { source, layer: layerRank };
   }
 }

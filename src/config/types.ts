@@ -99,6 +99,38 @@ export interface EdgeSettings {
   requireOrigin: boolean;
 }
 
+/** Bounds on a management request's life on its socket (Node's headersTimeout, requestTimeout, keepAliveTimeout). */
+export interface ManagementTimeouts {
+  /** From a connection's (or request's) first byte to the end of its request head. */
+  headersSeconds: number;
+  /** From the first byte to the end of the body: a trickled body cannot outlive it. */
+  requestSeconds: number;
+  /** An idle keep-alive connection between requests, and a silent one before the first. */
+  keepAliveSeconds: number;
+}
+
+/**
+ * The gRPC listener: how many connections, and how long one may sit without a call. Loaded
+ * settings always carry the limits; absent ones (settings built in code) are GRPC_DEFAULTS.
+ */
+export interface GrpcSettings {
+  listen: HostPort;
+  tls?: TlsSetting;
+  maxConnections?: number;
+  /** A connection with no call in flight for this long gets GOAWAY and is closed (grpc.max_connection_idle_ms). */
+  idleTimeoutSeconds?: number;
+  /** The server pings each connection this often; one that does not answer within 20 s is dropped. */
+  keepaliveSeconds?: number;
+}
+
+/** Per source address: after `maxFailures` failed authentications within `windowSeconds`, refused for `cooldownSeconds`. */
+export interface AuthFailureThrottleSetting {
+  /** 0 turns the throttle off. */
+  maxFailures: number;
+  windowSeconds: number;
+  cooldownSeconds: number;
+}
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Settings {
@@ -116,13 +148,21 @@ export interface Settings {
     rateLimit: RateLimitSetting;
     /** The management listener speaks HTTPS when set. */
     tls?: TlsSetting;
+    /**
+     * Host names (besides localhost, 127.0.0.1 and [::1]) the listener answers when no API key
+     * is configured, or always once the list is non-empty: a page on a rebinding name is refused.
+     */
+    allowedHosts: string[];
+    /** Sockets the listener holds at once; the next one is closed as it arrives. */
+    maxConnections: number;
+    timeouts: ManagementTimeouts;
   };
   /** `tls` absent: the management listener's, so the gRPC surface is never left plaintext by mistake. */
-  grpc?: { listen: HostPort; tls?: TlsSetting };
+  grpc?: GrpcSettings;
   /** Who may open client connections, by Origin. */
   edge: EdgeSettings;
   backends: { circuitBreaker: CircuitBreakerSetting };
-  auth: { jwt?: JwtSettings };
+  auth: { jwt?: JwtSettings; failureThrottle: AuthFailureThrottleSetting };
   limits: Limits;
   topics: TopicSettings[];
   /** `redis://…` or `nats://…`; absent means in memory, one node. */

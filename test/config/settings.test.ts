@@ -54,10 +54,18 @@ describe('defaults', () => {
     expect(loadSettings({ flags: {}, env: {} })).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
       specs: [],
-      management: { listen: { host: '127.0.0.1', port: 8081 }, apiKeys: [], awsAccessKeys: [], rateLimit: { requestsPerSecond: 10_000, burst: 20_000 } },
+      management: {
+        listen: { host: '127.0.0.1', port: 8081 },
+        apiKeys: [],
+        awsAccessKeys: [],
+        rateLimit: { requestsPerSecond: 10_000, burst: 20_000 },
+        allowedHosts: [],
+        maxConnections: 1024,
+        timeouts: { headersSeconds: 10, requestSeconds: 30, keepAliveSeconds: 60 },
+      },
       edge: { allowedOrigins: [], requireOrigin: false },
       backends: { circuitBreaker: { failureThreshold: 5, cooldownSeconds: 10 } },
-      auth: {},
+      auth: { failureThrottle: { maxFailures: 20, windowSeconds: 60, cooldownSeconds: 60 } },
       limits: {
         maxMessageBytes: 131072,
         maxFrameBytes: 32768,
@@ -91,7 +99,7 @@ describe('defaults', () => {
     const settings = load('listen:\nlimits:\n  maxFrameBytes:\nauth:\n');
     expect(settings.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(settings.limits.maxFrameBytes).toBe(32768);
-    expect(settings.auth).toEqual({});
+    expect(settings.auth).toEqual({ failureThrottle: { maxFailures: 20, windowSeconds: 60, cooldownSeconds: 60 } });
   });
 
   it('a partial limits block keeps the other defaults', () => {
@@ -127,9 +135,9 @@ spec: [./a.yaml, /abs/b.yaml]
 management:
   listen: "[::1]:9001"
   apiKeys:
-    - key: k1
+    - key: key-one-0123456789
       scopes: [read, write, read]
-    - key: k2
+    - key: key-two-0123456789
       scopes: [broadcast]
       tenantId: acme
   awsAccessKeys:
@@ -163,11 +171,11 @@ drainSeconds: 0
     expect(settings.listen).toEqual({ host: '127.0.0.1', port: 9000 });
     expect(settings.management.listen).toEqual({ host: '::1', port: 9001 });
     expect(settings.management.apiKeys).toEqual([
-      { key: 'k1', scopes: ['read', 'write'] },
-      { key: 'k2', scopes: ['broadcast'], tenantId: 'acme' },
+      { key: 'key-one-0123456789', scopes: ['read', 'write'] },
+      { key: 'key-two-0123456789', scopes: ['broadcast'], tenantId: 'acme' },
     ]);
     expect(settings.management.awsAccessKeys).toEqual([{ accessKeyId: 'AKID', secretAccessKey: 'shh' }]);
-    expect(settings.grpc).toEqual({ listen: { host: '127.0.0.1', port: 9002 } });
+    expect(settings.grpc).toEqual({ listen: { host: '127.0.0.1', port: 9002 }, maxConnections: 1024, idleTimeoutSeconds: 300, keepaliveSeconds: 60 });
     expect(settings.auth.jwt).toEqual({
       secret: 'hmac',
       algorithms: ['HS256', 'HS512'],
@@ -224,9 +232,9 @@ drainSeconds: 0
     const settings = loadSettings({
       configFile: example,
       flags: {},
-      env: { MGMT_KEY: 'mgmt', ACME_READ_KEY: 'acme-read', AWS_SECRET: 'aws', JWT_SECRET: 'jwt' },
+      env: { MGMT_KEY: 'mgmt-key-0123456789abcdef', ACME_READ_KEY: 'acme-read-key-0123456789', AWS_SECRET: 'aws', JWT_SECRET: 'jwt' },
     });
-    expect(settings.management.apiKeys.map((k) => k.key)).toEqual(['mgmt', 'acme-read']);
+    expect(settings.management.apiKeys.map((k) => k.key)).toEqual(['mgmt-key-0123456789abcdef', 'acme-read-key-0123456789']);
     expect(settings.specs).toEqual([path.join(path.dirname(example), 'demo-gateway.yaml')]);
     expect(settings.auth.jwt?.secret).toBe('jwt');
     expect(settings.topics).toHaveLength(2);
@@ -316,29 +324,29 @@ log: {level: warn}
 
 describe('API keys from variables and flags', () => {
   it('are added, with every scope, to the keys of the file', () => {
-    const file = configFile('management:\n  apiKeys:\n    - key: file-key\n      scopes: [read]\n');
+    const file = configFile('management:\n  apiKeys:\n    - key: file-key-0123456789abcdef\n      scopes: [read]\n');
     const settings = loadSettings({
       configFile: file,
-      flags: { apiKey: ['flag-key'] },
-      env: { SWITCHBOARD_API_KEYS: 'env-a, env-b,' },
+      flags: { apiKey: ['flag-key-0123456789abcdef'] },
+      env: { SWITCHBOARD_API_KEYS: 'env-key-a-0123456789, env-key-b-0123456789,' },
     });
     expect(settings.management.apiKeys).toEqual([
-      { key: 'file-key', scopes: ['read'] },
-      { key: 'env-a', scopes: [...ALL_SCOPES] },
-      { key: 'env-b', scopes: [...ALL_SCOPES] },
-      { key: 'flag-key', scopes: [...ALL_SCOPES] },
+      { key: 'file-key-0123456789abcdef', scopes: ['read'] },
+      { key: 'env-key-a-0123456789', scopes: [...ALL_SCOPES] },
+      { key: 'env-key-b-0123456789', scopes: [...ALL_SCOPES] },
+      { key: 'flag-key-0123456789abcdef', scopes: [...ALL_SCOPES] },
     ]);
   });
 
   it('replace a file entry for the same key, so the later layer wins', () => {
-    const file = configFile('management:\n  apiKeys:\n    - key: shared\n      scopes: [read]\n      tenantId: acme\n');
-    const settings = loadSettings({ configFile: file, flags: { apiKey: ['shared'] }, env: { SWITCHBOARD_API_KEYS: 'shared' } });
-    expect(settings.management.apiKeys).toEqual([{ key: 'shared', scopes: ['read', 'write', 'broadcast'] }]);
+    const file = configFile('management:\n  apiKeys:\n    - key: shared-key-0123456789\n      scopes: [read]\n      tenantId: acme\n');
+    const settings = loadSettings({ configFile: file, flags: { apiKey: ['shared-key-0123456789'] }, env: { SWITCHBOARD_API_KEYS: 'shared-key-0123456789' } });
+    expect(settings.management.apiKeys).toEqual([{ key: 'shared-key-0123456789', scopes: ['read', 'write', 'broadcast'] }]);
   });
 
   it('reject a key with spaces without echoing it', () => {
     const error = configErrorOf(() => loadSettings({ flags: { apiKey: ['has space'] }, env: {} }));
-    expect(error.message).toBe('--api-key: management.apiKeys: must be a non-empty key without spaces or commas (value hidden)');
+    expect(error.message).toBe('--api-key #1: management.apiKeys: must be a non-empty key without spaces or commas (value hidden)');
   });
 });
 
@@ -346,10 +354,10 @@ describe('${VAR} substitution', () => {
   it('replaces variables inside any string', () => {
     const settings = load(
       'listen: ${HOST}:${PORT}\nmanagement:\n  apiKeys:\n    - key: ${MGMT_KEY}\n      scopes: [read]\nnodeId: node-${ZONE}\n',
-      { HOST: '127.0.0.1', PORT: '9999', MGMT_KEY: 'from-env', ZONE: 'b' },
+      { HOST: '127.0.0.1', PORT: '9999', MGMT_KEY: 'from-env-0123456789abcdef', ZONE: 'b' },
     );
     expect(settings.listen).toEqual({ host: '127.0.0.1', port: 9999 });
-    expect(settings.management.apiKeys[0]?.key).toBe('from-env');
+    expect(settings.management.apiKeys[0]?.key).toBe('from-env-0123456789abcdef');
     expect(settings.nodeId).toBe('node-b');
   });
 
@@ -408,17 +416,17 @@ describe('validation errors name the file, the key path and the problem', () => 
     ],
     [
       'a scope that does not exist',
-      'management:\n  apiKeys:\n    - key: a\n      scopes: [read]\n    - key: b\n      scopes: [admin]\n',
+      'management:\n  apiKeys:\n    - key: key-a-0123456789abcdef\n      scopes: [read]\n    - key: key-b-0123456789abcdef\n      scopes: [admin]\n',
       'FILE: management.apiKeys[1].scopes[0]: must be one of read, write, broadcast, got "admin"',
     ],
     [
       'a key without scopes',
-      'management:\n  apiKeys:\n    - key: a\n',
+      'management:\n  apiKeys:\n    - key: key-a-0123456789abcdef\n',
       'FILE: management.apiKeys[0].scopes: is required: list one or more of read, write, broadcast',
     ],
     [
       'a repeated API key',
-      'management:\n  apiKeys:\n    - {key: a, scopes: [read]}\n    - {key: a, scopes: [write]}\n',
+      'management:\n  apiKeys:\n    - {key: key-a-0123456789abcdef, scopes: [read]}\n    - {key: key-a-0123456789abcdef, scopes: [write]}\n',
       'FILE: management.apiKeys[1].key: repeats the key of management.apiKeys[0]',
     ],
     ['a topic without pattern', 'topics:\n  - historySize: 5\n', 'FILE: topics[0].pattern: is required: a glob such as "*:chat.*"'],

@@ -31,7 +31,7 @@ const RICH_SPEC_TEXT = specYaml({
   },
   '/plain': { message: dummy('pong') },
 });
-const ENV = { MGMT_KEY: 'mgmt-key-for-fuzzing', ACME_READ_KEY: 'acme-read-key', AWS_SECRET: 'aws-secret-for-fuzzing', JWT_SECRET: 'jwt-secret-for-fuzzing-32-bytes-long!!' };
+const ENV = { MGMT_KEY: 'mgmt-key-for-fuzzing', ACME_READ_KEY: 'acme-read-key-for-fuzzing', AWS_SECRET: 'aws-secret-for-fuzzing', JWT_SECRET: 'jwt-secret-for-fuzzing-32-bytes-long!!' };
 
 type Tree = unknown;
 type Step = string | number;
