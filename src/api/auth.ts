@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeySetting, Scope } from '../config/index.js';
 import { PermissionDenied, Unauthenticated } from '../errors/index.js';
+import type { AuthFailureGate } from './auth-failures.js';
 
 export interface Caller {
   scopes: ReadonlySet<Scope>;
@@ -32,6 +33,7 @@ export class ApiKeyAuthenticator {
   constructor(
     keys: ApiKeySetting[],
     private readonly budget?: CallerBudget,
+    private readonly failures?: AuthFailureGate,
   ) {
     this.keys = keys.map((key) => ({
       digest: digest(key.key),
@@ -57,9 +59,25 @@ export class ApiKeyAuthenticator {
     return found;
   }
 
-  /** What every request does first: authenticate, then charge the key's rate limit. */
-  admit(header: string | undefined): Caller {
-    const caller = this.authenticate(header);
+  /**
+   * What every request does first: refuse an address cooling down after failed attempts,
+   * authenticate, then charge the key's rate limit. A wrong key counts as a failure of
+   * `address`; a missing one does not (it guesses nothing).
+   */
+  admit(header: string | undefined, address?: string): Caller {
+    if (!this.enabled) return this.charged(EVERYTHING);
+    this.failures?.admit(address);
+    let caller: Caller;
+    try {
+      caller = this.authenticate(header);
+    } catch (err) {
+      if (header !== undefined) this.failures?.failed(address);
+      throw err;
+    }
+    return this.charged(caller);
+  }
+
+  private charged(caller: Caller): Caller {
     this.budget?.charge(caller);
     return caller;
   }

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/index.js';
 import { retryAfterSeconds } from '../ratelimit/index.js';
 import { formatRfc3339, parseRfc3339 } from '../time/index.js';
 import { MAX_SEND_BYTES, isValidUtf8 } from './payload.js';
+import type { AuthFailureGate } from './auth-failures.js';
 import type { AccessKeyRateLimiter } from './rate-limits.js';
 import { MAX_CLOCK_SKEW_MS, SigV4Error, SigV4Verifier, type HeaderBag, type PendingVerification } from './sigv4.js';
 
@@ -31,6 +32,8 @@ export interface AwsConnectionsOptions {
   log: Logger;
   /** Per access key; absent: unlimited. Past it: 429 LimitExceededException with Retry-After. */
   rateLimiter?: AccessKeyRateLimiter;
+  /** Failed signatures per source address; past the throttle: 429 LimitExceededException before any check. */
+  authFailures?: AuthFailureGate;
   /** The clock X-Amz-Date is checked against (tests); default Date.now. */
   now?: () => number;
   maxClockSkewMs?: number;
@@ -112,8 +115,9 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-amzn-RequestId', randomUUID());
     if (!verifier.enabled) throw new AwsApiError(403, 'ForbiddenException', 'no AWS access keys configured: add management.awsAccessKeys to use @connections');
+    options.authFailures?.admit(req.socket.remoteAddress);
     // Header checks first, so an unsigned request is refused before its body is read.
-    pending.set(req, verifier.precheck(headersOf(req)));
+    pending.set(req, signatureFailure(req, () => verifier.precheck(headersOf(req))));
   });
 
   app.addHook('preHandler', async (req) => {
@@ -122,13 +126,25 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
     const url = req.raw.url ?? '/';
     const q = url.indexOf('?');
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    verifier.verify(
-      { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headersOf(req) },
-      body,
-      started,
+    signatureFailure(req, () =>
+      verifier.verify(
+        { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headersOf(req) },
+        body,
+        started,
+      ),
     );
     options.rateLimiter?.charge(started.auth.accessKeyId);
   });
+
+  /** A request that carries a signature which does not hold counts against its address; an unsigned one guesses nothing. */
+  function signatureFailure<T>(req: FastifyRequest, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof SigV4Error && req.headers.authorization !== undefined) options.authFailures?.failed(req.socket.remoteAddress);
+      throw err;
+    }
+  }
 
   const post = async (req: FastifyRequest<{ Params: { connectionId: string } }>, reply: FastifyReply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -1,11 +1,19 @@
-import type { Server as HttpServer, RequestListener } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type RequestListener, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { ApiKeySetting, AwsAccessKeySetting } from '../config/index.js';
+import {
+  MANAGEMENT_MAX_CONNECTIONS_DEFAULT,
+  MANAGEMENT_TIMEOUT_DEFAULTS,
+  type ApiKeySetting,
+  type AwsAccessKeySetting,
+  type ManagementTimeouts,
+} from '../config/index.js';
 import { InvalidArgument, NotFound, PermissionDenied, isSwitchboardError } from '../errors/index.js';
 import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
+import type { AuthFailureGate } from './auth-failures.js';
+import { hostAllowListFor } from './host-allowlist.js';
 import { awsConnectionsApi } from './aws-connections.js';
 import type { AccessKeyRateLimiter } from './rate-limits.js';
 import { documented, registerOpenApi } from './openapi.js';
@@ -28,6 +36,16 @@ export interface ManagementApiOptions {
   accessKeyRateLimiter?: AccessKeyRateLimiter;
   /** PEM certificate and key: the listener speaks HTTPS. */
   tls?: { certPem: string; keyPem: string };
+  /** Host names answered besides the loopback ones when no API key is configured (`management.allowedHosts`). */
+  allowedHosts?: readonly string[];
+  /** Sockets held at once (`management.maxConnections`). */
+  maxConnections?: number;
+  /** Head, whole-request and keep-alive bounds (`management.timeouts`). */
+  timeouts?: ManagementTimeouts;
+  /** Failed API-key authentications per address; absent: not throttled. */
+  authFailures?: AuthFailureGate;
+  /** Failed SigV4 authentications on `@connections` per address; absent: not throttled. */
+  awsAuthFailures?: AuthFailureGate;
 }
 
 const V1 = '/apigateways/websocket/v1';
@@ -48,8 +66,7 @@ declare module 'fastify' {
  */
 export function createManagementApi(options: ManagementApiOptions): FastifyInstance {
   const { hub } = options;
-  const authenticator = new ApiKeyAuthenticator(options.apiKeys, options.rateLimiter);
-  const tls = options.tls;
+  const authenticator = new ApiKeyAuthenticator(options.apiKeys, options.rateLimiter, options.authFailures);
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -61,10 +78,24 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     frameworkErrors: (err, _req, reply) => {
       (reply as FastifyReply).code(400).send(rpcStatus('INVALID_ARGUMENT', err.message, 'path'));
     },
-    // A factory rather than Fastify's `https` option, which would change the instance's type for every route.
-    ...(tls ? { serverFactory: (handler: RequestListener) => createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler) as unknown as HttpServer } : {}),
+    serverFactory: (handler: RequestListener) => createListener(handler, options),
   });
   app.decorateRequest('caller', undefined as unknown as Caller);
+
+  // First of all hooks, so it covers every route of the listener (API, @connections, console,
+  // metrics, probes, 404s): a page on a rebinding name gets nothing, not even /healthz.
+  const hosts = hostAllowListFor(options.apiKeys.length, options.allowedHosts ?? []);
+  if (hosts !== undefined) {
+    app.addHook('onRequest', (req, reply, done) => {
+      try {
+        hosts.check(req.headers.host);
+      } catch (err) {
+        reply.code(403).send(rpcStatus('PERMISSION_DENIED', (err as Error).message));
+        return;
+      }
+      done();
+    });
+  }
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, _req, reply) => {
     if (isSwitchboardError(err)) {
@@ -106,13 +137,14 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     awsAccessKeys: options.awsAccessKeys ?? [],
     log: options.log,
     ...(options.accessKeyRateLimiter ? { rateLimiter: options.accessKeyRateLimiter } : {}),
+    ...(options.awsAuthFailures ? { authFailures: options.awsAuthFailures } : {}),
   });
 
   app.register(async (secured) => {
     // Callback style: no promise per request on the hottest path.
     secured.addHook('onRequest', (req, _reply, done) => {
       try {
-        req.caller = authenticator.admit(req.headers.authorization);
+        req.caller = authenticator.admit(req.headers.authorization, req.socket.remoteAddress);
       } catch (err) {
         done(err as Error);
         return;
@@ -272,6 +304,30 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
   });
 
   return app;
+}
+
+/**
+ * The listener under Fastify, built here rather than by Fastify's `https` option (which would
+ * change the instance's type for every route) so its socket bounds are set at creation: Node
+ * checks `headersTimeout` and `requestTimeout` from a request's first byte, whatever trickles
+ * in after it, every `connectionsCheckingInterval`; the default 30 s interval would let a
+ * trickler live 30 s past its bound.
+ */
+function createListener(handler: RequestListener, options: ManagementApiOptions): HttpServer {
+  const timeouts = options.timeouts ?? MANAGEMENT_TIMEOUT_DEFAULTS;
+  const bounds: ServerOptions = {
+    headersTimeout: timeouts.headersSeconds * 1000,
+    requestTimeout: timeouts.requestSeconds * 1000,
+    keepAliveTimeout: timeouts.keepAliveSeconds * 1000,
+    connectionsCheckingInterval: 1000,
+  };
+  const tls = options.tls;
+  // A TLS handshake gets the head's bound too (Node's own is 120 s).
+  const server = tls
+    ? (createHttpsServer({ ...bounds, handshakeTimeout: bounds.headersTimeout, cert: tls.certPem, key: tls.keyPem }, handler) as unknown as HttpServer)
+    : createHttpServer(bounds, handler);
+  server.maxConnections = options.maxConnections ?? MANAGEMENT_MAX_CONNECTIONS_DEFAULT;
+  return server;
 }
 
 type View = 'BASIC' | 'FULL';

@@ -12,6 +12,7 @@ import {
   type ConnectionRegistry,
 } from '../connections/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
+import { retryAfterSeconds, type AuthFailureThrottle } from '../ratelimit/index.js';
 import { BackendFailure, forwardableHeaders, type BackendResponse, type RouteMatch, type RouteTable } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
 import { CloseCode } from './close-codes.js';
@@ -40,6 +41,8 @@ export interface ClientEdgeOptions {
   edge?: EdgeSettings;
   /** PEM certificate and key: the listener speaks TLS (wss://). */
   tls?: { certPem: string; keyPem: string };
+  /** Failed realtime token checks per source address; a blocked address gets 429 before the upgrade. */
+  authFailureThrottle?: AuthFailureThrottle;
 }
 
 const kSession = Symbol('switchboard.session');
@@ -322,6 +325,11 @@ export class ClientEdge implements EdgeContext {
     let countedTenant: string | undefined;
     try {
       if (authenticates) {
+        const blockedMs = this.options.authFailureThrottle?.blockedForMs(sourceIp) ?? 0;
+        if (blockedMs > 0) {
+          this.options.metrics.connectRejections.inc({ reason: 'auth_throttled' });
+          return rejectHandshake(socket, 429, 'too many failed authentications from this address', undefined, { 'Retry-After': String(retryAfterSeconds(blockedMs)) });
+        }
         let tenantId: string;
         try {
           const identity = await this.realtime!.authenticate(url.searchParams);
@@ -330,6 +338,10 @@ export class ClientEdge implements EdgeContext {
           record.userId = identity.userId;
         } catch (err) {
           this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
+          if ((err as { kind?: string }).kind === 'UNAUTHENTICATED') {
+            this.options.authFailureThrottle?.recordFailure(sourceIp);
+            this.options.metrics.countAuthFailure('realtime');
+          }
           return this.acceptThenClose(req, socket, head, CloseCode.POLICY_VIOLATION, (err as Error).message);
         }
         const pendingForTenant = this.handshakesPerTenant.get(tenantId) ?? 0;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { AccessKeyRateLimiter, ApiKeyRateLimiter, createManagementApi } from '../api/index.js';
+import { AccessKeyRateLimiter, ApiKeyRateLimiter, AuthFailureGate, createManagementApi } from '../api/index.js';
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
@@ -10,6 +10,7 @@ import { demoGatewaySpec, loadGatewaySpec, type GatewaySpec, type Settings } fro
 import { ConnectionRegistry, NODE_ID_PATTERN } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { AuthFailureThrottle } from '../ratelimit/index.js';
 import { createRealtime } from '../realtime/index.js';
 import { BackendPools, RouteTable } from '../routing/index.js';
 import { systemClock, type Clock } from '../time/index.js';
@@ -71,6 +72,9 @@ export class SwitchboardNode {
     metrics.watchCircuits(() => pools.circuits());
     const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
     const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log });
+    // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
+    const throttle = settings.auth.failureThrottle;
+    const apiKeyFailures = new AuthFailureThrottle(throttle);
     const framer: EnvelopeFramer = realtime.framer;
     const hub = await createHub({
       nodeId,
@@ -96,6 +100,7 @@ export class SwitchboardNode {
       realtime: realtime.protocol satisfies RealtimeProtocol,
       onConnectionGone: (record) => hub.connectionGone(record),
       edge: settings.edge,
+      authFailureThrottle: new AuthFailureThrottle(throttle),
       ...(settings.tls ? { tls: settings.tls } : {}),
     });
     const state = { ready: false };
@@ -110,6 +115,11 @@ export class SwitchboardNode {
       ready: () => state.ready,
       rateLimiter,
       accessKeyRateLimiter: new AccessKeyRateLimiter(mgmt.awsAccessKeys, mgmt.rateLimit),
+      allowedHosts: mgmt.allowedHosts,
+      maxConnections: mgmt.maxConnections,
+      timeouts: mgmt.timeouts,
+      authFailures: new AuthFailureGate(apiKeyFailures, 'management', metrics),
+      awsAuthFailures: new AuthFailureGate(new AuthFailureThrottle(throttle), 'aws', metrics),
       ...(mgmt.tls ? { tls: mgmt.tls } : {}),
     });
     registerConsole(api);
@@ -119,7 +129,20 @@ export class SwitchboardNode {
       if (settings.grpc) {
         // Without its own certificate the gRPC surface takes the management listener's: both carry the same keys.
         const tls = settings.grpc.tls ?? mgmt.tls;
-        node.grpc = await GrpcConnectionServer.start({ listen: settings.grpc.listen, hub, apiKeys: mgmt.apiKeys, log, rateLimiter, ...(tls ? { tls } : {}) });
+        const grpc = settings.grpc;
+        node.grpc = await GrpcConnectionServer.start({
+          listen: grpc.listen,
+          hub,
+          apiKeys: mgmt.apiKeys,
+          log,
+          rateLimiter,
+          allowedHosts: mgmt.allowedHosts,
+          authFailures: new AuthFailureGate(apiKeyFailures, 'grpc', metrics),
+          ...(grpc.maxConnections !== undefined ? { maxConnections: grpc.maxConnections } : {}),
+          ...(grpc.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: grpc.idleTimeoutSeconds } : {}),
+          ...(grpc.keepaliveSeconds !== undefined ? { keepaliveSeconds: grpc.keepaliveSeconds } : {}),
+          ...(tls ? { tls } : {}),
+        });
       }
       await edge.listen();
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { handleUnaryCall, Metadata, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ApiKeyAuthenticator, MAX_SEND_BYTES, isValidUtf8, requireScope, type Caller } from '../api/index.js';
+import { ApiKeyAuthenticator, MAX_SEND_BYTES, isValidUtf8, requireScope, type Caller, type HostAllowList } from '../api/index.js';
 import type { ConnectionView, Hub, Payload } from '../cluster/index.js';
 import { InvalidArgument, NotFound } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -13,6 +13,8 @@ export const MAX_CONNECTION_ID_LENGTH = 50;
 export interface ConnectionServiceOptions {
   hub: Hub;
   authenticator: ApiKeyAuthenticator;
+  /** Set when the listener checks `:authority` (no API keys, or `management.allowedHosts` listed). */
+  hosts?: HostAllowList | undefined;
   log: Logger;
 }
 
@@ -25,13 +27,16 @@ const EMPTY: EmptyResponse = Object.freeze({});
  * Hub calls underneath, so a connection on another node answers the same way.
  */
 export function connectionServiceHandlers(options: ConnectionServiceOptions): UntypedServiceImplementation {
-  const { hub, authenticator, log } = options;
+  const { hub, authenticator, hosts, log } = options;
 
   function unary<Req, Res>(method: string, run: (request: Req, caller: Caller) => Promise<Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       // admit() throws synchronously; inside the chain its error becomes the call's status.
       Promise.resolve()
-        .then(() => run(call.request, authenticator.admit(authorizationOf(call.metadata))))
+        .then(() => {
+          hosts?.check(call.getHost());
+          return run(call.request, authenticator.admit(authorizationOf(call.metadata), addressOf(call.getPeer())));
+        })
         .then(
           (response) => callback(null, response),
           (err: unknown) => callback(grpcErrorOf(err, log, method)),
@@ -74,6 +79,12 @@ export function connectionMessageOf(view: ConnectionView): ConnectionMessage {
     connectedAt: timestampOf(view.connectedAt),
     lastActiveAt: timestampOf(view.lastActiveAt),
   };
+}
+
+/** `127.0.0.1:50412` or `::1:50412` (grpc-js's peer form, IPv6 unbracketed) → the address. */
+function addressOf(peer: string): string | undefined {
+  const colon = peer.lastIndexOf(':');
+  return colon > 0 ? peer.slice(0, colon) : undefined;
 }
 
 function authorizationOf(metadata: Metadata): string | undefined {

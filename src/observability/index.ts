@@ -1,3 +1,4 @@
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { Metrics, TrafficCounters } from './metrics.js';
+export type { AuthSurface } from './metrics.js';

@@ -13,12 +13,17 @@ export class TrafficCounters {
   connectionsClosed = 0;
 }
 
+/** The surfaces that authenticate callers, as `switchboard_auth_failures_total{surface}` names them. */
+export type AuthSurface = 'management' | 'grpc' | 'aws' | 'realtime';
+
 export class Metrics {
   readonly registry = new Registry();
   readonly traffic = new TrafficCounters();
   readonly backendLatency: Histogram<'event' | 'outcome'>;
   readonly connectRejections: Counter<'reason'>;
   readonly closes: Counter<'code'>;
+  /** Failed authentications (a wrong key, signature or token), by surface. */
+  readonly authFailures: Counter<'surface'>;
   /** Management API requests by `METHOD status`, counted plainly and read when scraped. */
   private readonly apiRequestCounts = new Map<string, number>();
 
@@ -43,6 +48,12 @@ export class Metrics {
     });
     this.connectRejections = new Counter({ name: 'switchboard_connect_rejections_total', help: 'Upgrades refused', labelNames: ['reason'], registers });
     this.closes = new Counter({ name: 'switchboard_closes_total', help: 'Connections closed by close code', labelNames: ['code'], registers });
+    this.authFailures = new Counter({
+      name: 'switchboard_auth_failures_total',
+      help: 'Failed authentications by surface (management, grpc, aws, realtime)',
+      labelNames: ['surface'],
+      registers,
+    });
     const apiRequestCounts = this.apiRequestCounts;
     new Counter({
       name: 'switchboard_api_requests_total',
@@ -64,6 +75,10 @@ export class Metrics {
   countApiRequest(method: string, status: number): void {
     const key = `${method} ${status}`;
     this.apiRequestCounts.set(key, (this.apiRequestCounts.get(key) ?? 0) + 1);
+  }
+
+  countAuthFailure(surface: AuthSurface): void {
+    this.authFailures.inc({ surface });
   }
 
   /** Whether the cluster backplane is reachable, read when scraped: 1 up, 0 down. */
