@@ -220,6 +220,15 @@ describe('idle and excess connections on the gRPC listener', () => {
     const closed = await closedWithin(held.closedAfter, 6000);
     expect(closed).toBeGreaterThan(800);
     expect(closed).toBeLessThan(4000);
+    // A real client's idle channel is closed the same way and reconnects on its next call.
+    const client = grpcClient(node.node.grpcAddress!.port);
+    try {
+      expect((await grpcGet(client))?.code).toBe(STATUS.NOT_FOUND);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect((await grpcGet(client))?.code).toBe(STATUS.NOT_FOUND);
+    } finally {
+      client.close();
+    }
   });
 
   it('holds at most grpc.maxConnections connections; calls still work once a slot is free', async () => {
