@@ -73,6 +73,8 @@ export interface SharedIdempotency {
 export interface Backplane {
   /** The backplane's URL without credentials, for logs and UNAVAILABLE messages. */
   readonly name: string;
+  /** Which implementation: a memory backplane is never lost and is not worth a health metric. */
+  readonly kind: 'memory' | 'redis' | 'nats';
   /** True while connected; cross-node calls answer UNAVAILABLE otherwise. */
   readonly healthy: boolean;
   /** Connects, announces this node's liveness and starts receiving requests and fan-out. */

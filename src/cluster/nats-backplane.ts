@@ -46,6 +46,7 @@ const RECOVERY_RETRY_MS = 250;
 
 export class NatsBackplane implements Backplane {
   readonly name: string;
+  readonly kind = 'nats';
   readonly history: NatsHistory;
   readonly idempotency: NatsIdempotency;
 

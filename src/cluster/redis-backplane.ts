@@ -124,6 +124,7 @@ const DEFAULT_IDLE_STREAM_SECONDS = 300;
 
 export class RedisBackplane implements Backplane {
   readonly name: string;
+  readonly kind = 'redis';
   readonly history: RedisHistory;
   readonly idempotency: RedisIdempotency;
 

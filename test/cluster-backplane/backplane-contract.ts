@@ -1,6 +1,6 @@
 /**
  * What every backplane must do, as one vitest suite: call describeBackplaneContract from a
- * backplane's test file with an environment that starts its server. The ClusterHub relies on
+ * backplane's test file with an environment that starts its server. The NodeHub relies on
  * nothing else (src/cluster/backplane.ts); the history cases pin MemoryTopicHistory's rules.
  */
 import { randomBytes } from 'node:crypto';

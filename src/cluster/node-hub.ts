@@ -6,6 +6,7 @@ import type { Logger } from '../observability/index.js';
 import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import { PublicationOrder } from './publication-order.js';
+import { RecoveryMerge } from './recovery.js';
 import type {
   ConnectionView,
   DeliveryResult,
@@ -29,7 +30,7 @@ import { listLocal, type LocalPage } from './listing.js';
 import { announceLocally, announcesJoinLeave, requirePresence, requireTopicOfTenant } from './topic-rules.js';
 import { presenceEntry, viewOf } from './view.js';
 
-export interface ClusterHubOptions {
+export interface NodeHubOptions {
   nodeId: string;
   registry: ConnectionRegistry;
   backplane: Backplane;
@@ -52,31 +53,14 @@ interface WireSubscribeResult extends StreamPosition {
 }
 
 /**
- * After a recovery, the offset it brought the connection up to. A publication appended before
- * the history read may still be on its way here (fanned out by its node, or delivered by a
- * publish on this node that appended before the read and delivers after it); it is in the
- * recovered part already, so its live copy is dropped. Kept for one request timeout.
+ * The one Hub, whatever the backplane (memory for one node, Redis or NATS for a cluster: the
+ * same code runs above the seam, as Centrifuge's node above its Broker). Calls for a connection
+ * go to the node named in its id; publishes are stored in the shared history, delivered here
+ * and fanned out to every other node; list and presence gather every live node's share. A
+ * backplane outage leaves this node's own connections reachable and answers cross-node calls
+ * UNAVAILABLE.
  */
-interface RecoveredUpTo {
-  offset: number;
-  epoch: string;
-  until: number;
-}
-
-/** A publication held back from a connection while its recovery reads history. */
-interface Recovery {
-  record: ConnectionRecord;
-  topic: string;
-  held: Publication[];
-}
-
-/**
- * The Hub of a node in a cluster. Calls for a connection go to the node named in its id;
- * publishes are stored in the shared history, delivered here and fanned out to every other
- * node; list and presence gather every live node's share. A backplane outage leaves this
- * node's own connections reachable and answers cross-node calls UNAVAILABLE.
- */
-export class ClusterHub implements Hub {
+export class NodeHub implements Hub {
   readonly nodeId: string;
   private readonly registry: ConnectionRegistry;
   private readonly backplane: Backplane;
@@ -84,16 +68,14 @@ export class ClusterHub implements Hub {
   private readonly framer: EnvelopeFramer;
   private readonly log: Logger;
   private readonly timeoutMs: number;
-  private readonly recoveries = new Set<Recovery>();
-  private readonly recoveredUpTo = new Map<ConnectionRecord, Map<string, RecoveredUpTo>>();
-  private nextMarkSweep = 0;
+  private readonly recovery: RecoveryMerge;
   /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
   private readonly claimTtlSeconds: number;
   private claims = 0;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
 
-  constructor(options: ClusterHubOptions) {
+  constructor(options: NodeHubOptions) {
     this.nodeId = options.nodeId;
     this.registry = options.registry;
     this.backplane = options.backplane;
@@ -102,6 +84,7 @@ export class ClusterHub implements Hub {
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
     this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
+    this.recovery = new RecoveryMerge(this.timeoutMs);
   }
 
   async start(): Promise<void> {
@@ -160,36 +143,19 @@ export class ClusterHub implements Hub {
     }
     // Live publications for this connection are held while history is read, then merged:
     // everything missed, in order, no gap and no duplicate.
-    const recovery: Recovery = { record, topic, held: [] };
-    this.recoveries.add(recovery);
+    const recovery = this.recovery.begin(record, topic);
     const added = this.registry.subscribe(record, topic);
     let missed: HistoryResult;
     try {
       missed = await this.backplane.history.read(topic, { sinceOffset: options.since.offset, epoch: options.since.epoch });
     } catch (err) {
-      this.recoveries.delete(recovery);
+      this.recovery.abandon(recovery);
       if (added) this.registry.unsubscribe(record, topic);
       throw err;
     }
-    this.recoveries.delete(recovery);
-    const publications = [...missed.publications];
-    let last = publications.length > 0 ? publications[publications.length - 1]!.offset : options.since.offset;
-    for (const held of recovery.held) {
-      if (held.offset > last) {
-        publications.push(held);
-        last = held.offset;
-      }
-    }
+    const result = this.recovery.finish(recovery, options.since.offset, missed);
     if (added) this.announce('join', topic, presenceEntry(record));
-    const recovered = missed.complete;
-    const offset = Math.max(missed.offset, last);
-    this.markRecovered(record, topic, { offset, epoch: missed.epoch, until: Date.now() + this.timeoutMs });
-    return {
-      offset,
-      epoch: missed.epoch,
-      recovered,
-      publications: recovered ? publications : [],
-    };
+    return result;
   }
 
   async unsubscribe(connectionId: string, topic: string): Promise<void> {
@@ -201,13 +167,15 @@ export class ClusterHub implements Hub {
     if (this.registry.unsubscribe(record, topic)) this.announce('leave', topic, presenceEntry(record));
   }
 
-  /** The edge tells us a local connection went: its topics hear it leave, on every node. */
-  backplaneStatus(): { name: string; healthy: boolean } {
+  /** The backplane and whether it is reachable now; undefined for the memory backplane. */
+  backplaneStatus(): { name: string; healthy: boolean } | undefined {
+    if (this.backplane.kind === 'memory') return undefined;
     return { name: this.backplane.name, healthy: this.backplane.healthy };
   }
 
+  /** The edge tells us a local connection went: its topics hear it leave, on every node. */
   connectionGone(record: ConnectionRecord): void {
-    this.recoveredUpTo.delete(record);
+    this.recovery.forget(record);
     if (record.subscriptions === undefined) return;
     for (const topic of record.subscriptions) this.announce('leave', topic, presenceEntry(record));
   }
@@ -397,56 +365,16 @@ export class ClusterHub implements Hub {
     const subscribers = this.registry.subscribersOf(topic);
     if (subscribers === undefined) return 0;
     const envelope = (): Buffer => this.framer.publication(topic, publication, epoch);
-    if (this.recoveries.size === 0 && this.recoveredUpTo.size === 0) return deliverPublication(subscribers, publication, envelope);
+    if (this.recovery.idle) return deliverPublication(subscribers, publication, envelope);
     const now = Date.now();
-    this.forgetExpiredMarks(now);
+    this.recovery.forgetExpired(now);
     let held = 0;
     const live: ConnectionRecord[] = [];
     for (const record of subscribers) {
-      const recovery = this.recoveryOf(record, topic);
-      if (recovery !== undefined) {
-        recovery.held.push(publication);
-        held++;
-      } else if (this.alreadyRecovered(record, topic, publication.offset, epoch, now)) {
-        held++;
-      } else live.push(record);
+      if (this.recovery.withholds(record, topic, publication, epoch, now)) held++;
+      else live.push(record);
     }
     return held + deliverPublication(live, publication, envelope);
-  }
-
-  private markRecovered(record: ConnectionRecord, topic: string, upTo: RecoveredUpTo): void {
-    this.forgetExpiredMarks(Date.now());
-    let topics = this.recoveredUpTo.get(record);
-    if (topics === undefined) this.recoveredUpTo.set(record, (topics = new Map()));
-    topics.set(topic, upTo);
-  }
-
-  /** At most once per request timeout: drops expired marks, so the fast path of delivery comes back. */
-  private forgetExpiredMarks(now: number): void {
-    if (now < this.nextMarkSweep || this.recoveredUpTo.size === 0) return;
-    this.nextMarkSweep = now + this.timeoutMs;
-    for (const [record, topics] of this.recoveredUpTo) {
-      for (const [topic, upTo] of topics) if (upTo.until <= now) topics.delete(topic);
-      if (topics.size === 0) this.recoveredUpTo.delete(record);
-    }
-  }
-
-  /** Whether the connection got this publication from its recovery; forgets marks that expired. */
-  private alreadyRecovered(record: ConnectionRecord, topic: string, offset: number, epoch: string, now: number): boolean {
-    const topics = this.recoveredUpTo.get(record);
-    const upTo = topics?.get(topic);
-    if (topics === undefined || upTo === undefined) return false;
-    if (upTo.until <= now) {
-      topics.delete(topic);
-      if (topics.size === 0) this.recoveredUpTo.delete(record);
-      return false;
-    }
-    return upTo.epoch === epoch && offset <= upTo.offset;
-  }
-
-  private recoveryOf(record: ConnectionRecord, topic: string): Recovery | undefined {
-    for (const recovery of this.recoveries) if (recovery.record === record && recovery.topic === topic) return recovery;
-    return undefined;
   }
 
   private announce(action: 'join' | 'leave', topic: string, entry: PresenceEntry): void {
