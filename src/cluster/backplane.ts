@@ -4,7 +4,7 @@
  * calls onto its own primitives (pub/sub, request/reply, streams, key expiry).
  */
 import { DeadlineExceeded } from '../errors/index.js';
-import type { HistoryQuery, HistoryResult, Payload, Publication, PublishResult, StreamPosition } from './hub.js';
+import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
 
 /**
  * A request the backplane could not hand to the node at all: nothing listens on the node's
@@ -55,19 +55,36 @@ export interface HistoryRetentionSettings {
   historyTtlSeconds: number;
 }
 
+/** An append that happens once per key: a retry with the same key within the TTL appends nothing. */
+export interface IdempotentAppend {
+  /** Scoped by the caller (the Hub uses the topic and the client's key). */
+  key: string;
+  ttlSeconds: number;
+}
+
+/** What an append stored. */
+export interface Appended {
+  publication: Publication;
+  epoch: string;
+}
+
+/** An append whose idempotency key was seen: nothing stored, the first append's position. */
+export interface AlreadyAppended {
+  duplicateOf: StreamPosition;
+}
+
 /** History shared by every node: recovery works whichever node a client reconnects to. */
 export interface SharedHistory {
   /** Appends at the topic's next offset (atomically across nodes). */
-  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<{ publication: Publication; epoch: string }>;
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<Appended>;
+  /**
+   * The same, unless the key was seen within its TTL: the check and the append are one atomic
+   * step (a map in memory, one Lua script on Redis, a KV claim on NATS), so of two nodes asked
+   * at once exactly one appends.
+   */
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency: IdempotentAppend): Promise<Appended | AlreadyAppended>;
   read(topic: string, query: HistoryQuery): Promise<HistoryResult>;
   position(topic: string): Promise<StreamPosition>;
-}
-
-/** Idempotent publish across nodes: the first publisher of a key stores its result. */
-export interface SharedIdempotency {
-  get(key: string): Promise<PublishResult | undefined>;
-  /** Stores the result unless one is there; returns the result that counts. */
-  setIfAbsent(key: string, result: PublishResult, ttlSeconds: number): Promise<PublishResult>;
 }
 
 export interface Backplane {
@@ -100,7 +117,6 @@ export interface Backplane {
   /** Whether a node's liveness key is present; false at once after it lapsed. */
   isLive(nodeId: string): Promise<boolean>;
   readonly history: SharedHistory;
-  readonly idempotency: SharedIdempotency;
 }
 
 /** Liveness: a node refreshes its key every third of the TTL; a dead node's ids 404 within it. */

@@ -48,7 +48,6 @@ export class NatsBackplane implements Backplane {
   readonly name: string;
   readonly kind = 'nats';
   readonly history: NatsHistory;
-  readonly idempotency: NatsIdempotency;
 
   private readonly link: NatsLink;
   private readonly layout: NatsLayout;
@@ -104,8 +103,9 @@ export class NatsBackplane implements Backplane {
     this.history = new NatsHistory(this.link, this.layout, this.background, {
       idleStreamMs: this.idleStreamMs,
       readTimeoutMs: this.operationTimeoutMs,
+      keys: new NatsIdempotency(this.link, this.layout, IDEMPOTENCY_TTL_MS),
+      nodeName: () => this.nodeId ?? 'unstarted',
     });
-    this.idempotency = new NatsIdempotency(this.link, this.layout, IDEMPOTENCY_TTL_MS);
   }
 
   /** What is in flight, for leak checks: none of it should outlive the calls that made it. */

@@ -1,7 +1,7 @@
 import type { TopicSettings } from '../config/index.js';
 import { topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
-import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
+import { InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
@@ -43,8 +43,6 @@ export interface NodeHubOptions {
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
 const IDEMPOTENCY_TTL_SECONDS = 300;
-/** How often a publish waiting for another node's claim of its idempotency key looks for the result. */
-const CLAIM_POLL_MS = 20;
 
 /** A SubscribeResult as it crosses the backplane: JSON, payloads in base64. */
 interface WireSubscribeResult extends StreamPosition {
@@ -69,9 +67,6 @@ export class NodeHub implements Hub {
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly recovery: RecoveryMerge;
-  /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
-  private readonly claimTtlSeconds: number;
-  private claims = 0;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
 
@@ -83,7 +78,6 @@ export class NodeHub implements Hub {
     this.framer = options.framer;
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
-    this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
     this.recovery = new RecoveryMerge(this.timeoutMs);
   }
 
@@ -182,34 +176,20 @@ export class NodeHub implements Hub {
 
   // ---- fan-out ----
 
+  /**
+   * A repeated idempotency key publishes nothing and answers the first publish's position with
+   * `delivered: 0` (this call reached no one); the look-up and the append are one atomic
+   * backplane step, so of several nodes asked at once exactly one publishes.
+   */
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     this.requireBackplane();
-    if (options.idempotencyKey === undefined) return this.publishOnce(topic, payload);
-    const key = `${topic}\u0000${options.idempotencyKey}`;
-    const idempotency = this.backplane.idempotency;
-    // Whoever claims the key publishes; the others wait for its result. Checking for a result
-    // and publishing without a claim would let two nodes that are asked at once both publish.
-    const token = `claim:${this.nodeId}:${++this.claims}`;
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const first = await idempotency.get(key);
-      if (first !== undefined) return first;
-      const claim = await idempotency.setIfAbsent(`${key}\u0000claim`, { offset: -1, epoch: token, delivered: 0 }, this.claimTtlSeconds);
-      if (claim.epoch === token) {
-        const result = await this.publishOnce(topic, payload);
-        return idempotency.setIfAbsent(key, result, IDEMPOTENCY_TTL_SECONDS);
-      }
-      if (Date.now() >= deadline) {
-        throw new DeadlineExceeded(`a publish with idempotency key ${options.idempotencyKey} is still in progress on another node`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
-    }
-  }
-
-  private async publishOnce(topic: string, payload: Payload): Promise<PublishResult> {
     const settings = topicSettingsFor(this.topics, topic) ?? NO_HISTORY;
     // Stored before it is acknowledged or delivered: a recovering client can always find it.
-    const { publication, epoch } = await this.backplane.history.append(topic, payload, settings);
+    const history = this.backplane.history;
+    const key = options.idempotencyKey;
+    const appended = key === undefined ? await history.append(topic, payload, settings) : await history.append(topic, payload, settings, { key: `${topic}\u0000${key}`, ttlSeconds: IDEMPOTENCY_TTL_SECONDS });
+    if ('duplicateOf' in appended) return { ...appended.duplicateOf, delivered: 0 };
+    const { publication, epoch } = appended;
     // The other nodes' share is handed to the backplane first: its batch is then written
     // before this node's own sockets in the next turn, instead of waiting behind them.
     const remote = this.fanoutSafely({
