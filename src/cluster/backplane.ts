@@ -1,7 +1,33 @@
 /**
- * What a cluster Hub needs from shared infrastructure (Redis, NATS). Above this seam the
- * cluster runs the same code whatever the backplane; below it, each backplane maps these
- * calls onto its own primitives (pub/sub, request/reply, streams, key expiry).
+ * The Backplane: everything the one Hub (node-hub.ts) needs from what the nodes share. Above
+ * this seam a lone node and a cluster run the same code; below it each implementation maps
+ * these calls onto its own primitives: memory-backplane.ts (one process: one node, or several
+ * on a MemoryBus), redis-backplane.ts (pub/sub, Lua scripts, streams, key expiry) and
+ * nats-backplane.ts (subjects, request/reply, JetStream streams and KV). A fourth backplane,
+ * or an in-machine one carrying worker processes over IPC, implements this interface and
+ * passes test/cluster-backplane/backplane-contract.ts and test/cluster/hub-contract.ts.
+ *
+ * The contract, in short (each member's comment has the details):
+ * - Lifecycle: `start(nodeId, handlers)` connects, makes the node live (visible in `liveNodes`)
+ *   and starts calling `handlers`; it refuses a node id another live node holds. `stop()`
+ *   withdraws liveness at once and rejects what is pending. `healthy` and `onHealthChange`
+ *   report the connection; while unhealthy, every call rejects `Unavailable` at once and the
+ *   Hub keeps serving its own sockets.
+ * - Requests: `request(node, …)` reaches that node's `handlers.request` and resolves with its
+ *   answer (errors travel as `RemoteAnswer`, never as rejections); `DeadlineExceeded` after the
+ *   timeout, `NodeNotListening` at once when the backplane can tell nobody listens for it.
+ * - Fan-out: `fanout(event)` reaches `handlers.fanout` on every other live node, never the
+ *   sender; the events one node hands over in one tick arrive as one batch, in call order, and
+ *   each call resolves with the sum of its event's delivered counts once every peer answered,
+ *   or at the timeout with what arrived. With no other node it resolves 0 at once.
+ * - History (`history`): offsets are per topic, consecutive from 1 and assigned atomically
+ *   across nodes; an epoch names one continuous history, and changes when that history was
+ *   lost (idle past its TTL, a server that restarted empty), so a reader can tell "nothing
+ *   missed" from "history gone". Retention by size and age as MemoryTopicHistory does it.
+ *   An append with an idempotency key appends at most once per key and TTL, in one atomic
+ *   step with the check.
+ * - Liveness: a node's liveness lapses LIVENESS_TTL_MS after it last refreshed it, so the ids
+ *   of a crashed node answer NOT_FOUND within that time.
  */
 import { DeadlineExceeded } from '../errors/index.js';
 import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
