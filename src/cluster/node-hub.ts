@@ -1,5 +1,5 @@
 import type { TopicSettings } from '../config/index.js';
-import { topicSettingsFor } from '../config/index.js';
+import { NODE_ID_PATTERN, topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
 import { InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -456,10 +456,13 @@ function encodeClusterToken(node: string, seq: number): string {
   return Buffer.from(`node:${node}:${seq}`).toString('base64url');
 }
 
+/** `node:<nodeId>:<seq>`, base64url-encoded. */
+const PAGE_TOKEN = new RegExp(`^node:(${NODE_ID_PATTERN.source.slice(1, -1)}):(\\d+)$`);
+
 function decodeClusterToken(token: string | undefined): { node: string; seq: number } | undefined {
   if (token === undefined || token === '') return undefined;
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  const match = /^node:([a-z0-9][a-z0-9-]{0,19}):(\d+)$/.exec(text);
+  const match = PAGE_TOKEN.exec(text);
   if (match === null) throw new InvalidArgument('pageToken is not a token this API issued', 'pageToken');
   return { node: match[1]!, seq: Number(match[2]) };
 }
