@@ -59,9 +59,3 @@ export function requireTopic(value: unknown, field: string): string {
   }
   return value;
 }
-
-/** The tenant of a tenant-scoped topic name (`acme:chat.room1` → `acme`). */
-export function tenantOfTopic(topic: string): string | undefined {
-  const colon = topic.indexOf(':');
-  return colon > 0 ? topic.slice(0, colon) : undefined;
-}

@@ -10,6 +10,7 @@ import {
 } from '../config/index.js';
 import { InvalidArgument, NotFound, PermissionDenied, isSwitchboardError } from '../errors/index.js';
 import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
+import { topicBelongsTo } from '../connections/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
 import type { AuthFailureGate } from './auth-failures.js';
@@ -17,7 +18,7 @@ import { hostAllowListFor } from './host-allowlist.js';
 import { awsConnectionsApi } from './aws-connections.js';
 import type { AccessKeyRateLimiter } from './rate-limits.js';
 import { documented, registerOpenApi } from './openapi.js';
-import { allowOnly, decodePayload, requireObject, requireTopic, tenantOfTopic } from './payload.js';
+import { allowOnly, decodePayload, requireObject, requireTopic } from './payload.js';
 import { ROUTES } from './schemas.js';
 import { retryAfterOf, rpcStatus, statusOf } from './status.js';
 
@@ -374,7 +375,7 @@ async function reachable(hub: Hub, caller: Caller, id: string): Promise<Connecti
 }
 
 function requireTopicTenant(caller: Caller, topic: string): void {
-  if (caller.tenantId !== undefined && tenantOfTopic(topic) !== caller.tenantId) {
+  if (!topicBelongsTo(topic, caller.tenantId)) {
     throw new PermissionDenied('this API key reaches only topics of its own tenant');
   }
 }

@@ -1,10 +1,36 @@
 /**
- * What a cluster Hub needs from shared infrastructure (Redis, NATS). Above this seam the
- * cluster runs the same code whatever the backplane; below it, each backplane maps these
- * calls onto its own primitives (pub/sub, request/reply, streams, key expiry).
+ * The Backplane: everything the one Hub (node-hub.ts) needs from what the nodes share. Above
+ * this seam a lone node and a cluster run the same code; below it each implementation maps
+ * these calls onto its own primitives: memory-backplane.ts (one process: one node, or several
+ * on a MemoryBus), redis-backplane.ts (pub/sub, Lua scripts, streams, key expiry) and
+ * nats-backplane.ts (subjects, request/reply, JetStream streams and KV). A fourth backplane,
+ * or an in-machine one carrying worker processes over IPC, implements this interface and
+ * passes test/cluster-backplane/backplane-contract.ts and test/cluster/hub-contract.ts.
+ *
+ * The contract, in short (each member's comment has the details):
+ * - Lifecycle: `start(nodeId, handlers)` connects, makes the node live (visible in `liveNodes`)
+ *   and starts calling `handlers`; it refuses a node id another live node holds. `stop()`
+ *   withdraws liveness at once and rejects what is pending. `healthy` and `onHealthChange`
+ *   report the connection; while unhealthy, every call rejects `Unavailable` at once and the
+ *   Hub keeps serving its own sockets.
+ * - Requests: `request(node, …)` reaches that node's `handlers.request` and resolves with its
+ *   answer (errors travel as `RemoteAnswer`, never as rejections); `DeadlineExceeded` after the
+ *   timeout, `NodeNotListening` at once when the backplane can tell nobody listens for it.
+ * - Fan-out: `fanout(event)` reaches `handlers.fanout` on every other live node, never the
+ *   sender; the events one node hands over in one tick arrive as one batch, in call order, and
+ *   each call resolves with the sum of its event's delivered counts once every peer answered,
+ *   or at the timeout with what arrived. With no other node it resolves 0 at once.
+ * - History (`history`): offsets are per topic, consecutive from 1 and assigned atomically
+ *   across nodes; an epoch names one continuous history, and changes when that history was
+ *   lost (idle past its TTL, a server that restarted empty), so a reader can tell "nothing
+ *   missed" from "history gone". Retention by size and age as MemoryTopicHistory does it.
+ *   An append with an idempotency key appends at most once per key and TTL, in one atomic
+ *   step with the check.
+ * - Liveness: a node's liveness lapses LIVENESS_TTL_MS after it last refreshed it, so the ids
+ *   of a crashed node answer NOT_FOUND within that time.
  */
 import { DeadlineExceeded } from '../errors/index.js';
-import type { HistoryQuery, HistoryResult, Payload, Publication, PublishResult, StreamPosition } from './hub.js';
+import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
 
 /**
  * A request the backplane could not hand to the node at all: nothing listens on the node's
@@ -55,24 +81,43 @@ export interface HistoryRetentionSettings {
   historyTtlSeconds: number;
 }
 
+/** An append that happens once per key: a retry with the same key within the TTL appends nothing. */
+export interface IdempotentAppend {
+  /** Scoped by the caller (the Hub uses the topic and the client's key). */
+  key: string;
+  ttlSeconds: number;
+}
+
+/** What an append stored. */
+export interface Appended {
+  publication: Publication;
+  epoch: string;
+}
+
+/** An append whose idempotency key was seen: nothing stored, the first append's position. */
+export interface AlreadyAppended {
+  duplicateOf: StreamPosition;
+}
+
 /** History shared by every node: recovery works whichever node a client reconnects to. */
 export interface SharedHistory {
   /** Appends at the topic's next offset (atomically across nodes). */
-  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<{ publication: Publication; epoch: string }>;
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<Appended>;
+  /**
+   * The same, unless the key was seen within its TTL: the check and the append are one atomic
+   * step (a map in memory, one Lua script on Redis, a KV claim on NATS), so of two nodes asked
+   * at once exactly one appends.
+   */
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency: IdempotentAppend): Promise<Appended | AlreadyAppended>;
   read(topic: string, query: HistoryQuery): Promise<HistoryResult>;
   position(topic: string): Promise<StreamPosition>;
-}
-
-/** Idempotent publish across nodes: the first publisher of a key stores its result. */
-export interface SharedIdempotency {
-  get(key: string): Promise<PublishResult | undefined>;
-  /** Stores the result unless one is there; returns the result that counts. */
-  setIfAbsent(key: string, result: PublishResult, ttlSeconds: number): Promise<PublishResult>;
 }
 
 export interface Backplane {
   /** The backplane's URL without credentials, for logs and UNAVAILABLE messages. */
   readonly name: string;
+  /** Which implementation: a memory backplane is never lost and is not worth a health metric. */
+  readonly kind: 'memory' | 'redis' | 'nats';
   /** True while connected; cross-node calls answer UNAVAILABLE otherwise. */
   readonly healthy: boolean;
   /** Connects, announces this node's liveness and starts receiving requests and fan-out. */
@@ -98,7 +143,6 @@ export interface Backplane {
   /** Whether a node's liveness key is present; false at once after it lapsed. */
   isLive(nodeId: string): Promise<boolean>;
   readonly history: SharedHistory;
-  readonly idempotency: SharedIdempotency;
 }
 
 /** Liveness: a node refreshes its key every third of the TTL; a dead node's ids 404 within it. */

@@ -1,21 +1,13 @@
 import type { TopicSettings } from '../config/index.js';
-import type { ConnectionRecord, ConnectionRegistry } from '../connections/index.js';
+import type { ConnectionRegistry } from '../connections/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Clock } from '../time/index.js';
 import type { Backplane } from './backplane.js';
-import { ClusterHub } from './cluster-hub.js';
 import type { EnvelopeFramer } from './delivery.js';
-import type { Hub } from './hub.js';
-import { MemoryHub } from './memory-hub.js';
+import { MemoryBackplane, MemoryBus } from './memory-backplane.js';
 import { NatsBackplane } from './nats-backplane.js';
+import { NodeHub } from './node-hub.js';
 import { RedisBackplane } from './redis-backplane.js';
-
-/** The Hub a node runs: it also hears from the edge when one of its connections goes. */
-export interface NodeHub extends Hub {
-  connectionGone(record: ConnectionRecord): void;
-  /** The backplane and whether it is reachable now; undefined for the memory Hub. */
-  backplaneStatus(): { name: string; healthy: boolean } | undefined;
-}
 
 export interface HubOptions {
   nodeId: string;
@@ -24,20 +16,17 @@ export interface HubOptions {
   topics: TopicSettings[];
   framer: EnvelopeFramer;
   log: Logger;
-  /** `redis://…`, `rediss://…` or `nats://…`; absent: the memory Hub, one node. */
+  /** `redis://…`, `rediss://…` or `nats://…`; absent: the memory backplane, one node. */
   backplane?: string;
   /** For tests: a backplane built elsewhere (its URL is then ignored). */
   backplaneInstance?: Backplane;
 }
 
-/** Builds and starts the node's Hub: in memory, or clustered over the configured backplane. */
+/** Builds and starts the node's Hub over the configured backplane (memory when none is). */
 export async function createHub(options: HubOptions): Promise<NodeHub> {
   const { nodeId, registry, clock, topics, framer, log } = options;
-  if (options.backplane === undefined && options.backplaneInstance === undefined) {
-    return new MemoryHub({ nodeId, registry, clock, topics, framer });
-  }
-  const backplane = options.backplaneInstance ?? backplaneFor(options.backplane!, log);
-  const hub = new ClusterHub({ nodeId, registry, backplane, topics, framer, log });
+  const backplane = options.backplaneInstance ?? backplaneFor(options.backplane, clock, log);
+  const hub = new NodeHub({ nodeId, registry, backplane, topics, framer, log });
   await hub.start();
   backplane.onHealthChange((healthy) => {
     if (healthy) log.info({ backplane: backplane.name }, 'backplane connected');
@@ -46,7 +35,8 @@ export async function createHub(options: HubOptions): Promise<NodeHub> {
   return hub;
 }
 
-function backplaneFor(url: string, log: Logger): Backplane {
+function backplaneFor(url: string | undefined, clock: Clock, log: Logger): Backplane {
+  if (url === undefined) return new MemoryBackplane(new MemoryBus(clock));
   if (/^rediss?:\/\//.test(url)) return new RedisBackplane(url, { log });
   if (url.startsWith('nats://')) return new NatsBackplane(url, { log });
   throw new Error(`backplane ${url}: use redis://, rediss:// or nats://`);

@@ -1,7 +1,8 @@
 /**
  * The Hub: everything the management API and the realtime protocol may ask of the cluster.
- * The memory Hub answers from this node's registry; a backplane Hub forwards a call for a
- * remote connection to its owning node and fans publishes out to every node.
+ * One implementation (NodeHub, node-hub.ts) above the Backplane seam (backplane.ts): it
+ * answers a call for one of this node's connections from the local registry, forwards a call
+ * for another node's connection to its owner, and fans publishes out to every node.
  * Callers never see sockets or backplanes, only these calls and the errors of src/errors.
  */
 

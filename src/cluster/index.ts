@@ -1,12 +1,11 @@
 export type * from './hub.js';
-export { MemoryHub } from './memory-hub.js';
 export { viewOf } from './view.js';
-export type { MemoryHubOptions } from './memory-hub.js';
 export type { EnvelopeFramer } from './delivery.js';
-export { ClusterHub } from './cluster-hub.js';
-export type { ClusterHubOptions } from './cluster-hub.js';
+export { NodeHub } from './node-hub.js';
+export type { NodeHubOptions } from './node-hub.js';
 export { createHub } from './create-hub.js';
-export type { HubOptions, NodeHub } from './create-hub.js';
+export type { HubOptions } from './create-hub.js';
 export type { Backplane } from './backplane.js';
+export { MemoryBackplane, MemoryBus } from './memory-backplane.js';
 export { RedisBackplane } from './redis-backplane.js';
 export { NatsBackplane } from './nats-backplane.js';

@@ -46,8 +46,8 @@ const RECOVERY_RETRY_MS = 250;
 
 export class NatsBackplane implements Backplane {
   readonly name: string;
+  readonly kind = 'nats';
   readonly history: NatsHistory;
-  readonly idempotency: NatsIdempotency;
 
   private readonly link: NatsLink;
   private readonly layout: NatsLayout;
@@ -103,8 +103,9 @@ export class NatsBackplane implements Backplane {
     this.history = new NatsHistory(this.link, this.layout, this.background, {
       idleStreamMs: this.idleStreamMs,
       readTimeoutMs: this.operationTimeoutMs,
+      keys: new NatsIdempotency(this.link, this.layout, IDEMPOTENCY_TTL_MS),
+      nodeName: () => this.nodeId ?? 'unstarted',
     });
-    this.idempotency = new NatsIdempotency(this.link, this.layout, IDEMPOTENCY_TTL_MS);
   }
 
   /** What is in flight, for leak checks: none of it should outlive the calls that made it. */

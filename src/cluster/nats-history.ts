@@ -25,8 +25,9 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, createInbox, DeliverPolicy, headers, nanos, type JetStreamManager, type Msg, type MsgHdrs, type NatsConnection, type StoredMsg } from 'nats';
 import { DeadlineExceeded, Unavailable } from '../errors/index.js';
-import type { HistoryRetentionSettings, SharedHistory } from './backplane.js';
+import type { AlreadyAppended, Appended, HistoryRetentionSettings, IdempotentAppend, SharedHistory } from './backplane.js';
 import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
+import type { NatsIdempotency } from './nats-idempotency.js';
 import type { NatsLayout } from './nats-layout.js';
 import { apiErrorCode, WRONG_LAST_SEQUENCE, type BackgroundTasks, type NatsLink } from './nats-link.js';
 
@@ -44,12 +45,18 @@ const MAX_APPEND_ATTEMPTS = 32;
 const MAX_CACHED_HEADS = 10_000;
 /** Messages fetched by one pull; a topic keeps at most ~1.25 × its historySize. */
 const MAX_PULL_BATCH = 10_000;
+/** How often an idempotent append whose key another node claimed looks for that node's result. */
+const CLAIM_POLL_MS = 20;
 
 export interface NatsHistoryOptions {
   /** How long an epoch announced for a topic without entries lives (MemoryTopicHistory's idleStreamSeconds). */
   idleStreamMs: number;
-  /** Deadline for one read's pull from the stream. */
+  /** Deadline for one read's pull from the stream, and for waiting on another node's claim of an idempotency key. */
   readTimeoutMs: number;
+  /** Where idempotent appends claim their keys. */
+  keys: NatsIdempotency;
+  /** Names this node's claims. */
+  nodeName: () => string;
 }
 
 /** The newest message of a topic's subject, i.e. the topic's position and retention. */
@@ -78,6 +85,7 @@ export class NatsHistory implements SharedHistory {
   private readonly heads = new Map<string, Head>();
   /** Appends to one topic from this node run one after another, so they never race each other. */
   private readonly appendChains = new Map<string, Promise<unknown>>();
+  private claims = 0;
 
   constructor(
     private readonly link: NatsLink,
@@ -86,7 +94,40 @@ export class NatsHistory implements SharedHistory {
     private readonly options: NatsHistoryOptions,
   ) {}
 
-  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<{ publication: Publication; epoch: string }> {
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<Appended>;
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency: IdempotentAppend): Promise<Appended | AlreadyAppended>;
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency?: IdempotentAppend): Promise<Appended | AlreadyAppended> {
+    if (idempotency !== undefined) return this.appendOnce(topic, payload, retention, idempotency);
+    return this.appendInOrder(topic, payload, retention);
+  }
+
+  /**
+   * A KV `create` claims the key, so of several nodes asked at once exactly one appends; the
+   * winner stores the position it appended at, the others wait for it (a claim lapses after a
+   * few request timeouts, so a node that died holding one blocks the key no longer).
+   */
+  private async appendOnce(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency: IdempotentAppend): Promise<Appended | AlreadyAppended> {
+    const keys = this.options.keys;
+    const token = `claim:${this.options.nodeName()}:${++this.claims}`;
+    const claimKey = `${idempotency.key}\u0000claim`;
+    // Never outliving the key itself, or a repeat after the key's TTL would find only the old claim.
+    const claimTtlSeconds = Math.min(idempotency.ttlSeconds, Math.max(10, Math.ceil((3 * this.options.readTimeoutMs) / 1000)));
+    const deadline = Date.now() + this.options.readTimeoutMs;
+    for (;;) {
+      const first = await keys.get(idempotency.key);
+      if (first !== undefined) return { duplicateOf: first };
+      const claim = await keys.setIfAbsent(claimKey, { offset: -1, epoch: token }, claimTtlSeconds);
+      if (claim.epoch === token) {
+        const appended = await this.appendInOrder(topic, payload, retention);
+        const position = await keys.setIfAbsent(idempotency.key, { offset: appended.publication.offset, epoch: appended.epoch }, idempotency.ttlSeconds);
+        return position.offset === appended.publication.offset && position.epoch === appended.epoch ? appended : { duplicateOf: position };
+      }
+      if (Date.now() >= deadline) throw new DeadlineExceeded(`an append with the same idempotency key is still in progress on another node`);
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+    }
+  }
+
+  private appendInOrder(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<Appended> {
     if (!this.link.healthy) return Promise.reject(this.link.unavailable());
     const subject = this.layout.historySubject(topic);
     const previous = this.appendChains.get(subject) ?? Promise.resolve();

@@ -1,6 +1,7 @@
 /**
- * Idempotent publish across nodes in a JetStream KV bucket: the first `create` of a key wins
- * (it fails when the key exists), a loser reads and returns the winner's result.
+ * Idempotency keys across nodes in a JetStream KV bucket: the first `create` of a key wins
+ * (it fails when the key exists), a loser reads and returns the winner's value. NatsHistory
+ * claims a key this way before an idempotent append and stores the append's position after.
  *
  * KV expiry is per bucket, while the contract takes a TTL per call: each value carries its
  * own expiry, reads ignore a value past it (and a later setIfAbsent replaces it with
@@ -8,19 +9,18 @@
  * server removes values no earlier than they expire.
  */
 import { nanos } from 'nats';
-import type { SharedIdempotency } from './backplane.js';
-import type { PublishResult } from './hub.js';
+import type { StreamPosition } from './hub.js';
 import { idempotencyToken, type NatsLayout } from './nats-layout.js';
 import { apiErrorCode, WRONG_LAST_SEQUENCE, type NatsLink } from './nats-link.js';
 
 const MAX_ATTEMPTS = 16;
 
 interface Stored {
-  result: PublishResult;
+  result: StreamPosition;
   expiresAt: number;
 }
 
-export class NatsIdempotency implements SharedIdempotency {
+export class NatsIdempotency {
   constructor(
     private readonly link: NatsLink,
     private readonly layout: NatsLayout,
@@ -28,7 +28,7 @@ export class NatsIdempotency implements SharedIdempotency {
     private bucketTtlMs: number,
   ) {}
 
-  async get(key: string): Promise<PublishResult | undefined> {
+  async get(key: string): Promise<StreamPosition | undefined> {
     try {
       const entry = await this.link.guard(({ idempotency }) => idempotency.get(idempotencyToken(key)));
       if (entry === null || entry.operation !== 'PUT') return undefined;
@@ -39,7 +39,7 @@ export class NatsIdempotency implements SharedIdempotency {
     }
   }
 
-  async setIfAbsent(key: string, result: PublishResult, ttlSeconds: number): Promise<PublishResult> {
+  async setIfAbsent(key: string, result: StreamPosition, ttlSeconds: number): Promise<StreamPosition> {
     try {
       const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
       await this.coverTtl(ttlMs);

@@ -22,7 +22,7 @@ import {
   type RemoteAnswer,
   type RemoteRequest,
 } from './backplane.js';
-import { RedisHistory, RedisIdempotency } from './redis-history.js';
+import { RedisHistory } from './redis-history.js';
 import { RedisLayout } from './redis-layout.js';
 import { ANNOUNCE, LEAVE, LIVE_NODES, type RedisScript, type ScriptRunner } from './redis-scripts.js';
 
@@ -124,8 +124,8 @@ const DEFAULT_IDLE_STREAM_SECONDS = 300;
 
 export class RedisBackplane implements Backplane {
   readonly name: string;
+  readonly kind = 'redis';
   readonly history: RedisHistory;
-  readonly idempotency: RedisIdempotency;
 
   private readonly url: string;
   private readonly layout: RedisLayout;
@@ -181,7 +181,6 @@ export class RedisBackplane implements Backplane {
       get: (key) => this.guarded(() => this.connection().get(key)),
     };
     this.history = new RedisHistory(runner, this.layout, (options.idleStreamSeconds ?? DEFAULT_IDLE_STREAM_SECONDS) * 1000);
-    this.idempotency = new RedisIdempotency(runner, this.layout);
   }
 
   get healthy(): boolean {

@@ -1,14 +1,14 @@
 /**
- * Shared history and idempotency on Redis: the semantics of MemoryTopicHistory and
- * IdempotencyCache, held where every node sees the same state.
+ * Shared history on Redis, idempotent appends included: the semantics of the memory
+ * backplane's history, held where every node sees the same state.
  */
 import { randomBytes } from 'node:crypto';
-import type { HistoryRetentionSettings, SharedHistory, SharedIdempotency } from './backplane.js';
-import type { HistoryQuery, HistoryResult, Payload, Publication, PublishResult, StreamPosition } from './hub.js';
+import type { AlreadyAppended, Appended, HistoryRetentionSettings, IdempotentAppend, SharedHistory } from './backplane.js';
+import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
 import type { RedisLayout } from './redis-layout.js';
-import { APPEND, READ, SET_IF_ABSENT, type ScriptRunner } from './redis-scripts.js';
+import { APPEND, READ, type ScriptRunner } from './redis-scripts.js';
 
-type AppendReply = [epoch: Buffer, offset: number, publishedAt: number];
+type AppendReply = [epoch: Buffer, offset: number, publishedAt: number] | [firstEpoch: Buffer, firstOffset: number];
 type Entry = [offset: number, data: Buffer, binary: Buffer, publishedAt: number];
 type ReadReply = [epoch: Buffer, lastOffset: number, oldestOffset: number, entries: Entry[]];
 
@@ -25,11 +25,20 @@ export class RedisHistory implements SharedHistory {
     private readonly idleMs: number,
   ) {}
 
-  async append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<{ publication: Publication; epoch: string }> {
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings): Promise<Appended>;
+  append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency: IdempotentAppend): Promise<Appended | AlreadyAppended>;
+  async append(topic: string, payload: Payload, retention: HistoryRetentionSettings, idempotency?: IdempotentAppend): Promise<Appended | AlreadyAppended> {
     const size = Math.max(0, Math.floor(retention.historySize));
     const ttlMs = retention.historyTtlSeconds > 0 ? Math.round(retention.historyTtlSeconds * 1000) : 0;
-    const args = [size, ttlMs, this.idleMs, epochCandidate(), payload.data, payload.binary ? '1' : '0'];
-    const [epoch, offset, publishedAt] = (await this.redis.run(APPEND, this.layout.topicKeys(topic), args, true)) as AppendReply;
+    const keys: string[] = this.layout.topicKeys(topic);
+    const args: (string | number | Buffer)[] = [size, ttlMs, this.idleMs, epochCandidate(), payload.data, payload.binary ? '1' : '0'];
+    if (idempotency !== undefined) {
+      keys.push(this.layout.idempotencyKey(topic, idempotency.key));
+      args.push(Math.max(1, Math.round(idempotency.ttlSeconds * 1000)));
+    }
+    const reply = (await this.redis.run(APPEND, keys, args, true)) as AppendReply;
+    if (reply.length === 2) return { duplicateOf: { offset: reply[1], epoch: reply[0].toString() } };
+    const [epoch, offset, publishedAt] = reply;
     return { publication: { offset, data: payload.data, binary: payload.binary, publishedAt }, epoch: epoch.toString() };
   }
 
@@ -53,24 +62,5 @@ export class RedisHistory implements SharedHistory {
 
   private async query(topic: string, first: number, limit: number, epoch: string): Promise<ReadReply> {
     return (await this.redis.run(READ, this.layout.topicKeys(topic), [first, limit, epoch, epochCandidate(), this.idleMs], true)) as ReadReply;
-  }
-}
-
-export class RedisIdempotency implements SharedIdempotency {
-  constructor(
-    private readonly redis: ScriptRunner & { get(key: string): Promise<string | null> },
-    private readonly layout: RedisLayout,
-  ) {}
-
-  async get(key: string): Promise<PublishResult | undefined> {
-    const stored = await this.redis.get(this.layout.idempotencyKey(key));
-    return stored === null ? undefined : (JSON.parse(stored) as PublishResult);
-  }
-
-  /** One script: the first SET wins and every later caller reads what it stored. */
-  async setIfAbsent(key: string, result: PublishResult, ttlSeconds: number): Promise<PublishResult> {
-    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
-    const stored = await this.redis.run(SET_IF_ABSENT, [this.layout.idempotencyKey(key)], [JSON.stringify(result), ttlMs], false);
-    return stored === null ? result : (JSON.parse(stored as string) as PublishResult);
   }
 }

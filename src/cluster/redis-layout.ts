@@ -30,7 +30,8 @@ export class RedisLayout {
     return [`${base}:stream`, `${base}:offset`, `${base}:epoch`];
   }
 
-  idempotencyKey(key: string): string {
-    return `${this.prefix}idem:${key}`;
+  /** In the topic's hash slot, so the idempotent append script touches one slot. */
+  idempotencyKey(topic: string, key: string): string {
+    return `${this.prefix}{t:${topic}}:idem:${key}`;
   }
 }

@@ -66,8 +66,10 @@ end
 `;
 
 /**
- * KEYS: stream, offset, epoch. ARGV: historySize, ttlMs (0: no age limit), idleMs, epoch
- * candidate, data, binary ('1'/'0'). Returns {epoch, offset, publishedAt}.
+ * KEYS: stream, offset, epoch[, idempotency key]. ARGV: historySize, ttlMs (0: no age limit),
+ * idleMs, epoch candidate, data, binary ('1'/'0')[, idempotency ttlMs]. Returns {epoch, offset,
+ * publishedAt}, or {epoch, offset} of the first append when the idempotency key is there
+ * (nothing appended): the look-up and the append are one atomic step.
  * The entry id is `<offset>-0`, so a read by offset is an XRANGE by id. Keys live ttlMs from
  * the last append (idleMs when nothing is kept and there is no TTL; forever when entries are
  * kept without a TTL), which is when the memory history would drop the stream too.
@@ -75,11 +77,19 @@ end
 export const APPEND = new RedisScript(
   'history-append',
   `${HELPERS}
-local stream, offset_key, epoch_key = KEYS[1], KEYS[2], KEYS[3]
+local stream, offset_key, epoch_key, idem_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, ttl, idle = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if idem_key then
+  local first = redis.call('HMGET', idem_key, 'e', 'o')
+  if first[1] then return {first[1], tonumber(first[2])} end
+end
 local now = now_ms()
 local epoch = current(stream, offset_key, epoch_key, ARGV[4], idle)
 local offset = redis.call('INCR', offset_key)
+if idem_key then
+  redis.call('HSET', idem_key, 'e', epoch, 'o', offset)
+  redis.call('PEXPIRE', idem_key, ARGV[7])
+end
 if size > 0 then
   drop_expired(stream, now)
   local expires = 0
@@ -165,16 +175,5 @@ export const LIVE_NODES = new RedisScript(
   `${HELPERS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now_ms()))
 return redis.call('ZRANGE', KEYS[1], 0, -1)
-`,
-);
-
-/** KEYS: idempotency key. ARGV: result JSON, ttlMs. Returns the stored result, or nil when this one was stored. */
-export const SET_IF_ABSENT = new RedisScript(
-  'idempotency-set',
-  `
-local stored = redis.call('GET', KEYS[1])
-if stored then return stored end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
 `,
 );

@@ -1,5 +1,5 @@
 import { topicSettingsFor, type TopicSettings } from '../config/index.js';
-import { OutboundFrame, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
+import { OutboundFrame, topicBelongsTo, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
 import { FailedPrecondition, PermissionDenied } from '../errors/index.js';
 import type { EnvelopeFramer } from './delivery.js';
 import type { PresenceEntry } from './hub.js';
@@ -9,7 +9,7 @@ import type { PresenceEntry } from './hub.js';
  * management key without a tenant may name any topic.
  */
 export function requireTopicOfTenant(record: ConnectionRecord, topic: string): void {
-  if (record.tenantId !== undefined && !topic.startsWith(`${record.tenantId}:`)) {
+  if (!topicBelongsTo(topic, record.tenantId)) {
     throw new PermissionDenied(`topic ${topic} does not belong to the connection's tenant`);
   }
 }

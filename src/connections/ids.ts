@@ -1,12 +1,12 @@
 import { randomFillSync } from 'node:crypto';
+import { NODE_ID_PATTERN } from '../config/index.js';
 
 /**
  * Connection ids: `<nodeId>.<22 base64url chars>` — 128 random bits make them unguessable,
  * and the node prefix lets any node route a call for an id to its owner without a lookup.
  * With node ids capped at 20 characters an id is at most 43 characters (the seeds allow 50).
  */
-export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,19}$/;
-const ID_PATTERN = /^([a-z0-9][a-z0-9-]{0,19})\.[A-Za-z0-9_-]{22}$/;
+const ID_PATTERN = new RegExp(`^(${NODE_ID_PATTERN.source.slice(1, -1)})\\.[A-Za-z0-9_-]{22}$`);
 
 const POOL_SIZE = 16 * 256;
 let pool = Buffer.allocUnsafe(POOL_SIZE);

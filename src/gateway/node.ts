@@ -6,8 +6,8 @@ import { AccessKeyRateLimiter, ApiKeyRateLimiter, AuthFailureGate, createManagem
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
-import { demoGatewaySpec, loadGatewaySpec, type GatewaySpec, type Settings } from '../config/index.js';
-import { ConnectionRegistry, NODE_ID_PATTERN } from '../connections/index.js';
+import { demoGatewaySpec, loadGatewaySpec, NODE_ID_PATTERN, type GatewaySpec, type Settings } from '../config/index.js';
+import { ConnectionRegistry } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
 import { AuthFailureThrottle } from '../ratelimit/index.js';

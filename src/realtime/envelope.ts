@@ -3,7 +3,7 @@
  * Every envelope is `{type, data, tenantId, userId?, timestamp, requestId?}`; a parse error
  * names the field at fault so the client's `error` envelope can say what to fix.
  */
-import { InvalidArgument, PermissionDenied, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+import { InvalidArgument, type ErrorKind, type SwitchboardError } from '../errors/index.js';
 
 /** What a client sent, after validation; `data` is the type's business and is checked per type. */
 export interface ClientEnvelope {
@@ -150,31 +150,6 @@ function requireTopic(topic: unknown): string {
     );
   }
   return topic;
-}
-
-/**
- * The tenant-scoped name of a topic a client named: `chat.room1` and `acme:chat.room1` both
- * become `acme:chat.room1` for tenant `acme`. The tenant is what precedes the first ':', so a
- * tenant id holding ':' could forge another tenant's prefix and is refused.
- */
-export function scopeTopic(tenantId: string, topic: string): string {
-  if (tenantId.length === 0 || tenantId.includes(':')) {
-    throw new InvalidArgument('tenantId must be non-empty and must not contain ":"', 'tenantId');
-  }
-  const separator = topic.indexOf(':');
-  if (separator < 0) {
-    if (topic.length === 0) throw new InvalidArgument('topic must not be empty', 'data.topic');
-    return `${tenantId}:${topic}`;
-  }
-  if (topic.slice(0, separator) !== tenantId) throw new PermissionDenied('topic belongs to another tenant', 'data.topic');
-  if (separator === topic.length - 1) throw new InvalidArgument('topic name after the tenant is empty', 'data.topic');
-  return topic;
-}
-
-/** The tenant a scoped topic belongs to; `undefined` for a name without a tenant. */
-export function topicTenant(topic: string): string | undefined {
-  const separator = topic.indexOf(':');
-  return separator < 0 ? undefined : topic.slice(0, separator);
 }
 
 /**

@@ -2,4 +2,4 @@ export { createRealtime } from './protocol.js';
 export type { Realtime, RealtimeOptions } from './protocol.js';
 export { createTokenVerifier } from './token-verifier.js';
 export type { TokenVerifier, VerifiedClaims } from './token-verifier.js';
-export { ERROR_CODES, encodeEnvelope, encodePublicationEnvelope, parseEnvelope, scopeTopic, topicTenant } from './envelope.js';
+export { ERROR_CODES, encodeEnvelope, encodePublicationEnvelope, parseEnvelope } from './envelope.js';

@@ -1,4 +1,5 @@
 import type { EnvelopeFramer, Hub, Publication, SubscribeResult } from '../cluster/index.js';
+import { scopeTopic, tenantOfTopic } from '../connections/index.js';
 import type { JwtSettings } from '../config/index.js';
 import type { ClientSession, RealtimeProtocol } from '../edge/index.js';
 import { isSwitchboardError, Unauthenticated } from '../errors/index.js';
@@ -14,8 +15,6 @@ import {
   parseEnvelope,
   parseSubscribeData,
   parseUnsubscribeData,
-  scopeTopic,
-  topicTenant,
   type ErrorCode,
 } from './envelope.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
@@ -50,7 +49,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
 
   const framer: EnvelopeFramer = {
     publication(topic: string, publication: Publication, epoch: string): Buffer {
-      return Buffer.from(encodePublicationEnvelope(topic, publication, epoch, topicTenant(topic), now()));
+      return Buffer.from(encodePublicationEnvelope(topic, publication, epoch, tenantOfTopic(topic), now()));
     },
     presence(kind, topic, entry): Buffer {
       return Buffer.from(encodeEnvelope(kind, { topic, connectionId: entry.connectionId, userId: entry.userId }, entry.tenantId, undefined, now()));

@@ -1,12 +1,12 @@
 /**
  * What every backplane must do, as one vitest suite: call describeBackplaneContract from a
- * backplane's test file with an environment that starts its server. The ClusterHub relies on
+ * backplane's test file with an environment that starts its server. The NodeHub relies on
  * nothing else (src/cluster/backplane.ts); the history cases pin MemoryTopicHistory's rules.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from '../../src/cluster/backplane.js';
-import type { Publication, PublishResult } from '../../src/cluster/index.js';
+import type { Publication } from '../../src/cluster/index.js';
 import { DeadlineExceeded } from '../../src/errors/index.js';
 
 export interface BackplaneEnvironment {
@@ -354,24 +354,53 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
       });
     });
 
-    describe('idempotency', () => {
-      it('has no result for a key never stored', async () => {
+    describe('idempotent appends', () => {
+      const retention = { historySize: 10, historyTtlSeconds: 60 };
+
+      it('append once per key: a repeat stores nothing and answers the first position', async () => {
         const a = await startNode(unique('a'));
-        expect(await a.backplane.idempotency.get(unique('key'))).toBeUndefined();
+        const topic = unique('acme:idem');
+        const key = { key: `${topic}\u0000k1`, ttlSeconds: 60 };
+        const first = await a.backplane.history.append(topic, payload('a'), retention, key);
+        expect(first).toMatchObject({ publication: { offset: 1 } });
+        const epoch = 'epoch' in first ? first.epoch : '';
+        expect(await a.backplane.history.append(topic, payload('b'), retention, key)).toEqual({ duplicateOf: { offset: 1, epoch } });
+        expect(await a.backplane.history.append(topic, payload('c'), retention, { key: `${topic}\u0000k2`, ttlSeconds: 60 })).toMatchObject({ publication: { offset: 2 } });
+        expect((await a.backplane.history.read(topic, {})).publications.map((p) => p.data.toString())).toEqual(['a', 'c']);
       });
 
-      it('lets exactly one of two racing nodes store its result, and both answer with it', async () => {
+      it('lets exactly one of several racing appends on two nodes store, and the rest answer its position', async () => {
         const a = await startNode(unique('a'));
         const b = await startNode(unique('b'));
-        const key = unique('acme:t\u0000key');
-        const first: PublishResult = { offset: 1, epoch: 'e', delivered: 3 };
-        const second: PublishResult = { offset: 2, epoch: 'e', delivered: 5 };
-        const [fromA, fromB] = await Promise.all([a.backplane.idempotency.setIfAbsent(key, first, 60), b.backplane.idempotency.setIfAbsent(key, second, 60)]);
-        expect(fromA).toEqual(fromB);
-        expect([first, second]).toContainEqual(fromA);
-        expect(await a.backplane.idempotency.get(key)).toEqual(fromA);
-        expect(await b.backplane.idempotency.get(key)).toEqual(fromA);
-        expect(await b.backplane.idempotency.setIfAbsent(key, { offset: 9, epoch: 'x', delivered: 0 }, 60)).toEqual(fromA);
+        const topic = unique('acme:race');
+        const key = { key: `${topic}\u0000same`, ttlSeconds: 60 };
+        const results = await Promise.all([a, b, a, b].map((node, i) => node.backplane.history.append(topic, payload(`r${i}`), retention, key)));
+        const stored = results.filter((r) => 'publication' in r);
+        expect(stored).toHaveLength(1);
+        const position = 'publication' in stored[0]! ? { offset: stored[0].publication.offset, epoch: stored[0].epoch } : undefined;
+        for (const r of results) if ('duplicateOf' in r) expect(r.duplicateOf).toEqual(position);
+        expect((await a.backplane.history.read(topic, {})).publications).toHaveLength(1);
+      });
+
+      it('forgets a key once its own TTL has passed', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:ttl');
+        const key = { key: `${topic}\u0000k`, ttlSeconds: 1 };
+        await a.backplane.history.append(topic, payload('a'), retention, key);
+        expect(await a.backplane.history.append(topic, payload('b'), retention, key)).toHaveProperty('duplicateOf');
+        await sleep(1100);
+        expect(await a.backplane.history.append(topic, payload('c'), retention, key)).toMatchObject({ publication: { offset: 2 } });
+      });
+
+      it('keeps keys of any length and alphabet apart', async () => {
+        const a = await startNode(unique('a'));
+        const topic = unique('acme:keys');
+        const long = `${topic}\u0000${'k'.repeat(500)}`;
+        const keys = [`${topic}\u0000a.b`, `${topic}\u0000a b`, `${topic}\u0000a>*`, long, `${long}!`];
+        for (const key of keys) await a.backplane.history.append(topic, payload(key), retention, { key, ttlSeconds: 60 });
+        for (const [i, key] of keys.entries()) {
+          expect(await a.backplane.history.append(topic, payload('again'), retention, { key, ttlSeconds: 60 })).toMatchObject({ duplicateOf: { offset: i + 1 } });
+        }
       });
     });
   });

@@ -112,7 +112,7 @@ describe('NatsBackplane', () => {
   it('keeps the subjects, stream and buckets docs/nats-layout.md describes', async () => {
     const a = await startNode('layout-a', { subjectPrefix: 'lay.sb', livenessTtlMs: 3000 });
     await a.history.append('acme:chat', text('hi'), { historySize: 10, historyTtlSeconds: 60 });
-    await a.idempotency.setIfAbsent('acme:chat\u0000k1', { offset: 1, epoch: 'e', delivered: 0 }, 30);
+    await a.history.append('acme:idem', text('once'), { historySize: 10, historyTtlSeconds: 60 }, { key: 'acme:idem\u0000k1', ttlSeconds: 30 });
     const jsm = await raw.jetstreamManager();
 
     const history = await jsm.streams.info('LAY_SB_HISTORY');
@@ -136,8 +136,8 @@ describe('NatsBackplane', () => {
     expect((await (await js.views.kv('lay_sb_epochs', { bindOnly: true })).status()).ttl).toBe(300_000);
     const idempotency = await js.views.kv('lay_sb_idempotency', { bindOnly: true });
     expect((await idempotency.status()).ttl).toBe(300_000);
-    const key = `k${Buffer.from('acme:chat\u0000k1').toString('base64url')}`;
-    expect((await idempotency.get(key))?.json()).toMatchObject({ result: { offset: 1, epoch: 'e', delivered: 0 } });
+    const key = `k${Buffer.from('acme:idem\u0000k1').toString('base64url')}`;
+    expect((await idempotency.get(key))?.json()).toMatchObject({ result: { offset: 1 } });
 
     const answer = await raw.request('lay.sb.node.layout-a', JSON.stringify({ op: 'presence', topic: 'acme:chat' }), { timeout: 2000 });
     expect(answer.json()).toEqual({ ok: true, value: 'presence' });
@@ -343,28 +343,6 @@ describe('NatsBackplane', () => {
     });
   });
 
-  describe('idempotency', () => {
-    it('replaces a result once its own TTL has passed', async () => {
-      const a = await startNode('idem', { subjectPrefix: prefix() });
-      const first = { offset: 1, epoch: 'e', delivered: 1 };
-      const second = { offset: 2, epoch: 'e', delivered: 2 };
-      expect(await a.idempotency.setIfAbsent('acme:t\u0000k', first, 1)).toEqual(first);
-      expect(await a.idempotency.setIfAbsent('acme:t\u0000k', second, 1)).toEqual(first);
-      await sleep(1100);
-      expect(await a.idempotency.get('acme:t\u0000k')).toBeUndefined();
-      expect(await a.idempotency.setIfAbsent('acme:t\u0000k', second, 1)).toEqual(second);
-      expect(await a.idempotency.get('acme:t\u0000k')).toEqual(second);
-    });
-
-    it('keeps keys of any length and alphabet apart', async () => {
-      const a = await startNode('idem-keys', { subjectPrefix: prefix() });
-      const long = `acme:t\u0000${'k'.repeat(500)}`;
-      const keys = ['acme:t\u0000a.b', 'acme:t\u0000a b', 'acme:t\u0000a>*', long, `${long}!`];
-      for (const [i, key] of keys.entries()) await a.idempotency.setIfAbsent(key, { offset: i, epoch: 'e', delivered: 0 }, 60);
-      for (const [i, key] of keys.entries()) expect((await a.idempotency.get(key))?.offset).toBe(i);
-    });
-  });
-
   describe('when nats-server goes away', () => {
     let faulty: NatsServer | undefined;
     afterEach(async () => {
@@ -411,8 +389,7 @@ describe('NatsBackplane', () => {
       await expect(a.history.position('acme:t')).rejects.toThrow(unavailable);
       await expect(a.isLive('fault-b')).rejects.toThrow(unavailable);
       await expect(a.liveNodes()).rejects.toThrow(unavailable);
-      await expect(a.idempotency.get('k')).rejects.toThrow(unavailable);
-      await expect(a.idempotency.setIfAbsent('k', { offset: 1, epoch: 'e', delivered: 0 }, 60)).rejects.toThrow(unavailable);
+      await expect(a.history.append('acme:t', text('x'), retention, { key: 'k', ttlSeconds: 60 })).rejects.toThrow(unavailable);
       expect(Date.now() - before).toBeLessThan(1000);
       expect(changes).toEqual([false]);
 

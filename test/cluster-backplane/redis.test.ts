@@ -87,7 +87,7 @@ describe('RedisBackplane', () => {
     await raw.connect().catch(() => {});
     const a = await startNode('layout-a', { keyPrefix: 'lay:', livenessTtlMs: 3000 });
     await a.history.append('acme:chat', { data: Buffer.from('hi'), binary: false }, { historySize: 10, historyTtlSeconds: 60 });
-    await a.idempotency.setIfAbsent('acme:chat\u0000k1', { offset: 1, epoch: 'e', delivered: 0 }, 30);
+    await a.history.append('acme:idem', { data: Buffer.from('once'), binary: false }, { historySize: 10, historyTtlSeconds: 60 }, { key: 'acme:idem\u0000k1', ttlSeconds: 30 });
 
     expect(await raw.type('lay:{t:acme:chat}:stream')).toBe('stream');
     expect(await raw.get('lay:{t:acme:chat}:offset')).toBe('1');
@@ -104,7 +104,8 @@ describe('RedisBackplane', () => {
     expect(await raw.get('lay:{live}:node:layout-a')).not.toBeNull();
     expect(await raw.pttl('lay:{live}:node:layout-a')).toBeLessThanOrEqual(3000);
     expect(await raw.zrange('lay:{live}:nodes', '0', '-1')).toEqual(['layout-a']);
-    expect(await raw.pttl('lay:idem:acme:chat\u0000k1')).toBeGreaterThan(25_000);
+    expect(await raw.pttl('lay:{t:acme:idem}:idem:acme:idem\u0000k1')).toBeGreaterThan(25_000);
+    expect(await raw.hgetall('lay:{t:acme:idem}:idem:acme:idem\u0000k1')).toMatchObject({ o: '1' });
     expect((await raw.pubsub('CHANNELS', 'lay:*')).sort()).toEqual(['lay:{fanout}:events', 'lay:{n:layout-a}:inbox']);
 
     await a.stop();
@@ -214,7 +215,6 @@ describe('RedisBackplane', () => {
       await expect(a.history.read('acme:t', {})).rejects.toThrow(unavailable);
       await expect(a.isLive('fault-b')).rejects.toThrow(unavailable);
       await expect(a.liveNodes()).rejects.toThrow(unavailable);
-      await expect(a.idempotency.get('k')).rejects.toThrow(unavailable);
       expect(Date.now() - before).toBeLessThan(1000);
       expect(changes).toEqual([false]);
 

@@ -28,7 +28,7 @@ import {
   type TestNode,
 } from './support.js';
 
-/** The ClusterHub's default: how long a cross-node call or a fan-out waits for an answer. */
+/** The NodeHub's default: how long a cross-node call or a fan-out waits for an answer. */
 const REQUEST_TIMEOUT_MS = 2000;
 
 export function describeClusterFaults(kind: BackplaneKind): void {

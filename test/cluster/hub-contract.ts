@@ -1,5 +1,5 @@
 /**
- * What every Hub must do, as one vitest suite: the memory Hub alone, and the ClusterHub on each
+ * What every Hub must do, as one vitest suite: the memory Hub alone, and the NodeHub on each
  * backplane with connections on its own node and on another one. The calls and their errors
  * are those src/cluster/hub.ts documents; the management API and the realtime protocol rely
  * on nothing else. Call describeHubContract from a test file with an environment.
@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backplane } from '../../src/cluster/backplane.js';
-import { ClusterHub, MemoryHub, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
+import { MemoryBackplane, MemoryBus, NodeHub, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
 import { ConnectionRecord, ConnectionRegistry, newConnectionId, type ClientTransport, type ConnectionProtocol, type OutboundFrame } from '../../src/connections/index.js';
 import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from '../../src/errors/index.js';
@@ -83,7 +83,7 @@ export function framer() {
   return createRealtime({ jwt: undefined, clock: systemClock, log }).framer;
 }
 
-/** The memory Hub: one node, nothing remote. */
+/** The memory backplane: one node alone (the embedded default), nothing remote. */
 export function memoryEnvironment(): HubEnvironment {
   let counter = 0;
   return {
@@ -91,14 +91,30 @@ export function memoryEnvironment(): HubEnvironment {
     async createCluster(topics) {
       const nodeId = `mem${++counter}`;
       const registry = new ConnectionRegistry();
-      const hub = new MemoryHub({ nodeId, registry, clock: systemClock, topics, framer: framer() });
+      const hub = new NodeHub({ nodeId, registry, backplane: new MemoryBackplane(new MemoryBus(systemClock)), topics, framer: framer(), log });
+      await hub.start();
       return { nodes: [{ nodeId, hub, registry }], close: () => hub.close() };
     },
   };
 }
 
+/** Two nodes on one memory bus: the in-process backplane with a node to call across. */
+export function memoryBusEnvironment(): HubEnvironment {
+  // The two nodes of a cluster share their namespace, and so their bus.
+  const buses = new Map<string, MemoryBus>();
+  return clusterEnvironment({
+    setup: async () => {},
+    teardown: async () => buses.clear(),
+    create(namespace) {
+      let bus = buses.get(namespace);
+      if (bus === undefined) buses.set(namespace, (bus = new MemoryBus(systemClock)));
+      return new MemoryBackplane(bus);
+    },
+  });
+}
+
 /**
- * Two ClusterHubs on one backplane server. `create(namespace)` builds an unstarted backplane
+ * Two Hubs on one backplane server. `create(namespace)` builds an unstarted backplane
  * whose keys or subjects start with the namespace, so each cluster sees only itself.
  */
 export function clusterEnvironment(options: {
@@ -119,7 +135,7 @@ export function clusterEnvironment(options: {
         for (const suffix of ['a', 'b']) {
           const nodeId = `${namespace}${suffix}`;
           const registry = new ConnectionRegistry();
-          const hub = new ClusterHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000 });
+          const hub = new NodeHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000 });
           await hub.start();
           nodes.push({ nodeId, hub, registry });
         }
@@ -417,13 +433,14 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
         expect(await hub.publish(topic, text('x'))).toMatchObject({ delivered: open.length });
       });
 
-      it('answers a repeated idempotency key with the first result and delivers once, per topic, from any node', async () => {
+      it('answers a repeated idempotency key with the first position and delivered 0, and delivers once, per topic, from any node', async () => {
         const { hub, connect, nodes } = await start();
         const topic = unique('idem');
         const subscribers = places.map((place) => connect(place, { protocol: 'raw' }));
         for (const c of subscribers) await hub.subscribe(c.id, topic);
         const first = await hub.publish(topic, text('a'), { idempotencyKey: 'k1' });
-        for (const node of nodes) expect(await node.hub.publish(topic, text('b'), { idempotencyKey: 'k1' })).toEqual(first);
+        expect(first.delivered).toBe(subscribers.length);
+        for (const node of nodes) expect(await node.hub.publish(topic, text('b'), { idempotencyKey: 'k1' })).toEqual({ offset: first.offset, epoch: first.epoch, delivered: 0 });
         for (const c of subscribers) expect(c.transport.texts()).toEqual(['a']);
         const otherTopic = unique('idem');
         expect(await hub.publish(otherTopic, text('c'), { idempotencyKey: 'k1' })).toMatchObject({ offset: 1, delivered: 0 });
@@ -437,7 +454,8 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
         const c = connect(places[places.length - 1]!, { protocol: 'raw' });
         await hub.subscribe(c.id, topic);
         const results = await Promise.all(nodes.flatMap((node) => [1, 2, 3].map((i) => node.hub.publish(topic, text(`r${i}`), { idempotencyKey: 'same' }))));
-        expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+        expect(new Set(results.map((r) => `${r.offset}/${r.epoch}`)).size).toBe(1);
+        expect(results.map((r) => r.delivered).sort()).toEqual([...Array<number>(results.length - 1).fill(0), 1]);
         expect((await hub.history(topic, {})).publications).toHaveLength(1);
         expect(c.transport.frames).toHaveLength(1);
       });

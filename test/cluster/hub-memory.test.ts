@@ -1,4 +1,4 @@
-/** The memory Hub (one node, everything local) against the Hub contract. */
-import { describeHubContract, memoryEnvironment } from './hub-contract.js';
+import { describeHubContract, memoryBusEnvironment, memoryEnvironment } from './hub-contract.js';
 
-describeHubContract('memory', memoryEnvironment());
+describeHubContract('memory backplane, one node', memoryEnvironment());
+describeHubContract('memory backplane, two nodes on one bus', memoryBusEnvironment());

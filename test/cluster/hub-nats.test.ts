@@ -1,5 +1,5 @@
 /**
- * The ClusterHub on NATS against the Hub contract: two nodes on a private `nats-server -js`,
+ * The NodeHub on NATS against the Hub contract: two nodes on a private `nats-server -js`,
  * each cluster under its own subject prefix (hence its own stream and buckets).
  */
 import { NatsBackplane } from '../../src/cluster/index.js';
@@ -8,7 +8,7 @@ import { clusterEnvironment, describeHubContract } from './hub-contract.js';
 
 let server: NatsServer | undefined;
 
-describeHubContract('ClusterHub on NATS', clusterEnvironment({
+describeHubContract('NodeHub on NATS', clusterEnvironment({
   async setup() {
     server = await startNatsServer();
   },

@@ -1,5 +1,5 @@
 /**
- * The ClusterHub on Redis against the Hub contract: two nodes on a private redis-server, each
+ * The NodeHub on Redis against the Hub contract: two nodes on a private redis-server, each
  * cluster under its own key prefix; classic and sharded pub/sub.
  */
 import { RedisBackplane } from '../../src/cluster/index.js';
@@ -9,7 +9,7 @@ import { clusterEnvironment, describeHubContract } from './hub-contract.js';
 let server: RedisServer | undefined;
 
 for (const shardedPubSub of [false, true]) {
-  describeHubContract(shardedPubSub ? 'ClusterHub on Redis (sharded pub/sub)' : 'ClusterHub on Redis', clusterEnvironment({
+  describeHubContract(shardedPubSub ? 'NodeHub on Redis (sharded pub/sub)' : 'NodeHub on Redis', clusterEnvironment({
     async setup() {
       server ??= await startRedisServer();
     },

@@ -237,7 +237,7 @@ describe.each([
   }, 60_000);
 
   // Each node delivers its own publications at once and the others' through the backplane:
-  // ClusterHub holds a later offset until the earlier ones arrive (PublicationOrder).
+  // NodeHub holds a later offset until the earlier ones arrive (PublicationOrder).
   it('delivers publications in offset order to a subscriber while several nodes publish concurrently', async () => {
     const reader = await connectRealtime(nodes[0]!, 'acme', 'in-order');
     await reader.request({ type: 'subscribe', data: { topic: 'interleaved' } });

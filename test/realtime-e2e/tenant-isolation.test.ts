@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemoryHub } from '../../src/cluster/index.js';
+import { MemoryBackplane, MemoryBus, NodeHub } from '../../src/cluster/index.js';
 import { ConnectionRecord, ConnectionRegistry, OutboundFrame, type ClientTransport } from '../../src/connections/index.js';
 import type { ClientSession } from '../../src/edge/index.js';
 import { createLogger } from '../../src/observability/index.js';
@@ -86,7 +86,7 @@ function expectOnlyTenant(tenant: string, frames: string[]): void {
 }
 
 describe('tenant isolation', () => {
-  it('no frame reaches a connection of another tenant, whatever clients, keys and publishers do (registry + MemoryHub)', async () => {
+  it('no frame reaches a connection of another tenant, whatever clients, keys and publishers do (registry + the Hub on the memory backplane)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.record({ tenant: fc.constantFrom(...TENANTS), user: fc.constantFrom(...USERS) }), { minLength: CONNS, maxLength: CONNS }),
@@ -95,13 +95,14 @@ describe('tenant isolation', () => {
           const clock = new ManualClock();
           const registry = new ConnectionRegistry();
           const realtime = createRealtime({ jwt: undefined, clock, log: createLogger('silent') });
-          const hub = new MemoryHub({ nodeId: 'n1', registry, clock, topics: [topic('*', { joinLeave: true, presence: true })], framer: realtime.framer });
+          const hub = new NodeHub({ nodeId: 'n1', registry, backplane: new MemoryBackplane(new MemoryBus(clock)), topics: [topic('*', { joinLeave: true, presence: true })], framer: realtime.framer, log: createLogger('silent') });
+          await hub.start();
           realtime.attach(hub);
           const sessions = identities.map((who, i) => {
             const session = new FakeSession((s) => {
               if (registry.remove(s.record)) hub.connectionGone(s.record);
             });
-            session.record = new ConnectionRecord(`n1.c${i}`, 'gw', '127.0.0.1', 'ua', clock.now(), 'realtime', session, who.tenant, who.user);
+            session.record = new ConnectionRecord(`n1.c${String(i).padStart(21, '0')}`, 'gw', '127.0.0.1', 'ua', clock.now(), 'realtime', session, who.tenant, who.user);
             registry.add(session.record);
             return session;
           });

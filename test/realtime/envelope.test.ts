@@ -1,3 +1,4 @@
+import { scopeTopic, tenantOfTopic } from '../../src/connections/index.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -9,8 +10,6 @@ import {
   parseEnvelope,
   parseSubscribeData,
   parseUnsubscribeData,
-  scopeTopic,
-  topicTenant,
 } from '../../src/realtime/envelope.js';
 import { InvalidArgument, NotFound, PermissionDenied, Unauthenticated } from '../../src/errors/index.js';
 
@@ -197,7 +196,7 @@ describe('encodePublicationEnvelope', () => {
   });
 });
 
-describe('scopeTopic and topicTenant', () => {
+describe('scopeTopic and tenantOfTopic (connections/topic-names.ts, the one topic-tenant rule)', () => {
   it('prefixes a bare topic with the tenant', () => {
     expect(scopeTopic('acme', 'chat.room1')).toBe('acme:chat.room1');
   });
@@ -220,9 +219,10 @@ describe('scopeTopic and topicTenant', () => {
     invalidField(() => scopeTopic('acme', 'acme:'), 'data.topic');
   });
 
-  it('topicTenant reads the part before the first ":"', () => {
-    expect(topicTenant('acme:chat:x')).toBe('acme');
-    expect(topicTenant('chat')).toBeUndefined();
+  it('tenantOfTopic reads the part before the first ":"', () => {
+    expect(tenantOfTopic('acme:chat:x')).toBe('acme');
+    expect(tenantOfTopic('chat')).toBeUndefined();
+    expect(tenantOfTopic(':chat')).toBeUndefined();
   });
 
   it('never returns a topic of another tenant', () => {
@@ -237,7 +237,7 @@ describe('scopeTopic and topicTenant', () => {
           expect(err instanceof PermissionDenied || err instanceof InvalidArgument).toBe(true);
           return;
         }
-        expect(topicTenant(scoped)).toBe(tenantId);
+        expect(tenantOfTopic(scoped)).toBe(tenantId);
       }),
       { numRuns: 2000 },
     );

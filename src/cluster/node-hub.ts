@@ -1,11 +1,12 @@
 import type { TopicSettings } from '../config/index.js';
-import { topicSettingsFor } from '../config/index.js';
+import { NODE_ID_PATTERN, topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
-import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
+import { InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import { PublicationOrder } from './publication-order.js';
+import { RecoveryMerge } from './recovery.js';
 import type {
   ConnectionView,
   DeliveryResult,
@@ -29,7 +30,7 @@ import { listLocal, type LocalPage } from './listing.js';
 import { announceLocally, announcesJoinLeave, requirePresence, requireTopicOfTenant } from './topic-rules.js';
 import { presenceEntry, viewOf } from './view.js';
 
-export interface ClusterHubOptions {
+export interface NodeHubOptions {
   nodeId: string;
   registry: ConnectionRegistry;
   backplane: Backplane;
@@ -42,8 +43,6 @@ export interface ClusterHubOptions {
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
 const IDEMPOTENCY_TTL_SECONDS = 300;
-/** How often a publish waiting for another node's claim of its idempotency key looks for the result. */
-const CLAIM_POLL_MS = 20;
 
 /** A SubscribeResult as it crosses the backplane: JSON, payloads in base64. */
 interface WireSubscribeResult extends StreamPosition {
@@ -52,31 +51,14 @@ interface WireSubscribeResult extends StreamPosition {
 }
 
 /**
- * After a recovery, the offset it brought the connection up to. A publication appended before
- * the history read may still be on its way here (fanned out by its node, or delivered by a
- * publish on this node that appended before the read and delivers after it); it is in the
- * recovered part already, so its live copy is dropped. Kept for one request timeout.
+ * The one Hub, whatever the backplane (memory for one node, Redis or NATS for a cluster: the
+ * same code runs above the seam, as Centrifuge's node above its Broker). Calls for a connection
+ * go to the node named in its id; publishes are stored in the shared history, delivered here
+ * and fanned out to every other node; list and presence gather every live node's share. A
+ * backplane outage leaves this node's own connections reachable and answers cross-node calls
+ * UNAVAILABLE.
  */
-interface RecoveredUpTo {
-  offset: number;
-  epoch: string;
-  until: number;
-}
-
-/** A publication held back from a connection while its recovery reads history. */
-interface Recovery {
-  record: ConnectionRecord;
-  topic: string;
-  held: Publication[];
-}
-
-/**
- * The Hub of a node in a cluster. Calls for a connection go to the node named in its id;
- * publishes are stored in the shared history, delivered here and fanned out to every other
- * node; list and presence gather every live node's share. A backplane outage leaves this
- * node's own connections reachable and answers cross-node calls UNAVAILABLE.
- */
-export class ClusterHub implements Hub {
+export class NodeHub implements Hub {
   readonly nodeId: string;
   private readonly registry: ConnectionRegistry;
   private readonly backplane: Backplane;
@@ -84,16 +66,11 @@ export class ClusterHub implements Hub {
   private readonly framer: EnvelopeFramer;
   private readonly log: Logger;
   private readonly timeoutMs: number;
-  private readonly recoveries = new Set<Recovery>();
-  private readonly recoveredUpTo = new Map<ConnectionRecord, Map<string, RecoveredUpTo>>();
-  private nextMarkSweep = 0;
-  /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
-  private readonly claimTtlSeconds: number;
-  private claims = 0;
+  private readonly recovery: RecoveryMerge;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
 
-  constructor(options: ClusterHubOptions) {
+  constructor(options: NodeHubOptions) {
     this.nodeId = options.nodeId;
     this.registry = options.registry;
     this.backplane = options.backplane;
@@ -101,7 +78,7 @@ export class ClusterHub implements Hub {
     this.framer = options.framer;
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
-    this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
+    this.recovery = new RecoveryMerge(this.timeoutMs);
   }
 
   async start(): Promise<void> {
@@ -160,36 +137,19 @@ export class ClusterHub implements Hub {
     }
     // Live publications for this connection are held while history is read, then merged:
     // everything missed, in order, no gap and no duplicate.
-    const recovery: Recovery = { record, topic, held: [] };
-    this.recoveries.add(recovery);
+    const recovery = this.recovery.begin(record, topic);
     const added = this.registry.subscribe(record, topic);
     let missed: HistoryResult;
     try {
       missed = await this.backplane.history.read(topic, { sinceOffset: options.since.offset, epoch: options.since.epoch });
     } catch (err) {
-      this.recoveries.delete(recovery);
+      this.recovery.abandon(recovery);
       if (added) this.registry.unsubscribe(record, topic);
       throw err;
     }
-    this.recoveries.delete(recovery);
-    const publications = [...missed.publications];
-    let last = publications.length > 0 ? publications[publications.length - 1]!.offset : options.since.offset;
-    for (const held of recovery.held) {
-      if (held.offset > last) {
-        publications.push(held);
-        last = held.offset;
-      }
-    }
+    const result = this.recovery.finish(recovery, options.since.offset, missed);
     if (added) this.announce('join', topic, presenceEntry(record));
-    const recovered = missed.complete;
-    const offset = Math.max(missed.offset, last);
-    this.markRecovered(record, topic, { offset, epoch: missed.epoch, until: Date.now() + this.timeoutMs });
-    return {
-      offset,
-      epoch: missed.epoch,
-      recovered,
-      publications: recovered ? publications : [],
-    };
+    return result;
   }
 
   async unsubscribe(connectionId: string, topic: string): Promise<void> {
@@ -201,47 +161,35 @@ export class ClusterHub implements Hub {
     if (this.registry.unsubscribe(record, topic)) this.announce('leave', topic, presenceEntry(record));
   }
 
-  /** The edge tells us a local connection went: its topics hear it leave, on every node. */
-  backplaneStatus(): { name: string; healthy: boolean } {
+  /** The backplane and whether it is reachable now; undefined for the memory backplane. */
+  backplaneStatus(): { name: string; healthy: boolean } | undefined {
+    if (this.backplane.kind === 'memory') return undefined;
     return { name: this.backplane.name, healthy: this.backplane.healthy };
   }
 
+  /** The edge tells us a local connection went: its topics hear it leave, on every node. */
   connectionGone(record: ConnectionRecord): void {
-    this.recoveredUpTo.delete(record);
+    this.recovery.forget(record);
     if (record.subscriptions === undefined) return;
     for (const topic of record.subscriptions) this.announce('leave', topic, presenceEntry(record));
   }
 
   // ---- fan-out ----
 
+  /**
+   * A repeated idempotency key publishes nothing and answers the first publish's position with
+   * `delivered: 0` (this call reached no one); the look-up and the append are one atomic
+   * backplane step, so of several nodes asked at once exactly one publishes.
+   */
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<PublishResult> {
     this.requireBackplane();
-    if (options.idempotencyKey === undefined) return this.publishOnce(topic, payload);
-    const key = `${topic}\u0000${options.idempotencyKey}`;
-    const idempotency = this.backplane.idempotency;
-    // Whoever claims the key publishes; the others wait for its result. Checking for a result
-    // and publishing without a claim would let two nodes that are asked at once both publish.
-    const token = `claim:${this.nodeId}:${++this.claims}`;
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const first = await idempotency.get(key);
-      if (first !== undefined) return first;
-      const claim = await idempotency.setIfAbsent(`${key}\u0000claim`, { offset: -1, epoch: token, delivered: 0 }, this.claimTtlSeconds);
-      if (claim.epoch === token) {
-        const result = await this.publishOnce(topic, payload);
-        return idempotency.setIfAbsent(key, result, IDEMPOTENCY_TTL_SECONDS);
-      }
-      if (Date.now() >= deadline) {
-        throw new DeadlineExceeded(`a publish with idempotency key ${options.idempotencyKey} is still in progress on another node`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
-    }
-  }
-
-  private async publishOnce(topic: string, payload: Payload): Promise<PublishResult> {
     const settings = topicSettingsFor(this.topics, topic) ?? NO_HISTORY;
     // Stored before it is acknowledged or delivered: a recovering client can always find it.
-    const { publication, epoch } = await this.backplane.history.append(topic, payload, settings);
+    const history = this.backplane.history;
+    const key = options.idempotencyKey;
+    const appended = key === undefined ? await history.append(topic, payload, settings) : await history.append(topic, payload, settings, { key: `${topic}\u0000${key}`, ttlSeconds: IDEMPOTENCY_TTL_SECONDS });
+    if ('duplicateOf' in appended) return { ...appended.duplicateOf, delivered: 0 };
+    const { publication, epoch } = appended;
     // The other nodes' share is handed to the backplane first: its batch is then written
     // before this node's own sockets in the next turn, instead of waiting behind them.
     const remote = this.fanoutSafely({
@@ -397,56 +345,16 @@ export class ClusterHub implements Hub {
     const subscribers = this.registry.subscribersOf(topic);
     if (subscribers === undefined) return 0;
     const envelope = (): Buffer => this.framer.publication(topic, publication, epoch);
-    if (this.recoveries.size === 0 && this.recoveredUpTo.size === 0) return deliverPublication(subscribers, publication, envelope);
+    if (this.recovery.idle) return deliverPublication(subscribers, publication, envelope);
     const now = Date.now();
-    this.forgetExpiredMarks(now);
+    this.recovery.forgetExpired(now);
     let held = 0;
     const live: ConnectionRecord[] = [];
     for (const record of subscribers) {
-      const recovery = this.recoveryOf(record, topic);
-      if (recovery !== undefined) {
-        recovery.held.push(publication);
-        held++;
-      } else if (this.alreadyRecovered(record, topic, publication.offset, epoch, now)) {
-        held++;
-      } else live.push(record);
+      if (this.recovery.withholds(record, topic, publication, epoch, now)) held++;
+      else live.push(record);
     }
     return held + deliverPublication(live, publication, envelope);
-  }
-
-  private markRecovered(record: ConnectionRecord, topic: string, upTo: RecoveredUpTo): void {
-    this.forgetExpiredMarks(Date.now());
-    let topics = this.recoveredUpTo.get(record);
-    if (topics === undefined) this.recoveredUpTo.set(record, (topics = new Map()));
-    topics.set(topic, upTo);
-  }
-
-  /** At most once per request timeout: drops expired marks, so the fast path of delivery comes back. */
-  private forgetExpiredMarks(now: number): void {
-    if (now < this.nextMarkSweep || this.recoveredUpTo.size === 0) return;
-    this.nextMarkSweep = now + this.timeoutMs;
-    for (const [record, topics] of this.recoveredUpTo) {
-      for (const [topic, upTo] of topics) if (upTo.until <= now) topics.delete(topic);
-      if (topics.size === 0) this.recoveredUpTo.delete(record);
-    }
-  }
-
-  /** Whether the connection got this publication from its recovery; forgets marks that expired. */
-  private alreadyRecovered(record: ConnectionRecord, topic: string, offset: number, epoch: string, now: number): boolean {
-    const topics = this.recoveredUpTo.get(record);
-    const upTo = topics?.get(topic);
-    if (topics === undefined || upTo === undefined) return false;
-    if (upTo.until <= now) {
-      topics.delete(topic);
-      if (topics.size === 0) this.recoveredUpTo.delete(record);
-      return false;
-    }
-    return upTo.epoch === epoch && offset <= upTo.offset;
-  }
-
-  private recoveryOf(record: ConnectionRecord, topic: string): Recovery | undefined {
-    for (const recovery of this.recoveries) if (recovery.record === record && recovery.topic === topic) return recovery;
-    return undefined;
   }
 
   private announce(action: 'join' | 'leave', topic: string, entry: PresenceEntry): void {
@@ -548,10 +456,13 @@ function encodeClusterToken(node: string, seq: number): string {
   return Buffer.from(`node:${node}:${seq}`).toString('base64url');
 }
 
+/** `node:<nodeId>:<seq>`, base64url-encoded. */
+const PAGE_TOKEN = new RegExp(`^node:(${NODE_ID_PATTERN.source.slice(1, -1)}):(\\d+)$`);
+
 function decodeClusterToken(token: string | undefined): { node: string; seq: number } | undefined {
   if (token === undefined || token === '') return undefined;
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  const match = /^node:([a-z0-9][a-z0-9-]{0,19}):(\d+)$/.exec(text);
+  const match = PAGE_TOKEN.exec(text);
   if (match === null) throw new InvalidArgument('pageToken is not a token this API issued', 'pageToken');
   return { node: match[1]!, seq: Number(match[2]) };
 }

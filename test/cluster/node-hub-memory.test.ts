@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryHub, type EnvelopeFramer } from '../../src/cluster/index.js';
+import { MemoryBackplane, MemoryBus, NodeHub, type EnvelopeFramer } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
 import { ConnectionRecord, ConnectionRegistry, OutboundFrame, type ClientTransport, type ConnectionProtocol } from '../../src/connections/index.js';
 import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from '../../src/errors/index.js';
@@ -48,7 +48,9 @@ function setup(topics: TopicSettings[] = [topicSettings('*')]) {
     },
     presence: (...args) => realtime.framer.presence(...args),
   };
-  const hub = new MemoryHub({ nodeId: 'n1', registry, clock, topics, framer });
+  const hub = new NodeHub({ nodeId: 'n1', registry, backplane: new MemoryBackplane(new MemoryBus(clock)), topics, framer, log: createLogger('silent') });
+  // The memory backplane registers the node within this call: nothing to wait for.
+  void hub.start();
   let next = 0;
   const connect = (options: { tenantId?: string; userId?: string; protocol?: ConnectionProtocol; gatewayId?: string } = {}) => {
     const transport = new FakeTransport();
@@ -74,7 +76,7 @@ function setup(topics: TopicSettings[] = [topicSettings('*')]) {
 
 const textPayload = (value: string) => ({ data: Buffer.from(value), binary: false });
 
-describe('MemoryHub publish', () => {
+describe('The Hub on the memory backplane: publish', () => {
   it('frames a publication once per publish and shares the frame among subscribers of each protocol', async () => {
     const { hub, connect, framedCount } = setup();
     const realtimeA = connect({ tenantId: 'acme', userId: 'a' });
@@ -115,14 +117,14 @@ describe('MemoryHub publish', () => {
     expect(await hub.publish('acme:t', textPayload('x'))).toMatchObject({ delivered: 1 });
   });
 
-  it('answers a repeated idempotency key with the first result for 5 minutes, per topic', async () => {
+  it('answers a repeated idempotency key with the first position and delivered 0 for 5 minutes, per topic', async () => {
     // History outlives the key here, so the stream (and its offsets) carry on.
     const { hub, connect, clock } = setup([topicSettings('*', { historyTtlSeconds: 3600 })]);
     const c = connect({ tenantId: 'acme' });
     await hub.subscribe(c.id, 'acme:t');
     const first = await hub.publish('acme:t', textPayload('"a"'), { idempotencyKey: 'k' });
     clock.advance(299_000);
-    expect(await hub.publish('acme:t', textPayload('"b"'), { idempotencyKey: 'k' })).toEqual(first);
+    expect(await hub.publish('acme:t', textPayload('"b"'), { idempotencyKey: 'k' })).toEqual({ ...first, delivered: 0 });
     expect(c.transport.frames).toHaveLength(1);
     expect(await hub.publish('acme:u', textPayload('"c"'), { idempotencyKey: 'k' })).toMatchObject({ offset: 1 });
     clock.advance(1_001);
@@ -132,7 +134,7 @@ describe('MemoryHub publish', () => {
   });
 });
 
-describe('MemoryHub subscribe', () => {
+describe('The Hub on the memory backplane: subscribe', () => {
   it('answers NotFound for an unknown connection', async () => {
     const { hub } = setup();
     await expect(hub.subscribe('n1.nope', 'acme:t')).rejects.toBeInstanceOf(NotFound);
@@ -171,7 +173,7 @@ describe('MemoryHub subscribe', () => {
   });
 });
 
-describe('MemoryHub join and leave', () => {
+describe('The Hub on the memory backplane: join and leave', () => {
   it('tells other realtime subscribers of joins and leaves, never the joiner or raw subscribers', async () => {
     const { hub, connect } = setup([topicSettings('*', { joinLeave: true })]);
     const alice = connect({ tenantId: 'acme', userId: 'alice' });
@@ -207,7 +209,7 @@ describe('MemoryHub join and leave', () => {
   });
 });
 
-describe('MemoryHub presence, user send and broadcast', () => {
+describe('The Hub on the memory backplane: presence, user send and broadcast', () => {
   it('reports subscribers and distinct users where the topic keeps presence, and refuses elsewhere', async () => {
     const { hub, connect } = setup([topicSettings('acme:room*', { presence: true }), topicSettings('*', { presence: false })]);
     const a1 = connect({ tenantId: 'acme', userId: 'alice' });
@@ -245,7 +247,7 @@ describe('MemoryHub presence, user send and broadcast', () => {
   });
 });
 
-describe('MemoryHub connections', () => {
+describe('The Hub on the memory backplane: connections', () => {
   it('gets, sends to and disconnects a connection; a closed one is not found', async () => {
     const { hub, connect } = setup();
     const c = connect({ tenantId: 'acme', userId: 'alice' });
@@ -271,7 +273,7 @@ describe('MemoryHub connections', () => {
     const made = Array.from({ length: 7 }, (_, i) => connect({ tenantId: i % 2 === 0 ? 'acme' : 'globex', userId: `u${i % 3}`, gatewayId: i < 4 ? 'g1' : 'g2' }));
     // Subscribe in reverse so the topic index is out of registration order.
     for (const c of [...made].reverse()) if (c.record.tenantId === 'acme') await hub.subscribe(c.id, 'acme:t');
-    const pageAll = async (filter: Parameters<MemoryHub['list']>[0]): Promise<string[]> => {
+    const pageAll = async (filter: Parameters<NodeHub['list']>[0]): Promise<string[]> => {
       const seen: string[] = [];
       let pageToken: string | undefined;
       do {
