@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, StartupError } from '../errors/index.js';
 import { ApiError, EndpointUnreachable } from './management-client.js';
 import { connectionsCommand, topicsCommand, UsageError } from './operator.js';
 import { startCommand } from './start.js';
@@ -37,6 +37,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (err instanceof EndpointUnreachable) {
       process.stderr.write(`switchboard: ${err.message}\n`);
       return 3;
+    }
+    if (err instanceof StartupError) {
+      process.stderr.write(`switchboard: ${err.message}\n`);
+      return 2;
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`switchboard: configuration error: ${err.message}\n`);

@@ -1,6 +1,6 @@
 /** The config folder's face: settings and gateway specs, loaded and validated. */
 export * from './types.js';
-export { loadSettings, parseHostPort, formatHostPort, defaultSettings, NODE_ID_PATTERN, TOPIC_DEFAULTS } from './settings.js';
+export { loadSettings, loadSettingsWithSources, SETTING_NAMES, LOG_FORMATS, parseHostPort, formatHostPort, defaultSettings, NODE_ID_PATTERN, TOPIC_DEFAULTS } from './settings.js';
 export type { SettingsFlags, SettingsInput } from './settings.js';
 export { loadGatewaySpec, parseGatewaySpec, demoGatewaySpec } from './spec.js';
 export { topicSettingsFor, compileTopicPatterns } from './topics.js';

@@ -1,3 +1,4 @@
-export { createLogger } from './logger.js';
+export { chooseLogFormat, createLogger } from './logger.js';
+export { formatPrettyLine } from './pretty.js';
 export type { Logger } from './logger.js';
 export { Metrics, TrafficCounters } from './metrics.js';
