@@ -41,7 +41,7 @@ describe('pretty log lines', () => {
     log.info({ authorization: 'Bearer sekrit', listen: '127.0.0.1:8081' }, 'hello');
     log.debug('not at info');
     expect(out.lines).toHaveLength(1);
-    expect(out.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  hello authorization=\[redacted\] listen=127\.0\.0\.1:8081\n$/);
+    expect(out.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello authorization=\[redacted\] listen=127\.0\.0\.1:8081\n$/);
   });
 
   it('are JSON with format json', () => {
@@ -91,7 +91,7 @@ describe('choosing the log format', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const started = out.split('\n').find((line) => line.includes('switchboard node started'));
-    expect(started, out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  switchboard node started nodeId=\S+ client=127\.0\.0\.1:\d+ management=127\.0\.0\.1:\d+ gateways=\["demo"\]$/);
+    expect(started, out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}switchboard node started nodeId=\S+ client=127\.0\.0\.1:\d+ management=127\.0\.0\.1:\d+ gateways=\["demo"\]$/);
     expect(out).not.toContain('"level"');
   }, 30_000);
 });
