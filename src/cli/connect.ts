@@ -67,11 +67,13 @@ function wsUrl(text: string): string {
 }
 
 function headersOf(pairs: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+  // Named, so the connection's identity.userAgent says where it came from; --header may replace it.
+  const headers: Record<string, string> = { 'User-Agent': 'switchboard-connect' };
   for (const pair of pairs) {
     const colon = pair.indexOf(':');
     const name = colon < 0 ? '' : pair.slice(0, colon).trim();
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header ${JSON.stringify(pair)}: must be NAME:VALUE, e.g. "Authorization: Bearer T"`);
+    if (name.toLowerCase() === 'user-agent') delete headers['User-Agent'];
     headers[name] = pair.slice(colon + 1).trim();
   }
   return headers;

@@ -35,21 +35,32 @@ export function startCommand(): Command {
       // commander hands over an empty SWITCHBOARD_CONFIG as the value ''; empty means unset, as for every variable.
       const configFile = typeof opts.config === 'string' && opts.config.trim() !== '' ? opts.config : undefined;
       const { settings, sources } = loadSettingsWithSources({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
-      const node = await SwitchboardNode.start(settings, { sources });
-      let stopping = false;
+      // Listening for signals before the node starts: one that arrives while it logs "started"
+      // (a supervisor that stops it at once) must drain it, not kill it by Node's default action.
+      const started: { node?: SwitchboardNode } = {};
+      let stopSignal: string | undefined;
       const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        node.log.info({ signal }, 'stopping');
-        node.drain().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            node.log.error({ err }, 'drain failed');
-            process.exit(1);
-          },
-        );
+        stopSignal ??= signal;
+        if (started.node !== undefined) drainAndExit(started.node, stopSignal);
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      started.node = await SwitchboardNode.start(settings, { sources });
+      if (stopSignal !== undefined) drainAndExit(started.node, stopSignal);
     });
+}
+
+const draining = new WeakSet<SwitchboardNode>();
+
+function drainAndExit(node: SwitchboardNode, signal: string): void {
+  if (draining.has(node)) return;
+  draining.add(node);
+  node.log.info({ signal }, 'stopping');
+  node.drain().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      node.log.error({ err }, 'drain failed');
+      process.exit(1);
+    },
+  );
 }

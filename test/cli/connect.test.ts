@@ -95,6 +95,7 @@ describe('switchboard connect', { timeout: 30_000 }, () => {
     const connectCall = await backend.waitFor((r) => r.url === '/connect');
     expect(connectCall.headers['x-test']).toBe('one two');
     expect(connectCall.headers.authorization).toBe('Bearer t0k');
+    expect(connectCall.headers['user-agent']).toBe('switchboard-connect');
     const message = await backend.waitFor((r) => r.url === '/message');
     expect(message.headers['content-type']).toBe('application/octet-stream');
     expect(message.body.toString()).toBe('abc');
