@@ -30,6 +30,13 @@ export class ManagementClient {
     this.base = endpoint.replace(/\/+$/, '');
   }
 
+  /** A 401 says which flag or variable carries the key, since the message alone does not say where it should come from. */
+  private keyHint(): string {
+    return this.apiKey === undefined
+      ? 'no API key was given: pass --api-key KEY or set SWITCHBOARD_API_KEY (a key the node was started with: its --api-key, SWITCHBOARD_API_KEYS or management.apiKeys)'
+      : 'the node does not accept this key: check --api-key or SWITCHBOARD_API_KEY against the keys the node was started with (its --api-key, SWITCHBOARD_API_KEYS or management.apiKeys)';
+  }
+
   async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = {};
     if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
@@ -56,7 +63,8 @@ export class ManagementClient {
       const status = json as { code?: number; message?: string } | undefined;
       const code = typeof status?.code === 'number' ? status.code : undefined;
       const name = code === undefined ? `HTTP ${response.status}` : `${RPC_NAMES[code] ?? `code ${code}`} (HTTP ${response.status})`;
-      throw new ApiError(response.status, code, `${name}: ${status?.message ?? text}`);
+      const hint = response.status === 401 ? `; ${this.keyHint()}` : '';
+      throw new ApiError(response.status, code, `${name}: ${status?.message ?? text}${hint}`);
     }
     return json;
   }

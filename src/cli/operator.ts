@@ -1,67 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { ManagementClient, segment } from './management-client.js';
-import { renderRecord, renderTable, type OutputFormat } from './output.js';
-
-/** A usage problem found after parsing (missing data, unreadable file): exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-interface CommonOptions {
-  endpoint: string;
-  apiKey?: string;
-  output?: OutputFormat;
-}
-
-function withCommon(command: Command): Command {
-  return command
-    .addOption(new Option('--endpoint <url>', 'management API base URL').env('SWITCHBOARD_ENDPOINT').default('http://127.0.0.1:8081'))
-    .addOption(new Option('--api-key <key>', 'management API key').env('SWITCHBOARD_API_KEY'))
-    .addOption(new Option('-o, --output <format>', 'json or table (default: table on a terminal, json otherwise)').choices(['json', 'table']));
-}
-
-function withPayload(command: Command): Command {
-  return command
-    .option('--data <text>', 'the message, as text')
-    .option('--file <path>', 'read the message from a file')
-    .addOption(new Option('--type <type>', 'frame type').choices(['text', 'binary']).default('text'));
-}
-
-function clientOf(options: CommonOptions): ManagementClient {
-  return new ManagementClient(options.endpoint, options.apiKey);
-}
-
-function formatOf(options: CommonOptions): OutputFormat {
-  return options.output ?? (process.stdout.isTTY ? 'table' : 'json');
-}
-
-async function readPayload(options: { data?: string; file?: string; type: string }): Promise<{ data: string; type: 'TEXT' | 'BINARY' }> {
-  let bytes: Buffer;
-  if (options.data !== undefined && options.file !== undefined) throw new UsageError('give either --data or --file, not both');
-  if (options.data !== undefined) bytes = Buffer.from(options.data, 'utf8');
-  else if (options.file !== undefined) {
-    try {
-      bytes = readFileSync(options.file);
-    } catch (err) {
-      throw new UsageError(`cannot read --file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  } else if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    bytes = Buffer.concat(chunks);
-  } else {
-    throw new UsageError('no message: give --data, --file, or pipe it on standard input');
-  }
-  return { data: bytes.toString('base64'), type: options.type === 'binary' ? 'BINARY' : 'TEXT' };
-}
-
-function print(value: unknown, format: OutputFormat, table?: () => string): void {
-  process.stdout.write(format === 'json' || table === undefined ? `${JSON.stringify(value, null, 2)}\n` : table());
-}
+import { Command } from 'commander';
+import { segment } from './management-client.js';
+import { clientOf, formatOf, print, readPayload, withCommon, withPayload, type CommonOptions, type PayloadOptions } from './options.js';
+import { renderRecord, renderTable } from './output.js';
 
 const CONNECTION_COLUMNS = ['id', 'gatewayId', 'tenantId', 'userId', 'sourceIp', 'userAgent', 'connectedAt', 'lastActiveAt', 'subscriptions'];
 
@@ -70,43 +10,66 @@ function connectionRow(connection: Record<string, unknown>): Record<string, unkn
   return { ...connection, sourceIp: identity.sourceIp, userAgent: identity.userAgent };
 }
 
-export function connectionsCommand(): Command {
-  const connections = new Command('connections').description('Look up, message and close live connections');
+const CONNECTION_ID = 'the connection id (X-Yc-Apigateway-Websocket-Connection-Id of its handshake)';
+const TOPIC = 'the topic, e.g. acme:news (a tenant-scoped topic starts with the tenant id)';
 
-  withCommon(connections.command('get').argument('<connectionId>').option('--full', 'include tenant, user, topics and heartbeat state'))
+export function connectionsCommand(): Command {
+  const connections = new Command('connections').description('Look up, message, subscribe and close live connections');
+
+  withCommon(connections.command('get').argument('<connectionId>', CONNECTION_ID).option('--full', 'include tenant, user, topics and heartbeat state'))
     .description('Show one connection')
     .action(async (id: string, options: CommonOptions & { full?: boolean }) => {
       const connection = (await clientOf(options).call('GET', `/connections/${segment(id)}${options.full ? '?view=FULL' : ''}`)) as Record<string, unknown>;
       print(connection, formatOf(options), () => renderRecord(connection));
     });
 
-  withCommon(withPayload(connections.command('send').argument('<connectionId>')))
+  listCommand(connections);
+
+  withCommon(withPayload(connections.command('send').argument('<connectionId>', CONNECTION_ID)))
     .description('Send one message to a connection (--data, --file or standard input)')
-    .action(async (id: string, options: CommonOptions & { data?: string; file?: string; type: string }) => {
+    .action(async (id: string, options: CommonOptions & PayloadOptions) => {
       const payload = await readPayload(options);
       await clientOf(options).call('POST', `/connections/${segment(id)}:send`, payload);
       print({}, formatOf(options), () => 'sent\n');
     });
 
-  withCommon(connections.command('disconnect').argument('<connectionId>'))
+  withCommon(connections.command('disconnect').argument('<connectionId>', CONNECTION_ID))
     .description('Close a connection (close code 1000)')
     .action(async (id: string, options: CommonOptions) => {
       await clientOf(options).call('DELETE', `/connections/${segment(id)}`);
       print({}, formatOf(options), () => 'disconnected\n');
     });
 
+  withCommon(connections.command('subscribe').argument('<connectionId>', CONNECTION_ID).argument('<topic>', TOPIC))
+    .description("Subscribe a connection to a topic, server-side; prints the topic's offset and epoch")
+    .action(async (id: string, topic: string, options: CommonOptions) => {
+      const result = (await clientOf(options).call('POST', `/connections/${segment(id)}:subscribe`, { topic })) as Record<string, unknown>;
+      print(result, formatOf(options), () => renderRecord(result));
+    });
+
+  withCommon(connections.command('unsubscribe').argument('<connectionId>', CONNECTION_ID).argument('<topic>', TOPIC))
+    .description('Unsubscribe a connection from a topic (not being subscribed is not an error)')
+    .action(async (id: string, topic: string, options: CommonOptions) => {
+      await clientOf(options).call('POST', `/connections/${segment(id)}:unsubscribe`, { topic });
+      print({}, formatOf(options), () => 'unsubscribed\n');
+    });
+
+  return connections;
+}
+
+function listCommand(connections: Command): void {
   withCommon(
     connections
       .command('list')
-      .option('--gateway-id <id>')
-      .option('--tenant-id <id>')
-      .option('--user-id <id>')
-      .option('--topic <topic>')
+      .option('--gateway-id <id>', 'only connections of this gateway (spec)')
+      .option('--tenant-id <id>', 'only connections of this tenant')
+      .option('--user-id <id>', 'only connections of this user')
+      .option('--topic <topic>', 'only connections subscribed to this topic')
       .option('--page-size <n>', 'connections per page (1-1000)', '100')
       .option('--page-token <token>', 'continue from a previous page')
       .option('--all', 'follow every page'),
   )
-    .description('List live connections')
+    .description('List live connections (with tenant, user and topics)')
     .action(async (options: CommonOptions & Record<string, string | boolean | undefined>) => {
       const query = new URLSearchParams();
       const filters: [string, unknown][] = [
@@ -133,16 +96,14 @@ export function connectionsCommand(): Command {
         renderTable(found.map(connectionRow), CONNECTION_COLUMNS) + (nextPageToken ? `next page: --page-token ${nextPageToken}\n` : ''),
       );
     });
-
-  return connections;
 }
 
 export function topicsCommand(): Command {
   const topics = new Command('topics').description('Publish to topics and read their presence and history');
 
-  withCommon(withPayload(topics.command('publish').argument('<topic>').option('--idempotency-key <key>', 'publish once per key within 5 minutes')))
-    .description('Publish one message to every subscriber of a topic')
-    .action(async (topic: string, options: CommonOptions & { data?: string; file?: string; type: string; idempotencyKey?: string }) => {
+  withCommon(withPayload(topics.command('publish').argument('<topic>', TOPIC).option('--idempotency-key <key>', 'publish once per key within 5 minutes')))
+    .description('Publish one message to every subscriber of a topic; prints its offset, epoch and how many connections got it')
+    .action(async (topic: string, options: CommonOptions & PayloadOptions & { idempotencyKey?: string }) => {
       const payload = await readPayload(options);
       const result = (await clientOf(options).call('POST', `/topics/${segment(topic)}:publish`, {
         ...payload,
@@ -151,15 +112,22 @@ export function topicsCommand(): Command {
       print(result, formatOf(options), () => renderRecord(result));
     });
 
-  withCommon(topics.command('presence').argument('<topic>'))
-    .description('Who is subscribed to a topic')
+  withCommon(topics.command('presence').argument('<topic>', TOPIC))
+    .description('Who is subscribed to a topic (needs presence: true in its topics settings)')
     .action(async (topic: string, options: CommonOptions) => {
       const result = (await clientOf(options).call('GET', `/topics/${segment(topic)}/presence`)) as { connections: Record<string, unknown>[]; users: string[] };
       print(result, formatOf(options), () => renderTable(result.connections, ['connectionId', 'tenantId', 'userId']) + `${result.users.length} distinct users\n`);
     });
 
-  withCommon(topics.command('history').argument('<topic>').option('--since-offset <n>').option('--epoch <epoch>').option('--limit <n>'))
-    .description('Publications a topic still holds')
+  withCommon(
+    topics
+      .command('history')
+      .argument('<topic>', TOPIC)
+      .option('--since-offset <n>', 'only publications after this offset')
+      .option('--epoch <epoch>', 'the epoch --since-offset belongs to (another epoch answers complete=false)')
+      .option('--limit <n>', 'at most this many publications (1-10000)'),
+  )
+    .description('Publications a topic still holds (needs historySize in its topics settings)')
     .action(async (topic: string, options: CommonOptions & { sinceOffset?: string; epoch?: string; limit?: string }) => {
       const query = new URLSearchParams();
       if (options.sinceOffset !== undefined) query.set('sinceOffset', options.sinceOffset);
@@ -178,4 +146,29 @@ export function topicsCommand(): Command {
     });
 
   return topics;
+}
+
+export function usersCommand(): Command {
+  const users = new Command('users').description("Reach every connection of a user");
+  withCommon(withPayload(users.command('send').argument('<userId>', 'the user id (from the JWT or the connect integration)').option('--tenant-id <id>', "only this tenant's connections of the user")))
+    .description('Send one message to every connection of a user; prints how many got it')
+    .action(async (userId: string, options: CommonOptions & PayloadOptions & { tenantId?: string }) => {
+      const payload = await readPayload(options);
+      const body = { ...payload, ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }) };
+      const result = (await clientOf(options).call('POST', `/users/${segment(userId)}:send`, body)) as Record<string, unknown>;
+      print(result, formatOf(options), () => renderRecord(result));
+    });
+  return users;
+}
+
+export function tenantsCommand(): Command {
+  const tenants = new Command('tenants').description('Reach every connection of a tenant');
+  withCommon(withPayload(tenants.command('broadcast').argument('<tenantId>', 'the tenant id')))
+    .description('Send one message to every connection of a tenant; prints how many got it')
+    .action(async (tenantId: string, options: CommonOptions & PayloadOptions) => {
+      const payload = await readPayload(options);
+      const result = (await clientOf(options).call('POST', `/tenants/${segment(tenantId)}:broadcast`, payload)) as Record<string, unknown>;
+      print(result, formatOf(options), () => renderRecord(result));
+    });
+  return tenants;
 }

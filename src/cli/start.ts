@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadSettings, type SettingsFlags } from '../config/index.js';
+import { loadSettingsWithSources, LOG_FORMATS, type SettingsFlags } from '../config/index.js';
 import { SwitchboardNode } from '../gateway/index.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -16,6 +16,11 @@ export function startCommand(): Command {
     .option('--node-id <id>', 'this node\'s id, [a-z0-9-]{1,20} [env SWITCHBOARD_NODE_ID] (default: host name and port)')
     .option('--grpc-listen <host:port>', 'gRPC ConnectionService listener [env SWITCHBOARD_GRPC_LISTEN]')
     .addOption(new Option('--log-level <level>', 'log level [env SWITCHBOARD_LOG_LEVEL] (default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(
+      new Option('--log-format <format>', 'pretty (readable lines) or json; auto: pretty on a terminal, json otherwise [env SWITCHBOARD_LOG_FORMAT] (default auto)').choices(
+        LOG_FORMATS,
+      ),
+    )
     .action(async (opts: Record<string, unknown>) => {
       const flags: SettingsFlags = {};
       if (typeof opts.listen === 'string') flags.listen = opts.listen;
@@ -25,25 +30,37 @@ export function startCommand(): Command {
       if (typeof opts.backplane === 'string') flags.backplane = opts.backplane;
       if (typeof opts.nodeId === 'string') flags.nodeId = opts.nodeId;
       if (typeof opts.logLevel === 'string') flags.logLevel = opts.logLevel;
+      if (typeof opts.logFormat === 'string') flags.logFormat = opts.logFormat;
       if (typeof opts.grpcListen === 'string') flags.grpcListen = opts.grpcListen;
       // commander hands over an empty SWITCHBOARD_CONFIG as the value ''; empty means unset, as for every variable.
       const configFile = typeof opts.config === 'string' && opts.config.trim() !== '' ? opts.config : undefined;
-      const settings = loadSettings({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
-      const node = await SwitchboardNode.start(settings);
-      let stopping = false;
+      const { settings, sources } = loadSettingsWithSources({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
+      // Listening for signals before the node starts: one that arrives while it logs "started"
+      // (a supervisor that stops it at once) must drain it, not kill it by Node's default action.
+      const started: { node?: SwitchboardNode } = {};
+      let stopSignal: string | undefined;
       const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        node.log.info({ signal }, 'stopping');
-        node.drain().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            node.log.error({ err }, 'drain failed');
-            process.exit(1);
-          },
-        );
+        stopSignal ??= signal;
+        if (started.node !== undefined) drainAndExit(started.node, stopSignal);
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      started.node = await SwitchboardNode.start(settings, { sources });
+      if (stopSignal !== undefined) drainAndExit(started.node, stopSignal);
     });
+}
+
+const draining = new WeakSet<SwitchboardNode>();
+
+function drainAndExit(node: SwitchboardNode, signal: string): void {
+  if (draining.has(node)) return;
+  draining.add(node);
+  node.log.info({ signal }, 'stopping');
+  node.drain().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      node.log.error({ err }, 'drain failed');
+      process.exit(1);
+    },
+  );
 }

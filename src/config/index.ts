@@ -2,6 +2,9 @@
 export * from './types.js';
 export {
   loadSettings,
+  loadSettingsWithSources,
+  SETTING_NAMES,
+  LOG_FORMATS,
   parseHostPort,
   formatHostPort,
   defaultSettings,

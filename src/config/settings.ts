@@ -21,11 +21,15 @@ import {
   type HostPort,
   type JwtSettings,
   type Limits,
+  type LogFormat,
   type LogLevel,
   type ManagementTimeouts,
+  type NamedSetting,
   type RateLimitSetting,
   type Scope,
   type Settings,
+  type SettingSource,
+  type SettingSources,
   type TlsSetting,
   type TopicSettings,
 } from './types.js';
@@ -377,6 +381,7 @@ export function defaultSettings(): Settings {
 
 export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,19}$/;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 const BACKPLANE_SCHEMES = ['redis://', 'rediss://', 'nats://'];
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
 const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -415,6 +420,13 @@ function checkLogLevel(value: string, source: string, path: string): LogLevel {
     throw new ConfigError(source, path, `must be one of ${LOG_LEVELS.join(', ')}, got ${describeValue(value)}`);
   }
   return value as LogLevel;
+}
+
+function checkLogFormat(value: string, source: string, path: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) {
+    throw new ConfigError(source, path, `must be one of ${LOG_FORMATS.join(', ')}, got ${describeValue(value)}`);
+  }
+  return value as LogFormat;
 }
 
 /** `source` and `path` name the key's position (`management.apiKeys[2].key`, `--api-key #1`), never the key. */
@@ -503,9 +515,11 @@ class SettingsFileReader {
     if (backplane !== undefined) settings.backplane = checkBackplane(backplane, this.file, 'backplane');
     const nodeId = f.string(root.nodeId, 'nodeId');
     if (nodeId !== undefined) settings.nodeId = checkNodeId(nodeId, this.file, 'nodeId');
-    const log = f.mapping(root.log, 'log', ['level']);
+    const log = f.mapping(root.log, 'log', ['level', 'format']);
     const level = f.string(log?.level, 'log.level');
     if (level !== undefined) settings.log.level = checkLogLevel(level, this.file, 'log.level');
+    const format = f.string(log?.format, 'log.format');
+    if (format !== undefined) settings.log.format = checkLogFormat(format, this.file, 'log.format');
 
     settings.trustedProxies = (f.list(root.trustedProxies, 'trustedProxies') ?? []).map((entry, index) => {
       const entryPath = itemPath('trustedProxies', index);
@@ -852,8 +866,17 @@ export interface SettingsFlags {
   backplane?: string;
   nodeId?: string;
   logLevel?: string;
+  logFormat?: string;
   grpcListen?: string;
 }
+
+/** The flag, variable and file key of each setting that start-up errors name, so a message can say how to change it. */
+export const SETTING_NAMES: Readonly<Record<NamedSetting, { flag: string; env: string; key: string }>> = {
+  listen: { flag: '--listen', env: 'SWITCHBOARD_LISTEN', key: 'listen' },
+  'management.listen': { flag: '--management-listen', env: 'SWITCHBOARD_MANAGEMENT_LISTEN', key: 'management.listen' },
+  'grpc.listen': { flag: '--grpc-listen', env: 'SWITCHBOARD_GRPC_LISTEN', key: 'grpc.listen' },
+  backplane: { flag: '--backplane', env: 'SWITCHBOARD_BACKPLANE', key: 'backplane' },
+};
 
 export interface SettingsInput {
   /** The YAML file; when absent, SWITCHBOARD_CONFIG names it; when both are absent, defaults. */
@@ -874,6 +897,7 @@ interface OverrideLayer {
   backplane?: [string, string];
   nodeId?: [string, string];
   logLevel?: [string, string];
+  logFormat?: [string, string];
   grpcListen?: [string, string];
 }
 
@@ -905,6 +929,8 @@ function environmentLayer(env: Environment): OverrideLayer {
   if (nodeId) layer.nodeId = nodeId;
   const logLevel = read('SWITCHBOARD_LOG_LEVEL');
   if (logLevel) layer.logLevel = logLevel;
+  const logFormat = read('SWITCHBOARD_LOG_FORMAT');
+  if (logFormat) layer.logFormat = logFormat;
   const grpcListen = read('SWITCHBOARD_GRPC_LISTEN');
   if (grpcListen) layer.grpcListen = grpcListen;
   return layer;
@@ -919,6 +945,7 @@ function flagLayer(flags: SettingsFlags): OverrideLayer {
   if (flags.backplane !== undefined) layer.backplane = ['--backplane', flags.backplane];
   if (flags.nodeId !== undefined) layer.nodeId = ['--node-id', flags.nodeId];
   if (flags.logLevel !== undefined) layer.logLevel = ['--log-level', flags.logLevel];
+  if (flags.logFormat !== undefined) layer.logFormat = ['--log-format', flags.logFormat];
   if (flags.grpcListen !== undefined) layer.grpcListen = ['--grpc-listen', flags.grpcListen];
   return layer;
 }
@@ -932,7 +959,8 @@ interface ListenerOrigin {
   layer: number;
 }
 type ListenerPath = 'listen' | 'management.listen' | 'grpc.listen';
-type ListenerOrigins = Record<ListenerPath, ListenerOrigin>;
+type ListenerOrigins = Record<NamedSetting, ListenerOrigin>;
+const LAYER_KINDS: readonly SettingSource['kind'][] = ['default', 'file', 'env', 'flag'];
 
 function applyLayer(settings: Settings, layer: OverrideLayer, layerRank: number, origins: ListenerOrigins): void {
   if (layer.listen) {
@@ -960,9 +988,13 @@ function applyLayer(settings: Settings, layer: OverrideLayer, layerRank: number,
       settings.management.apiKeys.push({ key, scopes: [...ALL_SCOPES] });
     }
   }
-  if (layer.backplane) settings.backplane = checkBackplane(layer.backplane[1], layer.backplane[0], 'backplane');
+  if (layer.backplane) {
+    settings.backplane = checkBackplane(layer.backplane[1], layer.backplane[0], 'backplane');
+    origins.backplane = { source: layer.backplane[0], layer: layerRank };
+  }
   if (layer.nodeId) settings.nodeId = checkNodeId(layer.nodeId[1], layer.nodeId[0], 'nodeId');
   if (layer.logLevel) settings.log.level = checkLogLevel(layer.logLevel[1], layer.logLevel[0], 'log.level');
+  if (layer.logFormat) settings.log.format = checkLogFormat(layer.logFormat[1], layer.logFormat[0], 'log.format');
   if (layer.grpcListen) {
     const [source, text] = layer.grpcListen;
     // The address is replaced; the file's other grpc settings (tls, limits) stay.
@@ -1012,11 +1044,16 @@ function checkListeners(settings: Settings, origins: ListenerOrigins): void {
  * defaults; API keys from flags and variables are added to the file's.
  */
 export function loadSettings(input: SettingsInput): Settings {
+  return loadSettingsWithSources(input).settings;
+}
+
+/** loadSettings, and where the settings that start-up errors name came from. */
+export function loadSettingsWithSources(input: SettingsInput): { settings: Settings; sources: SettingSources } {
   const configFile = input.configFile ?? (input.env.SWITCHBOARD_CONFIG?.trim() || undefined);
   let settings = defaultSettings();
   // Before the layers apply, an address is the file's (or the default's when there is no file).
   const base: ListenerOrigin = { source: configFile ?? '(defaults)', layer: configFile === undefined ? 0 : 1 };
-  const origins: ListenerOrigins = { listen: { ...base }, 'management.listen': { ...base }, 'grpc.listen': { ...base } };
+  const origins: ListenerOrigins = { listen: { ...base }, 'management.listen': { ...base }, 'grpc.listen': { ...base }, backplane: { ...base } };
   if (configFile !== undefined) {
     const document = parseYamlText(readConfigText(configFile, 'config file'), configFile);
     const reader = new SettingsFileReader(configFile, dirname(resolve(configFile)), input.env);
@@ -1025,5 +1062,10 @@ export function loadSettings(input: SettingsInput): Settings {
   applyLayer(settings, environmentLayer(input.env), 2, origins);
   applyLayer(settings, flagLayer(input.flags), 3, origins);
   checkListeners(settings, origins);
-  return settings;
+  const sources: SettingSources = {};
+  for (const [setting, origin] of Object.entries(origins) as [NamedSetting, ListenerOrigin][]) {
+    const kind = LAYER_KINDS[origin.layer] ?? 'default';
+    sources[setting] = { kind, name: kind === 'default' ? '' : origin.source };
+  }
+  return { settings, sources };
 }

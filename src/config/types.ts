@@ -133,6 +133,24 @@ export interface AuthFailureThrottleSetting {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** `pretty`: readable lines; `json`: one JSON object a line; `auto` (or absent): pretty on a terminal, JSON otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** Settings that a flag, a variable or a file key can set, and which start-up errors name. */
+export type NamedSetting = 'listen' | 'management.listen' | 'grpc.listen' | 'backplane';
+
+/**
+ * Where a setting's value came from: a flag (`--listen`), a variable (`SWITCHBOARD_LISTEN`),
+ * a file (its path; the key is the setting's path) or the default.
+ */
+export interface SettingSource {
+  kind: 'flag' | 'env' | 'file' | 'default';
+  /** The flag, the variable or the file's path; empty for the default. */
+  name: string;
+}
+
+export type SettingSources = Partial<Record<NamedSetting, SettingSource>>;
+
 export interface Settings {
   /** Client listener. */
   listen: HostPort;
@@ -169,7 +187,8 @@ export interface Settings {
   backplane?: string;
   /** At most 20 characters of [a-z0-9-]; absent means derived from host name and port. */
   nodeId?: string;
-  log: { level: LogLevel };
+  /** `format` absent: `auto`. */
+  log: { level: LogLevel; format?: LogFormat };
   /** Peers whose `X-Forwarded-For` is believed (exact addresses). */
   trustedProxies: string[];
   /** Bound on a graceful drain (SIGTERM) before the process exits anyway. */

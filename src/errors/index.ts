@@ -107,3 +107,15 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * A configured value that could not be used at start (a port in use, a host not found, a
+ * listener that would be open without keys). Its message names the setting as the operator
+ * gave it (flag, variable or file key), the problem and the fix.
+ */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}

@@ -6,20 +6,23 @@ import { AccessKeyRateLimiter, ApiKeyRateLimiter, AuthFailureGate, createManagem
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
-import { demoGatewaySpec, loadGatewaySpec, NODE_ID_PATTERN, type GatewaySpec, type Settings } from '../config/index.js';
+import { demoGatewaySpec, loadGatewaySpec, NODE_ID_PATTERN, type GatewaySpec, type SettingSources, type Settings } from '../config/index.js';
 import { ConnectionRegistry } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
-import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { chooseLogFormat, createLogger, Metrics, type Logger } from '../observability/index.js';
 import { AuthFailureThrottle } from '../ratelimit/index.js';
 import { createRealtime } from '../realtime/index.js';
 import { BackendPools, RouteTable } from '../routing/index.js';
 import { systemClock, type Clock } from '../time/index.js';
+import { backplaneFailure, listenFailure, unprotectedListener } from './startup-errors.js';
 
 export interface NodeOptions {
   /** Gateway specs already loaded; default: the files of `settings.specs`, or the demo. */
   specs?: GatewaySpec[];
   clock?: Clock;
   log?: Logger;
+  /** Where the listeners and the backplane were set (flag, variable, file), so start-up errors name it. */
+  sources?: SettingSources;
 }
 
 /**
@@ -46,17 +49,15 @@ export class SwitchboardNode {
   ) {}
 
   static async start(settings: Settings, options: NodeOptions = {}): Promise<SwitchboardNode> {
-    const log = options.log ?? createLogger(settings.log.level);
+    const log = options.log ?? createLogger(settings.log.level, undefined, chooseLogFormat(settings.log.format, process.stdout.isTTY === true));
+    const sources = options.sources;
     const clock = options.clock ?? systemClock;
     const nodeId = settings.nodeId ?? deriveNodeId(settings.listen.port);
     const specs = options.specs ?? (settings.specs.length === 0 ? [demoGatewaySpec()] : settings.specs.map((file) => loadGatewaySpec(file)));
     const mgmt = settings.management;
     if (mgmt.apiKeys.length === 0) {
-      if (!isLoopback(mgmt.listen.host)) {
-        throw new Error(
-          `management.listen ${mgmt.listen.host}:${mgmt.listen.port} is not a loopback address and no API key is configured: add --api-key (or management.apiKeys) or listen on 127.0.0.1`,
-        );
-      }
+      if (!isLoopback(mgmt.listen.host)) throw unprotectedListener('management.listen', mgmt.listen, sources);
+      if (settings.grpc && !isLoopback(settings.grpc.listen.host)) throw unprotectedListener('grpc.listen', settings.grpc.listen, sources);
       log.warn({ listen: `${mgmt.listen.host}:${mgmt.listen.port}` }, 'management API has no API key: every local process can use it');
     }
 
@@ -76,15 +77,13 @@ export class SwitchboardNode {
     const throttle = settings.auth.failureThrottle;
     const apiKeyFailures = new AuthFailureThrottle(throttle);
     const framer: EnvelopeFramer = realtime.framer;
-    const hub = await createHub({
-      nodeId,
-      registry,
-      clock,
-      topics: settings.topics,
-      framer,
-      log,
-      ...(settings.backplane === undefined ? {} : { backplane: settings.backplane }),
-    });
+    const backplane = settings.backplane;
+    const hub = await createHub({ nodeId, registry, clock, topics: settings.topics, framer, log, ...(backplane === undefined ? {} : { backplane }) }).catch(
+      async (err: unknown) => {
+        await pools.close();
+        throw backplane === undefined ? err : await backplaneFailure(backplane, sources);
+      },
+    );
     realtime.attach(hub);
     if (hub.backplaneStatus() !== undefined) metrics.watchBackplane(() => hub.backplaneStatus()!);
     const edge = new ClientEdge({
@@ -125,11 +124,13 @@ export class SwitchboardNode {
     registerConsole(api);
     const node = new SwitchboardNode(state, settings, nodeId, log, metrics, registry, hub, edge, api, pools, specs);
     try {
-      await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port });
+      await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port }).catch(async (err: unknown) => {
+        throw await listenFailure('management.listen', mgmt.listen, err, sources);
+      });
       if (settings.grpc) {
-        // Without its own certificate the gRPC surface takes the management listener's: both carry the same keys.
-        const tls = settings.grpc.tls ?? mgmt.tls;
         const grpc = settings.grpc;
+        // Without its own certificate the gRPC surface takes the management listener's: both carry the same keys.
+        const tls = grpc.tls ?? mgmt.tls;
         node.grpc = await GrpcConnectionServer.start({
           listen: grpc.listen,
           hub,
@@ -142,9 +143,13 @@ export class SwitchboardNode {
           ...(grpc.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: grpc.idleTimeoutSeconds } : {}),
           ...(grpc.keepaliveSeconds !== undefined ? { keepaliveSeconds: grpc.keepaliveSeconds } : {}),
           ...(tls ? { tls } : {}),
+        }).catch(async (err: unknown) => {
+          throw await listenFailure('grpc.listen', grpc.listen, err, sources);
         });
       }
-      await edge.listen();
+      await edge.listen().catch(async (err: unknown) => {
+        throw await listenFailure('listen', settings.listen, err, sources);
+      });
     } catch (err) {
       await api.close();
       await node.grpc?.close();

@@ -1,4 +1,5 @@
-export { createLogger } from './logger.js';
+export { chooseLogFormat, createLogger } from './logger.js';
+export { formatPrettyLine } from './pretty.js';
 export type { Logger } from './logger.js';
 export { Metrics, TrafficCounters } from './metrics.js';
 export type { AuthSurface } from './metrics.js';

@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import type { LogLevel } from '../config/index.js';
+import type { LogFormat, LogLevel } from '../config/index.js';
+import { prettyDestination } from './pretty.js';
 
 export type { Logger };
 
@@ -16,15 +17,23 @@ const REDACTED_PATHS = [
   ...['authorization', 'Authorization'].flatMap((name) => atDepths(name)),
 ];
 
+/** `auto` (or no choice) means readable lines for a person at a terminal, JSON for a collector. */
+export function chooseLogFormat(format: LogFormat | undefined, isTerminal: boolean): 'json' | 'pretty' {
+  if (format === 'json' || format === 'pretty') return format;
+  return isTerminal ? 'pretty' : 'json';
+}
+
 /**
- * JSON logs. Secrets never reach them: API keys, tokens and Authorization headers are
- * redacted by path as a second line of defence behind simply not logging them.
+ * JSON logs, or readable lines (`pretty`) made from the same JSON. Secrets never reach either:
+ * API keys, tokens and Authorization headers are redacted by path as a second line of defence
+ * behind simply not logging them.
  */
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+export function createLogger(level: LogLevel, destination?: DestinationStream, format: 'json' | 'pretty' = 'json'): Logger {
   const options = {
     level,
     base: { service: 'switchboard' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
+  if (format === 'pretty') return pino(options, prettyDestination(destination));
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -2,14 +2,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { switchboardProgram } from '../../src/cli/index.js';
 import { connectClient, eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
+import { connectRealtime, startRealtimeNode } from '../realtime-e2e/support.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchboard.js');
 
 function run(args: string[], input?: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SWITCHBOARD_')));
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...inherited, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -112,9 +116,114 @@ describe('operator commands', () => {
     expect(unreachable.stderr).toContain('cannot reach the management API at http://127.0.0.1:1');
   });
 
+  it('takes --type in any case, as the API spells it (TEXT, BINARY) or in lower case', async () => {
+    expect((await run(['connections', 'send', id, ...common(), '--data', 'upper', '--type', 'TEXT'])).code).toBe(0);
+    expect(await client.next()).toMatchObject({ text: 'upper', binary: false });
+    expect((await run(['connections', 'send', id, ...common(), '--data', 'bin', '--type', 'Binary'])).code).toBe(0);
+    expect((await client.next()).binary).toBe(true);
+    const bad = await run(['connections', 'send', id, ...common(), '--data', 'x', '--type', 'json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('must be TEXT or BINARY');
+  });
+
+  it('takes --endpoint as HOST:PORT as well as a URL, and names a bad one', async () => {
+    const hostPort = endpoint.replace(/^http:\/\//, '');
+    const result = await run(['connections', 'list', '--endpoint', hostPort, '--api-key', key, '-o', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).connections.map((c: { id: string }) => c.id)).toEqual([id]);
+    const bad = await run(['connections', 'list', '--endpoint', 'ftp://x:1', '--api-key', key]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--endpoint ftp://x:1: must be an http:// or https:// URL or HOST:PORT');
+  });
+
+  it("reads the key from SWITCHBOARD_API_KEY, else the first of the node's SWITCHBOARD_API_KEYS; a 401 says where to put it", async () => {
+    const fromKeys = await run(['connections', 'list', '--endpoint', endpoint, '-o', 'json'], undefined, { SWITCHBOARD_API_KEYS: `${key},another` });
+    expect(fromKeys.code, fromKeys.stderr).toBe(0);
+    const none = await run(['connections', 'list', '--endpoint', endpoint]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('UNAUTHENTICATED (HTTP 401)');
+    expect(none.stderr).toContain('no API key was given: pass --api-key KEY or set SWITCHBOARD_API_KEY');
+    const wrong = await run(['connections', 'list', '--endpoint', endpoint], undefined, { SWITCHBOARD_API_KEY: 'wrong' });
+    expect(wrong.stderr).toContain('check --api-key or SWITCHBOARD_API_KEY');
+  });
+
+  it('refuses an empty message (empty standard input, empty --data) unless --allow-empty', async () => {
+    const piped = await run(['connections', 'send', id, ...common()], '');
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain('no message: standard input was empty');
+    expect(piped.stderr).toContain('--allow-empty');
+    const data = await run(['topics', 'publish', 'acme:news', ...common(), '--data', '']);
+    expect(data.code).toBe(2);
+    expect(data.stderr).toContain('no message: --data is empty');
+    expect((await run(['connections', 'send', id, ...common(), '--allow-empty'], '')).code).toBe(0);
+    expect(await client.next()).toMatchObject({ text: '', binary: false });
+  });
+
+  it('subscribes and unsubscribes a connection, server-side', async () => {
+    const subscribed = await run(['connections', 'subscribe', id, 'acme:alerts', ...common(), '-o', 'json']);
+    expect(subscribed.code, subscribed.stderr).toBe(0);
+    expect(JSON.parse(subscribed.stdout)).toMatchObject({ topic: 'acme:alerts', offset: 0 });
+    const list = await run(['connections', 'list', ...common(), '--topic', 'acme:alerts', '-o', 'json']);
+    expect(JSON.parse(list.stdout).connections.map((c: { id: string }) => c.id)).toEqual([id]);
+    expect((await run(['connections', 'unsubscribe', id, 'acme:alerts', ...common()])).code).toBe(0);
+    const after = await run(['connections', 'list', ...common(), '--topic', 'acme:alerts', '-o', 'json']);
+    expect(JSON.parse(after.stdout).connections).toEqual([]);
+  });
+
   it('disconnects a connection', async () => {
     expect((await run(['connections', 'disconnect', id, ...common()])).code).toBe(0);
     expect((await client.closed).code).toBe(1000);
     await eventually(() => run(['connections', 'list', ...common(), '-o', 'json']), (r) => JSON.parse(r.stdout).connections.length === 0);
+  });
+});
+
+describe('operator commands that reach users and tenants', () => {
+  let node: TestNode;
+  const key = 'broadcast-key';
+
+  beforeAll(async () => {
+    node = await startRealtimeNode({ management: { apiKeys: [{ key, scopes: ['read', 'write', 'broadcast'] }] } });
+  });
+
+  afterAll(async () => {
+    await node.close();
+  });
+
+  it('users send reaches every connection of a user (optionally of one tenant); tenants broadcast every connection of a tenant', async () => {
+    const alice = await connectRealtime(node, 'acme', 'alice');
+    const bob = await connectRealtime(node, 'acme', 'bob');
+    try {
+      const common = ['--endpoint', node.apiUrl, '--api-key', key, '-o', 'json'];
+      const sent = await run(['users', 'send', 'alice', '--tenant-id', 'acme', '--data', 'for alice', ...common]);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(JSON.parse(sent.stdout)).toEqual({ delivered: 1 });
+      expect((await alice.next()).text).toBe('for alice');
+      const broadcast = await run(['tenants', 'broadcast', 'acme', '--type', 'text', ...common], 'for everyone');
+      expect(broadcast.code, broadcast.stderr).toBe(0);
+      expect(JSON.parse(broadcast.stdout)).toEqual({ delivered: 2 });
+      expect((await alice.next()).text).toBe('for everyone');
+      expect((await bob.next()).text).toBe('for everyone');
+      const nobody = await run(['users', 'send', 'nobody', '--data', 'x', ...common]);
+      expect(JSON.parse(nobody.stdout)).toEqual({ delivered: 0 });
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+});
+
+describe('help', () => {
+  it('describes every command, argument and option', () => {
+    const undescribed: string[] = [];
+    const visit = (command: Command, path: string): void => {
+      if (command.description() === '') undescribed.push(path);
+      for (const argument of command.registeredArguments) if (argument.description === '') undescribed.push(`${path} <${argument.name()}>`);
+      for (const option of command.options) if (option.description === '') undescribed.push(`${path} ${option.flags}`);
+      for (const sub of command.commands) visit(sub, `${path} ${sub.name()}`);
+    };
+    const program = switchboardProgram();
+    visit(program, 'switchboard');
+    expect(undescribed).toEqual([]);
+    expect(program.commands.map((c) => c.name())).toEqual(['start', 'connect', 'connections', 'topics', 'users', 'tenants']);
   });
 });

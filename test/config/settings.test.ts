@@ -407,7 +407,7 @@ describe('validation errors name the file, the key path and the problem', () => 
     [
       'an unknown nested key far from any known one',
       'log:\n  colour: red\n',
-      'FILE: log.colour: unknown key "colour"; allowed keys: level',
+      'FILE: log.colour: unknown key "colour"; allowed keys: level, format',
     ],
     [
       'a typo in a limit',
