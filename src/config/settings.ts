@@ -426,7 +426,7 @@ const ROOT_KEYS = [
   'backends',
 ] as const;
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
-const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds'];
+const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'requireExp', 'maxTokenAgeSeconds'];
 const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
 const TLS_KEYS = ['cert', 'key'];
 
@@ -642,6 +642,7 @@ class SettingsFileReader {
       algorithms: secret !== undefined ? ['HS256'] : ['RS256', 'ES256'],
       claims: { tenantId: 'tid', userId: 'sub' },
       clockToleranceSeconds: 30,
+      requireExp: true,
     };
     if (secret !== undefined) settings.secret = secret;
     if (publicKeyFile !== undefined) settings.publicKeyPem = this.publicKey(publicKeyFile, childPath(path, 'publicKey'));
@@ -680,6 +681,9 @@ class SettingsFileReader {
     settings.clockToleranceSeconds =
       f.integer(jwt.clockToleranceSeconds, childPath(path, 'clockToleranceSeconds'), 0, MAX_TIMER_SECONDS) ??
       settings.clockToleranceSeconds;
+    settings.requireExp = f.boolean(jwt.requireExp, childPath(path, 'requireExp')) ?? true;
+    const maxTokenAge = f.integer(jwt.maxTokenAgeSeconds, childPath(path, 'maxTokenAgeSeconds'), 1, MAX_TIMER_SECONDS);
+    if (maxTokenAge !== undefined) settings.maxTokenAgeSeconds = maxTokenAge;
     return settings;
   }
 
