@@ -26,7 +26,14 @@ import type {
   SubscribeResult,
 } from './hub.js';
 import { listLocal, type LocalPage } from './listing.js';
-import { announceLocally, announcesJoinLeave, requirePresence, requireTopicOfTenant } from './topic-rules.js';
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  announceLocally,
+  announcesJoinLeave,
+  requirePresence,
+  requireRoomForSubscription,
+  requireTopicOfTenant,
+} from './topic-rules.js';
 import { presenceEntry, viewOf } from './view.js';
 
 export interface ClusterHubOptions {
@@ -38,6 +45,8 @@ export interface ClusterHubOptions {
   log: Logger;
   /** How long a cross-node call may take before it answers DEADLINE_EXCEEDED. */
   requestTimeoutMs?: number;
+  /** Default 128 (`limits.maxSubscriptionsPerConnection`); enforced for this node's own connections. */
+  maxSubscriptionsPerConnection?: number;
 }
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
@@ -90,6 +99,7 @@ export class ClusterHub implements Hub {
   /** A claim on an idempotency key lapses by itself, so a node that died holding one blocks nobody for long. */
   private readonly claimTtlSeconds: number;
   private claims = 0;
+  private readonly maxSubscriptions: number;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
 
@@ -102,6 +112,7 @@ export class ClusterHub implements Hub {
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
     this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
+    this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
   }
 
   async start(): Promise<void> {
@@ -144,6 +155,7 @@ export class ClusterHub implements Hub {
     }
     const record = this.local(connectionId);
     requireTopicOfTenant(record, topic);
+    requireRoomForSubscription(record, topic, this.maxSubscriptions);
     if (options.since === undefined) {
       // Subscribed before the position is read, so no publication can fall between the two;
       // undone when the position cannot be read, so a failed call leaves no subscription.

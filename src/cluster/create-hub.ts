@@ -26,6 +26,8 @@ export interface HubOptions {
   log: Logger;
   /** `redis://…`, `rediss://…` or `nats://…`; absent: the memory Hub, one node. */
   backplane?: string;
+  /** `limits.maxSubscriptionsPerConnection`; default 128. */
+  maxSubscriptionsPerConnection?: number;
   /** For tests: a backplane built elsewhere (its URL is then ignored). */
   backplaneInstance?: Backplane;
 }
@@ -33,11 +35,12 @@ export interface HubOptions {
 /** Builds and starts the node's Hub: in memory, or clustered over the configured backplane. */
 export async function createHub(options: HubOptions): Promise<NodeHub> {
   const { nodeId, registry, clock, topics, framer, log } = options;
+  const limits = options.maxSubscriptionsPerConnection === undefined ? {} : { maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection };
   if (options.backplane === undefined && options.backplaneInstance === undefined) {
-    return new MemoryHub({ nodeId, registry, clock, topics, framer });
+    return new MemoryHub({ nodeId, registry, clock, topics, framer, ...limits });
   }
   const backplane = options.backplaneInstance ?? backplaneFor(options.backplane!, log);
-  const hub = new ClusterHub({ nodeId, registry, backplane, topics, framer, log });
+  const hub = new ClusterHub({ nodeId, registry, backplane, topics, framer, log, ...limits });
   await hub.start();
   backplane.onHealthChange((healthy) => {
     if (healthy) log.info({ backplane: backplane.name }, 'backplane connected');

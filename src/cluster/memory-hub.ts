@@ -20,7 +20,14 @@ import type {
 } from './hub.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import { listLocal } from './listing.js';
-import { announceLocally, announcesJoinLeave, requirePresence, requireTopicOfTenant } from './topic-rules.js';
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  announceLocally,
+  announcesJoinLeave,
+  requirePresence,
+  requireRoomForSubscription,
+  requireTopicOfTenant,
+} from './topic-rules.js';
 import { presenceEntry, viewOf } from './view.js';
 import { MemoryTopicHistory } from './history-memory.js';
 import { IdempotencyCache } from './idempotency-memory.js';
@@ -31,6 +38,8 @@ export interface MemoryHubOptions {
   clock: Clock;
   topics: TopicSettings[];
   framer: EnvelopeFramer;
+  /** Default 128 (`limits.maxSubscriptionsPerConnection`). */
+  maxSubscriptionsPerConnection?: number;
 }
 
 const NO_HISTORY: Pick<TopicSettings, 'historySize' | 'historyTtlSeconds'> = { historySize: 0, historyTtlSeconds: 300 };
@@ -44,6 +53,7 @@ export class MemoryHub implements Hub {
   private readonly framer: EnvelopeFramer;
   private readonly historyStore: MemoryTopicHistory;
   private readonly idempotency: IdempotencyCache<PublishResult>;
+  private readonly maxSubscriptions: number;
 
   constructor(options: MemoryHubOptions) {
     this.nodeId = options.nodeId;
@@ -53,6 +63,7 @@ export class MemoryHub implements Hub {
     this.framer = options.framer;
     this.historyStore = new MemoryTopicHistory(options.clock);
     this.idempotency = new IdempotencyCache<PublishResult>(options.clock);
+    this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
   }
 
   async get(connectionId: string): Promise<ConnectionView> {
@@ -78,6 +89,7 @@ export class MemoryHub implements Hub {
   async subscribe(connectionId: string, topic: string, options: SubscribeOptions = {}): Promise<SubscribeResult> {
     const record = this.require(connectionId);
     requireTopicOfTenant(record, topic);
+    requireRoomForSubscription(record, topic, this.maxSubscriptions);
     // History is read and the index updated in the same tick, so no publication can fall between.
     let recovered: boolean | undefined;
     let publications: SubscribeResult['publications'] = [];

@@ -321,6 +321,8 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
   acceptsPerSecond: 1000,
   maxUrlBytes: 8192,
   maxHeaderBytes: 16384,
+  // Centrifugo's default channel limit per connection: ample for an application, finite for memory.
+  maxSubscriptionsPerConnection: 128,
 };
 
 /** Per API key: generous for a backend pushing to its clients, finite so one key cannot starve the rest. */

@@ -83,6 +83,8 @@ export interface Limits {
   maxUrlBytes: number;
   /** Largest request head (request line and headers) on the client listener; over → 431. */
   maxHeaderBytes: number;
+  /** Topics one connection may be subscribed to at once, by itself or by the management API. */
+  maxSubscriptionsPerConnection: number;
 }
 
 export interface TopicSettings {

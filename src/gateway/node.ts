@@ -79,6 +79,7 @@ export class SwitchboardNode {
       topics: settings.topics,
       framer,
       log,
+      maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
       ...(settings.backplane === undefined ? {} : { backplane: settings.backplane }),
     });
     realtime.attach(hub);

@@ -74,6 +74,7 @@ describe('defaults', () => {
         acceptsPerSecond: 1000,
         maxUrlBytes: 8192,
         maxHeaderBytes: 16384,
+        maxSubscriptionsPerConnection: 128,
       },
       topics: [],
       log: { level: 'info' },
