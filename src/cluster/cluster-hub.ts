@@ -47,6 +47,8 @@ export interface ClusterHubOptions {
   requestTimeoutMs?: number;
   /** Default 128 (`limits.maxSubscriptionsPerConnection`); enforced for this node's own connections. */
   maxSubscriptionsPerConnection?: number;
+  /** How long the order state of a topic nobody here subscribes to outlives its last publication; tests shorten it. */
+  orderIdleMs?: number;
 }
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
@@ -101,7 +103,7 @@ export class ClusterHub implements Hub {
   private claims = 0;
   private readonly maxSubscriptions: number;
   /** Publications from several nodes reach this node's subscribers in offset order. */
-  private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
+  private readonly order: PublicationOrder;
 
   constructor(options: ClusterHubOptions) {
     this.nodeId = options.nodeId;
@@ -113,6 +115,10 @@ export class ClusterHub implements Hub {
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
     this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
     this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    this.order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch), {
+      hasSubscribers: (topic) => this.registry.subscribersOf(topic) !== undefined,
+      ...(options.orderIdleMs === undefined ? {} : { idleMs: options.orderIdleMs }),
+    });
   }
 
   async start(): Promise<void> {
@@ -167,6 +173,8 @@ export class ClusterHub implements Hub {
         if (added) this.registry.unsubscribe(record, topic);
         throw err;
       }
+      // The subscriber is told this position, so this node's delivery of the topic goes on from it.
+      this.order.start(topic, position);
       if (added) this.announce('join', topic, presenceEntry(record));
       return { offset: position.offset, epoch: position.epoch, publications: [] };
     }
@@ -183,6 +191,8 @@ export class ClusterHub implements Hub {
       if (added) this.registry.unsubscribe(record, topic);
       throw err;
     }
+    // Before the recovery ends, so what the order held while history was read joins `held`.
+    this.order.start(topic, { offset: missed.offset, epoch: missed.epoch });
     this.recoveries.delete(recovery);
     const publications = [...missed.publications];
     let last = publications.length > 0 ? publications[publications.length - 1]!.offset : options.since.offset;
