@@ -3,7 +3,7 @@ import { topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
 import { DeadlineExceeded, InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
+import { NodeNotListening, thisProcess, type Backplane, type NodeHolder, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import { PublicationOrder } from './publication-order.js';
 import type {
@@ -47,6 +47,8 @@ export interface ClusterHubOptions {
   requestTimeoutMs?: number;
   /** Default 128 (`limits.maxSubscriptionsPerConnection`); enforced for this node's own connections. */
   maxSubscriptionsPerConnection?: number;
+  /** Who this node is, for the liveness entry a node refused this node's id is shown. */
+  holder?: NodeHolder;
   /** How long the order state of a topic nobody here subscribes to outlives its last publication; tests shorten it. */
   orderIdleMs?: number;
 }
@@ -102,6 +104,7 @@ export class ClusterHub implements Hub {
   private readonly claimTtlSeconds: number;
   private claims = 0;
   private readonly maxSubscriptions: number;
+  private readonly holder: NodeHolder;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order: PublicationOrder;
 
@@ -115,6 +118,7 @@ export class ClusterHub implements Hub {
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
     this.claimTtlSeconds = Math.max(10, Math.ceil((3 * this.timeoutMs) / 1000));
     this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    this.holder = options.holder ?? thisProcess();
     this.order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch), {
       hasSubscribers: (topic) => this.registry.subscribersOf(topic) !== undefined,
       ...(options.orderIdleMs === undefined ? {} : { idleMs: options.orderIdleMs }),
@@ -126,7 +130,7 @@ export class ClusterHub implements Hub {
       request: (request) => this.answer(request),
       fanout: (events) => events.map((event) => this.deliverEvent(event)),
     };
-    await this.backplane.start(this.nodeId, handlers);
+    await this.backplane.start(this.nodeId, handlers, this.holder);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import type { TopicSettings } from '../config/index.js';
 import type { ConnectionRecord, ConnectionRegistry } from '../connections/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Clock } from '../time/index.js';
-import type { Backplane } from './backplane.js';
+import { thisProcess, type Backplane } from './backplane.js';
 import { ClusterHub } from './cluster-hub.js';
 import type { EnvelopeFramer } from './delivery.js';
 import type { Hub } from './hub.js';
@@ -26,6 +26,8 @@ export interface HubOptions {
   log: Logger;
   /** `redis://…`, `rediss://…` or `nats://…`; absent: the memory Hub, one node. */
   backplane?: string;
+  /** The client listener as configured: a node refused this node's id names it. */
+  listen?: string;
   /** `limits.maxSubscriptionsPerConnection`; default 128. */
   maxSubscriptionsPerConnection?: number;
   /** For tests: a backplane built elsewhere (its URL is then ignored). */
@@ -40,7 +42,8 @@ export async function createHub(options: HubOptions): Promise<NodeHub> {
     return new MemoryHub({ nodeId, registry, clock, topics, framer, ...limits });
   }
   const backplane = options.backplaneInstance ?? backplaneFor(options.backplane!, log);
-  const hub = new ClusterHub({ nodeId, registry, backplane, topics, framer, log, ...limits });
+  const holder = { ...thisProcess(), ...(options.listen === undefined ? {} : { listen: options.listen }) };
+  const hub = new ClusterHub({ nodeId, registry, backplane, topics, framer, log, holder, ...limits });
   await hub.start();
   backplane.onHealthChange((healthy) => {
     if (healthy) log.info({ backplane: backplane.name }, 'backplane connected');

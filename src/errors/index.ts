@@ -118,3 +118,24 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * Another live node on the backplane holds this node's id. Two nodes with one id would both
+ * take the calls for its connections (each answering NOT_FOUND for the other's), so the
+ * second refuses to start: a configuration error (exit code 2 from the CLI).
+ */
+export class NodeIdInUse extends ConfigError {
+  constructor(
+    readonly nodeId: string,
+    /** Who holds it, as its liveness entry says (listen address, host name, pid). */
+    readonly holder: string,
+    backplane: string,
+  ) {
+    super(
+      backplane,
+      'nodeId',
+      `node id "${nodeId}" is held by a live node (${holder}); give this node another --node-id, or stop that node (the id of a node that crashed is free once its liveness lapses)`,
+    );
+    this.name = 'NodeIdInUse';
+  }
+}

@@ -6,7 +6,7 @@ import { AccessKeyRateLimiter, ApiKeyRateLimiter, createManagementApi } from '..
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
-import { demoGatewaySpec, loadGatewaySpec, type GatewaySpec, type Settings } from '../config/index.js';
+import { demoGatewaySpec, formatHostPort, loadGatewaySpec, type GatewaySpec, type Settings } from '../config/index.js';
 import { ConnectionRegistry, NODE_ID_PATTERN } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
@@ -80,6 +80,7 @@ export class SwitchboardNode {
       framer,
       log,
       maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
+      listen: formatHostPort(settings.listen),
       ...(settings.backplane === undefined ? {} : { backplane: settings.backplane }),
     });
     realtime.attach(hub);
