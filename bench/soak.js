@@ -16,9 +16,16 @@
 // live in load-generator processes (bench/soak/loadgen.js), each far under the per-process
 // open-files limit. Writes bench/results/soak-latest.json and exits 1 if a check failed.
 //
+// --cluster runs two nodes on a private redis-server (free ports, started and stopped here):
+// the load generators split the connections between the nodes, publishes alternate between
+// the two management APIs, so every topic's publications come from both nodes and reach
+// subscribers on both; every memory, timer and listener check is made on each node. Default
+// there: 10,000 connections (5,000 a node) and bench/results/soak-cluster-latest.json.
+//
 //   node bench/soak.js [--connections 20000] [--minutes 10] [--churn-percent 1]
 //                      [--publish-rate 20] [--topics 100] [--history 100] [--chatter 1] [--sample-seconds 10]
-//                      [--warmup-churn-seconds 60] [--quiet-seconds 30] [--loadgens N] [--out bench/results/soak-latest.json] [--smoke]
+//                      [--warmup-churn-seconds 60] [--quiet-seconds 30] [--loadgens N] [--out bench/results/soak-latest.json]
+//                      [--smoke] [--cluster]
 //
 // The baseline is taken after a warm-up that already churns (--warmup-churn-seconds): V8
 // sizes its young generation and the allocator its arenas to the churning workload in the
@@ -30,14 +37,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { openFilesLimit, startChild } from './lib/control.js';
+import { startRedis } from './soak/redis.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
 function parseFlags(argv) {
   const smoke = argv.includes('--smoke');
+  const cluster = argv.includes('--cluster');
   const flags = {
-    connections: smoke ? 300 : 20_000,
+    connections: smoke ? 300 : cluster ? 10_000 : 20_000,
     minutes: smoke ? 0.1 : 10,
     churnPercent: smoke ? 5 : 1,
     publishRate: smoke ? 40 : 20,
@@ -49,8 +58,9 @@ function parseFlags(argv) {
     warmupChurnSeconds: smoke ? 2 : 60,
     quietSeconds: smoke ? 0 : 30,
     loadgens: undefined,
-    out: path.join(root, 'bench/results/soak-latest.json'),
+    out: path.join(root, cluster ? 'bench/results/soak-cluster-latest.json' : 'bench/results/soak-latest.json'),
     smoke,
+    cluster,
   };
   const names = {
     '--connections': 'connections',
@@ -69,9 +79,9 @@ function parseFlags(argv) {
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--smoke') continue;
+    if (arg === '--smoke' || arg === '--cluster') continue;
     if (arg === '--help' || arg === '-h') {
-      console.log(`usage: node bench/soak.js [${Object.keys(names).join(' N] [')} N] [--smoke]`);
+      console.log(`usage: node bench/soak.js [${Object.keys(names).join(' N] [')} N] [--smoke] [--cluster]`);
       process.exit(0);
     }
     const [flag, inline] = arg.split('=', 2);
@@ -89,16 +99,18 @@ const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (...args) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}]`, ...args);
 
-// ---- capacity: the node holds every connection plus its own descriptors in one process ----
+// ---- capacity: each node holds its connections plus its own descriptors in one process ----
+const NODE_IDS = flags.cluster ? ['soak-a', 'soak-b'] : ['soak'];
 const fdLimit = openFilesLimit();
 const HEADROOM = 500;
-const held = Math.min(flags.connections, fdLimit - HEADROOM);
+const held = Math.min(flags.connections, (fdLimit - HEADROOM) * NODE_IDS.length);
 const clampNote =
   held < flags.connections
-    ? `asked for ${flags.connections} connections; the node's process may open ${fdLimit} files (hard limit), so ${held} are held (${HEADROOM} left for its own descriptors and churn in flight)`
+    ? `asked for ${flags.connections} connections; each node's process may open ${fdLimit} files (hard limit), so ${held} are held (${HEADROOM} a node left for its own descriptors and churn in flight)`
     : undefined;
 const PER_LOADGEN = 8000;
-const loadgenCount = flags.loadgens ?? Math.max(1, Math.ceil(held / PER_LOADGEN));
+// Load generator i talks to node i mod nodes: a cluster needs one per node at least.
+const loadgenCount = Math.max(flags.loadgens ?? Math.ceil(held / PER_LOADGEN), NODE_IDS.length);
 
 // ---- metrics ----
 function parseMetrics(text) {
@@ -118,20 +130,36 @@ function parseMetrics(text) {
 }
 
 async function main() {
-  const startedAt = new Date();
-  log(`holding ${held} connections${clampNote ? ` (${clampNote})` : ''} for ${flags.minutes} min across ${loadgenCount} load generator(s)`);
-  const server = await startChild('server', path.join(here, 'soak/server.js'), { nodeArgs: ['--expose-gc'], env: { SOAK_HISTORY: String(flags.history) } });
-  const { port, managementPort, path: wsPath } = server.info;
+  log(`holding ${held} connections${clampNote ? ` (${clampNote})` : ''} for ${flags.minutes} min across ${loadgenCount} load generator(s)${flags.cluster ? `, two nodes on a private redis-server` : ''}`);
+  const redis = flags.cluster ? await startRedis() : undefined;
+  const servers = [];
   const loadgens = [];
-  const octetsEach = Math.floor(250 / loadgenCount);
-  for (let i = 0; i < loadgenCount; i++) {
-    const child = await startChild(`loadgen-${i}`, path.join(here, 'soak/loadgen.js'));
-    await child.call('configure', { port, path: wsPath, topics: flags.topics, sources: [2 + i * octetsEach, 1 + (i + 1) * octetsEach] });
-    loadgens.push(child);
+  const apis = [];
+  try {
+    for (const nodeId of NODE_IDS) {
+      const env = { SOAK_HISTORY: String(flags.history), ...(redis === undefined ? {} : { SOAK_BACKPLANE: redis.url, SOAK_NODE_ID: nodeId }) };
+      servers.push(await startChild(`server-${nodeId}`, path.join(here, 'soak/server.js'), { nodeArgs: ['--expose-gc'], env }));
+    }
+    const octetsEach = Math.floor(250 / loadgenCount);
+    for (let i = 0; i < loadgenCount; i++) {
+      const child = await startChild(`loadgen-${i}`, path.join(here, 'soak/loadgen.js'));
+      const { port, path: wsPath } = servers[i % servers.length].info;
+      await child.call('configure', { port, path: wsPath, topics: flags.topics, sources: [2 + i * octetsEach, 1 + (i + 1) * octetsEach] });
+      loadgens.push(child);
+    }
+    for (const server of servers) apis.push(new Pool(`http://127.0.0.1:${server.info.managementPort}`, { connections: 8, pipelining: 1 }));
+    return await soak(servers, loadgens, apis);
+  } finally {
+    await Promise.allSettled(apis.map((api) => api.close()));
+    await Promise.allSettled([...loadgens.map((child) => child.stop()), ...servers.map((server) => server.stop())]);
+    await redis?.stop();
   }
-  const api = new Pool(`http://127.0.0.1:${managementPort}`, { connections: 8, pipelining: 1 });
-  const scrape = async () => {
-    const response = await api.request({ path: '/metrics', method: 'GET' });
+}
+
+async function soak(servers, loadgens, apis) {
+  const startedAt = new Date();
+  const scrape = async (node) => {
+    const response = await apis[node].request({ path: '/metrics', method: 'GET' });
     return parseMetrics(await response.body.text());
   };
   const all = (cmd, args, timeoutMs) => Promise.all(loadgens.map((child) => child.call(cmd, typeof args === 'function' ? args(child) : args, timeoutMs)));
@@ -143,6 +171,8 @@ async function main() {
   const publishOne = async () => {
     const topic = `soak:t${publisher.seq % flags.topics}`;
     const seq = publisher.seq++;
+    // Round robin over the nodes, offset per topic round, so each topic hears from every node.
+    const api = apis[(seq + Math.floor(seq / flags.topics)) % apis.length];
     publisher.inFlight++;
     publisher.published++;
     try {
@@ -183,20 +213,24 @@ async function main() {
     await sleep(settle + quiet * 1000);
   };
 
-  const checkpoint = async (name) => {
-    const memory = await server.call('memory', {}, 60_000);
-    const metrics = await scrape();
+  const checkpointOf = async (name, node) => {
+    const memory = await servers[node].call('memory', {}, 60_000);
+    const metrics = await scrape(node);
     const point = { name, at: Date.now() - startedAt.getTime(), ...memory, metrics };
-    log(`${name}: ${memory.connections} connections, RSS ${(memory.rss / MB).toFixed(1)} MiB (compacted ${(memory.compacted.rss / MB).toFixed(1)}), heap ${(memory.heapUsed / MB).toFixed(1)} MiB, timers ${memory.resources.Timeout ?? 0} (all, unref'd too: ${memory.globalTimers}), listeners/connection ${memory.listeners.perConnection.toFixed(2)}, process listeners ${memory.listeners.process}`);
+    log(`${name}${servers.length > 1 ? ` [${NODE_IDS[node]}]` : ''}: ${memory.connections} connections, RSS ${(memory.rss / MB).toFixed(1)} MiB (compacted ${(memory.compacted.rss / MB).toFixed(1)}), heap ${(memory.heapUsed / MB).toFixed(1)} MiB, timers ${memory.resources.Timeout ?? 0} (all, unref'd too: ${memory.globalTimers}), listeners/connection ${memory.listeners.perConnection.toFixed(2)}, process listeners ${memory.listeners.process}`);
     return point;
   };
+  /** One checkpoint per node (in turn: each collects its garbage while the other waits). */
+  const perNode = servers.map(() => ({}));
+  const checkpoint = async (key, name) => {
+    for (let node = 0; node < servers.length; node++) perNode[node][key] = await checkpointOf(name, node);
+  };
 
-  const checkpoints = {};
   const samples = [];
   const churnRounds = { rounds: 0, closed: 0, opened: 0, failed: 0, maxMs: 0 };
   try {
     publisher.paused = true;
-    checkpoints.idleBefore = await checkpoint('idle before');
+    await checkpoint('idleBefore', 'idle before');
     // Every topic's history is filled to its cap before anyone connects, so that history
     // growing during the run is not mistaken for a leak (nor a leak hidden by it).
     const prefill = Date.now();
@@ -216,7 +250,7 @@ async function main() {
     await all('chatter', { perMinute: flags.chatter });
     await sleep(flags.warmupSeconds * 1000);
     await quiesce();
-    checkpoints.beforeWarmupChurn = await checkpoint('held, before any churn');
+    await checkpoint('beforeWarmupChurn', 'held, before any churn');
     publisher.paused = false;
     /** Each load generator replaces its share of connections; one round a second. */
     const churnRound = async () => {
@@ -237,7 +271,7 @@ async function main() {
     // once allocation slows down (its memory reducer), so both are measured in the same state.
     await all('chatter', { perMinute: 0 });
     await quiesce(flags.quietSeconds);
-    checkpoints.baseline = await checkpoint(`baseline (after ${warmupChurned} warm-up churns)`);
+    await checkpoint('baseline', `baseline (after ${warmupChurned} warm-up churns)`);
     await all('chatter', { perMinute: flags.chatter });
     publisher.paused = false;
 
@@ -253,17 +287,20 @@ async function main() {
       churnRounds.maxMs = Math.max(churnRounds.maxMs, round.ms);
       if (Date.now() >= nextSample) {
         nextSample += flags.sampleSeconds * 1000;
-        const [metrics, stats] = await Promise.all([scrape(), all('stats', {})]);
+        const [nodes, stats] = await Promise.all([Promise.all(servers.map((_, node) => scrape(node))), all('stats', {})]);
+        // One node: its metrics as they are; a cluster: summed, with each node's kept beside them.
+        const metrics = nodes.length === 1 ? nodes[0] : { ...Object.fromEntries(Object.keys(nodes[0]).map((key) => [key, sum(nodes, key)])), eventLoopLagP99: Math.max(...nodes.map((n) => n.eventLoopLagP99 ?? 0)), nodes: Object.fromEntries(nodes.map((n, i) => [NODE_IDS[i], n])) };
         const sample = { at: Date.now() - startedAt.getTime(), ...metrics, live: sum(stats, 'live'), churned: churnRounds.closed, received: sum(stats, 'received'), gaps: sum(stats, 'gaps'), dropped: sum(stats, 'droppedByServer') };
         samples.push(sample);
-        log(`t+${(sample.at / 1000).toFixed(0)} s: ${sample.connections} connections, churned ${sample.churned}, RSS ${(sample.rss / MB).toFixed(1)} MiB, heap ${(sample.heapUsed / MB).toFixed(1)} MiB, handles ${sample.handles}, timers ${sample.timers}, delivered ${sample.received}, gaps ${sample.gaps}, dropped ${sample.dropped}, publishes ${publisher.acknowledged}`);
+        const rss = nodes.map((n) => (n.rss / MB).toFixed(1)).join(' + ');
+        log(`t+${(sample.at / 1000).toFixed(0)} s: ${sample.connections} connections, churned ${sample.churned}, RSS ${rss} MiB, heap ${(sample.heapUsed / MB).toFixed(1)} MiB, handles ${sample.handles}, timers ${sample.timers}, delivered ${sample.received}, gaps ${sample.gaps}, dropped ${sample.dropped}, publishes ${publisher.acknowledged}`);
       }
     }
     await all('chatter', { perMinute: 0 });
     // Closing handshakes of the last round and heartbeats settle before the comparison.
     await quiesce(flags.quietSeconds);
     await sleep(settle * 2);
-    checkpoints.end = await checkpoint('end of churn');
+    await checkpoint('end', 'end of churn');
 
     // ---- loss check: publishing has stopped; every live subscriber has everything ----
     publisher.stopped = true;
@@ -285,37 +322,19 @@ async function main() {
 
     // ---- idle again ----
     await all('closeAll', {}, 120_000);
-    for (let i = 0; i < 100 && (await server.call('connections')).connections > 0; i++) await sleep(100);
+    const connectedNow = async () => sum(await Promise.all(servers.map((server) => server.call('connections'))), 'connections');
+    for (let i = 0; i < 100 && (await connectedNow()) > 0; i++) await sleep(100);
     await sleep(settle);
-    checkpoints.idleAfter = await checkpoint('idle after');
+    await checkpoint('idleAfter', 'idle after');
 
     // ---- verdict ----
-    const base = checkpoints.baseline;
-    const end = checkpoints.end;
     const within = (after, before, share) => after <= before * (1 + share);
     const percent = (after, before) => `${after >= before ? '+' : ''}${(((after - before) / before) * 100).toFixed(1)}%`;
     const mib = (bytes) => `${(bytes / MB).toFixed(1)} MiB`;
+    const endConnections = sum(perNode.map((points) => points.end), 'connections');
     const checks = [
-      { name: 'connections held at the end equal the connections asked to hold', ok: end.connections === held && live === held, detail: `node ${end.connections}, load generators ${live}, asked ${held}` },
-      {
-        name: 'RSS after churn within 10% of the baseline (same connection count, after a compacting GC)',
-        ok: within(end.compacted.rss, base.compacted.rss, 0.1),
-        detail: `${(base.compacted.rss / MB).toFixed(1)} → ${(end.compacted.rss / MB).toFixed(1)} MiB (${percent(end.compacted.rss, base.compacted.rss)}); after V8's own full GC ${(base.rss / MB).toFixed(1)} → ${(end.rss / MB).toFixed(1)} MiB (${percent(end.rss, base.rss)}), old-space capacity ${mib(base.heapSpaces.old_space.size)} → ${mib(end.heapSpaces.old_space.size)} for ${mib(base.heapSpaces.old_space.used)} → ${mib(end.heapSpaces.old_space.used)} used`,
-      },
-      { name: 'heap after churn within 10% of the baseline (after GC, same connection count)', ok: within(end.heapUsed, base.heapUsed, 0.1), detail: `${(base.heapUsed / MB).toFixed(1)} → ${(end.heapUsed / MB).toFixed(1)} MiB (${(((end.heapUsed - base.heapUsed) / base.heapUsed) * 100).toFixed(1)}%)` },
-      {
-        name: 'timers do not grow',
-        ok: (end.resources.Timeout ?? 0) <= (base.resources.Timeout ?? 0) + 5 && end.globalTimers <= base.globalTimers + 5 && checkpoints.idleAfter.globalTimers <= checkpoints.idleBefore.globalTimers + 5,
-        detail: `/metrics ${base.resources.Timeout ?? 0} → ${end.resources.Timeout ?? 0}; all timers ${base.globalTimers} → ${end.globalTimers} (idle ${checkpoints.idleBefore.globalTimers} → ${checkpoints.idleAfter.globalTimers})`,
-      },
-      {
-        // The orchestrator's keep-alive pool to the management API holds up to 8 sockets.
-        name: 'handles besides client connections do not grow',
-        ok: end.metrics.handles - end.connections <= base.metrics.handles - base.connections + 8 && checkpoints.idleAfter.metrics.handles <= checkpoints.idleBefore.metrics.handles + 8,
-        detail: `${base.metrics.handles - base.connections} → ${end.metrics.handles - end.connections} at load; ${checkpoints.idleBefore.metrics.handles} → ${checkpoints.idleAfter.metrics.handles} idle (management API keep-alive pool: up to 8)`,
-      },
-      { name: 'listeners per connection do not grow', ok: Math.abs(end.listeners.perConnection - base.listeners.perConnection) < 0.01, detail: `${base.listeners.perConnection.toFixed(3)} → ${end.listeners.perConnection.toFixed(3)}` },
-      { name: 'process listeners do not grow', ok: end.listeners.process <= base.listeners.process && checkpoints.idleAfter.listeners.process <= checkpoints.idleBefore.listeners.process, detail: `${checkpoints.idleBefore.listeners.process} idle, ${base.listeners.process} → ${end.listeners.process} loaded, ${checkpoints.idleAfter.listeners.process} idle after` },
+      { name: 'connections held at the end equal the connections asked to hold', ok: endConnections === held && live === held, detail: `${servers.length > 1 ? 'nodes' : 'node'} ${perNode.map((points) => points.end.connections).join(' + ')}, load generators ${live}, asked ${held}` },
+      ...perNode.flatMap((points, node) => nodeChecks(points, servers.length > 1 ? `${NODE_IDS[node]}: ` : '', { within, percent, mib })),
       { name: 'zero publications lost for live subscribers', ok: lossy.gaps === 0 && lossy.missingAtEnd === 0 && delivered === expectedDeliveries, detail: `expected ${expectedDeliveries} deliveries, delivered ${delivered}; gaps ${lossy.gaps}, missing at the end ${lossy.missingAtEnd}` },
       { name: 'no duplicate deliveries', ok: lossy.duplicates === 0, detail: String(lossy.duplicates) },
       { name: 'no connection dropped by the server', ok: lossy.droppedByServer === 0, detail: String(lossy.droppedByServer) },
@@ -328,14 +347,14 @@ async function main() {
       durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       flags: { ...flags, out: path.relative(root, flags.out) },
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverage: os.loadavg(), openFilesLimit: fdLimit, node: process.version },
-      connections: { asked: flags.connections, held, clampNote, loadgens: loadgenCount },
+      connections: { asked: flags.connections, held, clampNote, loadgens: loadgenCount, nodes: NODE_IDS.length },
       churn: { minutes: flags.minutes, ...churnRounds, warmupChurned, connectionsOpenedInTotal: held + warmupChurned + churnRounds.opened },
       publications: { published: publisher.published, acknowledged: publisher.acknowledged, failed: publisher.failed, topics: flags.topics, historyPerTopic: flags.history, prefilled: flags.history * flags.topics },
       deliveries: { expected: expectedDeliveries, delivered, lost: expectedDeliveries - delivered + lossy.missingAtEnd, ...lossy },
       clientMessages: sum(finals, 'clientMessages'),
       pongs: sum(finals, 'pongs'),
       heartbeatPingsAnswered: sum(finals, 'pingsAnswered'),
-      checkpoints,
+      checkpoints: servers.length === 1 ? perNode[0] : Object.fromEntries(perNode.map((points, node) => [NODE_IDS[node], points])),
       samples,
       checks,
       ok: checks.every((c) => c.ok),
@@ -343,16 +362,40 @@ async function main() {
     mkdirSync(path.dirname(flags.out), { recursive: true });
     writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
     console.log('');
-    console.log(`Soak: ${held} connections for ${flags.minutes} min, ${churnRounds.closed} churned (${report.churn.connectionsOpenedInTotal} opened in all), ${publisher.acknowledged} publishes, ${delivered} deliveries`);
+    console.log(`Soak${flags.cluster ? ` (cluster of ${servers.length} nodes on Redis)` : ''}: ${held} connections for ${flags.minutes} min, ${churnRounds.closed} churned (${report.churn.connectionsOpenedInTotal} opened in all), ${publisher.acknowledged} publishes, ${delivered} deliveries`);
     for (const check of checks) console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
     console.log(`  publications lost: ${report.deliveries.lost}`);
     console.log(`Results: ${path.relative(process.cwd(), flags.out)}`);
     return report.ok ? 0 : 1;
   } finally {
     publisher.stopped = true;
-    await api.close().catch(() => undefined);
-    await Promise.allSettled([...loadgens.map((child) => child.stop()), server.stop()]);
   }
+}
+
+/** The checks each node must pass: memory back after churn, timers, handles and listeners flat. */
+function nodeChecks(points, prefix, { within, percent, mib }) {
+  const { baseline: base, end, idleBefore, idleAfter } = points;
+  return [
+    {
+      name: `${prefix}RSS after churn within 10% of the baseline (same connection count, after a compacting GC)`,
+      ok: within(end.compacted.rss, base.compacted.rss, 0.1),
+      detail: `${(base.compacted.rss / MB).toFixed(1)} → ${(end.compacted.rss / MB).toFixed(1)} MiB (${percent(end.compacted.rss, base.compacted.rss)}); after V8's own full GC ${(base.rss / MB).toFixed(1)} → ${(end.rss / MB).toFixed(1)} MiB (${percent(end.rss, base.rss)}), old-space capacity ${mib(base.heapSpaces.old_space.size)} → ${mib(end.heapSpaces.old_space.size)} for ${mib(base.heapSpaces.old_space.used)} → ${mib(end.heapSpaces.old_space.used)} used`,
+    },
+    { name: `${prefix}heap after churn within 10% of the baseline (after GC, same connection count)`, ok: within(end.heapUsed, base.heapUsed, 0.1), detail: `${(base.heapUsed / MB).toFixed(1)} → ${(end.heapUsed / MB).toFixed(1)} MiB (${(((end.heapUsed - base.heapUsed) / base.heapUsed) * 100).toFixed(1)}%)` },
+    {
+      name: `${prefix}timers do not grow`,
+      ok: (end.resources.Timeout ?? 0) <= (base.resources.Timeout ?? 0) + 5 && end.globalTimers <= base.globalTimers + 5 && idleAfter.globalTimers <= idleBefore.globalTimers + 5,
+      detail: `/metrics ${base.resources.Timeout ?? 0} → ${end.resources.Timeout ?? 0}; all timers ${base.globalTimers} → ${end.globalTimers} (idle ${idleBefore.globalTimers} → ${idleAfter.globalTimers})`,
+    },
+    {
+      // The orchestrator's keep-alive pool to the management API holds up to 8 sockets.
+      name: `${prefix}handles besides client connections do not grow`,
+      ok: end.metrics.handles - end.connections <= base.metrics.handles - base.connections + 8 && idleAfter.metrics.handles <= idleBefore.metrics.handles + 8,
+      detail: `${base.metrics.handles - base.connections} → ${end.metrics.handles - end.connections} at load; ${idleBefore.metrics.handles} → ${idleAfter.metrics.handles} idle (management API keep-alive pool: up to 8)`,
+    },
+    { name: `${prefix}listeners per connection do not grow`, ok: Math.abs(end.listeners.perConnection - base.listeners.perConnection) < 0.01, detail: `${base.listeners.perConnection.toFixed(3)} → ${end.listeners.perConnection.toFixed(3)}` },
+    { name: `${prefix}process listeners do not grow`, ok: end.listeners.process <= base.listeners.process && idleAfter.listeners.process <= idleBefore.listeners.process, detail: `${idleBefore.listeners.process} idle, ${base.listeners.process} → ${end.listeners.process} loaded, ${idleAfter.listeners.process} idle after` },
+  ];
 }
 
 main().then(

@@ -1,6 +1,7 @@
 // The node under soak: one Switchboard node from the built dist/, a realtime path `/soak`
 // (tenant and user from the query, no JWT: the soak measures the node, not the verifier),
-// history on every topic, real heartbeats. It answers the orchestrator's IPC with memory
+// history on every topic, real heartbeats; with SOAK_BACKPLANE and SOAK_NODE_ID, one node of a
+// cluster (`npm run soak -- --cluster`). It answers the orchestrator's IPC with memory
 // after a full collection and with listener counts: the figures /metrics cannot give.
 import v8 from 'node:v8';
 import { serve } from '../lib/child.js';
@@ -70,6 +71,8 @@ settings.limits = {
 // The soak opens its connections as fast as it can on purpose: the accept-rate limit (a
 // defence against reconnect storms) is lifted so it measures holding, not admission.
 settings.limits.acceptsPerSecond = 1_000_000;
+if (process.env.SOAK_BACKPLANE) settings.backplane = process.env.SOAK_BACKPLANE;
+if (process.env.SOAK_NODE_ID) settings.nodeId = process.env.SOAK_NODE_ID;
 
 const node = await SwitchboardNode.start(settings, { specs: [parseGatewaySpec(specYaml, 'soak')], log: createLogger('error') });
 

@@ -417,7 +417,8 @@ export const ROUTES = {
         verb: 'subscribe',
         operationId: 'Connection.Subscribe',
         summary: 'Subscribe a connection to a topic, server-side',
-        description: 'A connection with a tenant takes only topics of that tenant (403 otherwise).',
+        description:
+          'A connection with a tenant takes only topics of that tenant (403 otherwise). A connection holds at most limits.maxSubscriptionsPerConnection topics (default 128): past it, 400 FAILED_PRECONDITION naming the limit.',
         scope: 'write',
         body: SubscribeRequest,
         response: SubscribeResponse,

@@ -1,6 +1,6 @@
 /**
  * The client's one error class. `code` is the server's (`BAD_REQUEST`, `UNAUTHORIZED`,
- * `FORBIDDEN_TENANT`, `NOT_FOUND`, `UNKNOWN_TYPE`, `RATE_LIMITED`, `BACKEND_ERROR`, `INTERNAL`)
+ * `FORBIDDEN_TENANT`, `NOT_FOUND`, `UNKNOWN_TYPE`, `RATE_LIMITED`, `LIMIT_EXCEEDED`, `BACKEND_ERROR`, `INTERNAL`)
  * for `error` envelopes, or one of the client's own below.
  */
 export const CLIENT_ERROR_CODES = {

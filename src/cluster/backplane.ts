@@ -29,6 +29,7 @@
  * - Liveness: a node's liveness lapses LIVENESS_TTL_MS after it last refreshed it, so the ids
  *   of a crashed node answer NOT_FOUND within that time.
  */
+import { hostname } from 'node:os';
 import { DeadlineExceeded } from '../errors/index.js';
 import type { HistoryQuery, HistoryResult, Payload, Publication, StreamPosition } from './hub.js';
 
@@ -120,8 +121,12 @@ export interface Backplane {
   readonly kind: 'memory' | 'redis' | 'nats';
   /** True while connected; cross-node calls answer UNAVAILABLE otherwise. */
   readonly healthy: boolean;
-  /** Connects, announces this node's liveness and starts receiving requests and fan-out. */
-  start(nodeId: string, handlers: BackplaneHandlers): Promise<void>;
+  /**
+   * Claims the node id (atomically: of two nodes starting with one id, one wins), announces
+   * this node's liveness and starts receiving requests and fan-out. Rejects with NodeIdInUse
+   * when a live node holds the id; `holder` describes this node to such a second one.
+   */
+  start(nodeId: string, handlers: BackplaneHandlers, holder?: NodeHolder): Promise<void>;
   /** Withdraws this node's liveness at once and disconnects; pending requests reject. */
   stop(): Promise<void>;
   /** Called with true/false whenever the connection to the backplane comes back or is lost. */
@@ -143,6 +148,38 @@ export interface Backplane {
   /** Whether a node's liveness key is present; false at once after it lapsed. */
   isLive(nodeId: string): Promise<boolean>;
   readonly history: SharedHistory;
+}
+
+/** What a node's liveness entry says about it, so a node refused its id can name the holder. */
+export interface NodeHolder {
+  /** The client listener, as configured. */
+  listen?: string;
+  hostname: string;
+  pid: number;
+}
+
+export function thisProcess(): NodeHolder {
+  return { hostname: hostname(), pid: process.pid };
+}
+
+/** The liveness entry's value: the claiming instance (only it may refresh or withdraw) and who it is. */
+export function holderRecord(instance: string, holder: NodeHolder): string {
+  return JSON.stringify({ instance, ...holder });
+}
+
+/** "listen 10.0.0.5:8080, host gw-1, pid 4242" from a liveness entry's value (or the value itself). */
+export function describeHolder(value: string): string {
+  try {
+    const record = JSON.parse(value) as Partial<NodeHolder> & { instance?: string };
+    const parts: string[] = [];
+    if (typeof record.listen === 'string') parts.push(`listen ${record.listen}`);
+    if (typeof record.hostname === 'string') parts.push(`host ${record.hostname}`);
+    if (typeof record.pid === 'number') parts.push(`pid ${record.pid}`);
+    if (parts.length > 0) return parts.join(', ');
+  } catch {
+    // An entry written by an older node holds only its instance token.
+  }
+  return `instance ${value.slice(0, 64)}`;
 }
 
 /** Liveness: a node refreshes its key every third of the TTL; a dead node's ids 404 within it. */

@@ -2,7 +2,7 @@ import type { TopicSettings } from '../config/index.js';
 import type { ConnectionRegistry } from '../connections/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Clock } from '../time/index.js';
-import type { Backplane } from './backplane.js';
+import { thisProcess, type Backplane } from './backplane.js';
 import type { EnvelopeFramer } from './delivery.js';
 import { MemoryBackplane, MemoryBus } from './memory-backplane.js';
 import { NatsBackplane } from './nats-backplane.js';
@@ -18,6 +18,10 @@ export interface HubOptions {
   log: Logger;
   /** `redis://…`, `rediss://…` or `nats://…`; absent: the memory backplane, one node. */
   backplane?: string;
+  /** The client listener as configured: a node refused this node's id names it. */
+  listen?: string;
+  /** `limits.maxSubscriptionsPerConnection`; default 128. */
+  maxSubscriptionsPerConnection?: number;
   /** For tests: a backplane built elsewhere (its URL is then ignored). */
   backplaneInstance?: Backplane;
 }
@@ -25,8 +29,10 @@ export interface HubOptions {
 /** Builds and starts the node's Hub over the configured backplane (memory when none is). */
 export async function createHub(options: HubOptions): Promise<NodeHub> {
   const { nodeId, registry, clock, topics, framer, log } = options;
+  const limits = options.maxSubscriptionsPerConnection === undefined ? {} : { maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection };
   const backplane = options.backplaneInstance ?? backplaneFor(options.backplane, clock, log);
-  const hub = new NodeHub({ nodeId, registry, backplane, topics, framer, log });
+  const holder = { ...thisProcess(), ...(options.listen === undefined ? {} : { listen: options.listen }) };
+  const hub = new NodeHub({ nodeId, registry, backplane, topics, framer, log, holder, ...limits });
   await hub.start();
   backplane.onHealthChange((healthy) => {
     if (healthy) log.info({ backplane: backplane.name }, 'backplane connected');

@@ -5,11 +5,14 @@
  * Redis or NATS; only the transport differs: calls and events cross by reference, history and
  * idempotency live in this process.
  */
-import { DeadlineExceeded, Unavailable } from '../errors/index.js';
+import { DeadlineExceeded, NodeIdInUse } from '../errors/index.js';
 import type { Clock } from '../time/index.js';
 import { systemClock } from '../time/index.js';
 import {
   NodeNotListening,
+  describeHolder,
+  thisProcess,
+  type NodeHolder,
   type Backplane,
   type BackplaneHandlers,
   type FanoutEvent,
@@ -28,6 +31,7 @@ import { IdempotencyCache } from './idempotency-memory.js';
 /** What the nodes of one process share: who is live, the history and the idempotency keys. */
 export class MemoryBus {
   readonly nodes = new Map<string, BackplaneHandlers>();
+  readonly holders = new Map<string, NodeHolder>();
   readonly history: MemoryTopicHistory;
   /** First positions by idempotency key, each with the expiry its append asked for (the cache's own TTL bounds them all). */
   readonly appendedKeys: IdempotencyCache<{ position: StreamPosition; expiresAt: number }>;
@@ -80,14 +84,19 @@ export class MemoryBackplane implements Backplane {
     this.history = new BusHistory(bus);
   }
 
-  async start(nodeId: string, handlers: BackplaneHandlers): Promise<void> {
-    if (this.bus.nodes.has(nodeId)) throw new Unavailable(`node id ${nodeId} is already live on this memory backplane`);
+  async start(nodeId: string, handlers: BackplaneHandlers, holder: NodeHolder = thisProcess()): Promise<void> {
+    const held = this.bus.holders.get(nodeId);
+    if (held !== undefined) throw new NodeIdInUse(nodeId, describeHolder(JSON.stringify(held)), this.name);
     this.nodeId = nodeId;
     this.bus.nodes.set(nodeId, handlers);
+    this.bus.holders.set(nodeId, holder);
   }
 
   async stop(): Promise<void> {
-    if (this.nodeId !== undefined) this.bus.nodes.delete(this.nodeId);
+    if (this.nodeId !== undefined) {
+      this.bus.nodes.delete(this.nodeId);
+      this.bus.holders.delete(this.nodeId);
+    }
     this.nodeId = undefined;
   }
 

@@ -10,14 +10,26 @@
  */
 import { connect, ErrorCode, Events, nanos, type ConnectionOptions, type JetStreamManager, type KV, type Msg, type NatsConnection, type Status, type StreamConfig } from 'nats';
 import { randomBytes } from 'node:crypto';
-import { DeadlineExceeded, FailedPrecondition, Unavailable } from '../errors/index.js';
+import { DeadlineExceeded, FailedPrecondition, NodeIdInUse, Unavailable } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { LIVENESS_TTL_MS, NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
+import {
+  LIVENESS_TTL_MS,
+  NodeNotListening,
+  describeHolder,
+  holderRecord,
+  thisProcess,
+  type Backplane,
+  type BackplaneHandlers,
+  type FanoutEvent,
+  type NodeHolder,
+  type RemoteAnswer,
+  type RemoteRequest,
+} from './backplane.js';
 import { FanoutChannel, type Membership } from './nats-fanout.js';
 import { NatsHistory } from './nats-history.js';
 import { NatsIdempotency } from './nats-idempotency.js';
 import { checkNodeId, natsLayout, type NatsLayout } from './nats-layout.js';
-import { apiErrorCode, BackgroundTasks, NatsLink, STREAM_NOT_FOUND, type NatsHandles } from './nats-link.js';
+import { apiErrorCode, BackgroundTasks, NatsLink, STREAM_NOT_FOUND, WRONG_LAST_SEQUENCE, type NatsHandles } from './nats-link.js';
 
 export interface NatsBackplaneOptions {
   /** How long a node's liveness key lives without a refresh; refreshed every third of it. */
@@ -61,6 +73,10 @@ export class NatsBackplane implements Backplane {
   private readonly listeners: ((healthy: boolean) => void)[] = [];
 
   private nodeId: string | undefined;
+  /** The liveness entry's value: this instance's claim on the node id. */
+  private holder = '';
+  /** Revision of this instance's liveness entry; a refresh that finds another one lost the id. */
+  private revision: number | undefined;
   private nc: NatsConnection | undefined;
   private channel: FanoutChannel | undefined;
   private statusLoop: Promise<void> | undefined;
@@ -122,7 +138,7 @@ export class NatsBackplane implements Backplane {
     this.listeners.push(listener);
   }
 
-  async start(nodeId: string, handlers: BackplaneHandlers): Promise<void> {
+  async start(nodeId: string, handlers: BackplaneHandlers, holder: NodeHolder = thisProcess()): Promise<void> {
     if (this.nodeId !== undefined) throw new FailedPrecondition(`backplane ${this.name} was already started`);
     this.nodeId = checkNodeId(nodeId);
     let nc: NatsConnection;
@@ -138,19 +154,22 @@ export class NatsBackplane implements Backplane {
     try {
       this.link.attach(await this.open(nc));
       const instance = randomBytes(6).toString('hex');
+      this.holder = holderRecord(instance, holder);
       const ackSubject = this.layout.ackSubject(nodeId, instance);
       const channel = new FanoutChannel(this.link, nodeId, this.layout.fanoutSubject, ackSubject, () => this.view, {
         deliver: (events) => handlers.fanout(events),
         membership: (kind, node) => this.membershipChanged(kind, node),
       }, this.log);
       this.channel = channel;
-      nc.subscribe(this.layout.nodeSubject(nodeId), { callback: (err, msg) => err === null && void this.answer(msg, handlers) });
       nc.subscribe(this.layout.fanoutSubject, { callback: (err, msg) => err === null && channel.receive(msg) });
       nc.subscribe(ackSubject, { callback: (err, msg) => err === null && channel.acknowledge(msg) });
-      // Subscriptions reach the server before this node is announced, so nobody who sees it
-      // live can miss it with a request or a fan-out.
+      // Fan-out subscriptions reach the server before this node is announced, so nobody who
+      // sees it live can miss it with a fan-out. The node's own subject waits for the claim on
+      // its id: listening there first would take calls meant for a live node holding it.
       await nc.flush();
-      await this.announceLiveness();
+      await this.claimLiveness();
+      nc.subscribe(this.layout.nodeSubject(nodeId), { callback: (err, msg) => err === null && void this.answer(msg, handlers) });
+      await nc.flush();
       await this.refreshView();
       await channel.announce('join', MEMBERSHIP_TIMEOUT_MS);
       this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(this.livenessTtlMs / 3)));
@@ -161,7 +180,7 @@ export class NatsBackplane implements Backplane {
       this.link.detach();
       await nc.close().catch(() => undefined);
       await this.statusLoop;
-      throw this.link.translate(err);
+      throw err instanceof NodeIdInUse ? err : this.link.translate(err);
     }
   }
 
@@ -171,7 +190,8 @@ export class NatsBackplane implements Backplane {
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (this.link.healthy) {
+    // Only this instance's own claim is withdrawn: after losing the id it belongs to another node.
+    if (this.link.healthy && this.revision !== undefined) {
       try {
         await this.link.guard(({ jsm }) => jsm.streams.purge(`KV_${this.layout.nodesBucket}`, { filter: `$KV.${this.layout.nodesBucket}.${nodeId}` }));
         await this.channel?.announce('leave', MEMBERSHIP_TIMEOUT_MS);
@@ -336,11 +356,12 @@ export class NatsBackplane implements Backplane {
             }
             await this.ensureBucket(jsm, this.layout.idempotencyBucket, IDEMPOTENCY_TTL_MS, 'at-least');
           });
-          await this.announceLiveness();
+          await this.claimLiveness();
           await this.refreshView();
           await this.channel?.announce('join', MEMBERSHIP_TIMEOUT_MS);
           return;
         } catch (err) {
+          if (err instanceof NodeIdInUse) return this.lostId(err);
           this.log?.debug({ err: (err as Error).message }, 'backplane recovery step failed; retrying');
           await new Promise<void>((resolve) => {
             this.retryTimer = setTimeout(() => {
@@ -375,17 +396,50 @@ export class NatsBackplane implements Backplane {
     this.beating = true;
     this.background.run(async () => {
       try {
-        await this.announceLiveness();
+        await this.claimLiveness();
         await this.refreshView();
+      } catch (err) {
+        if (err instanceof NodeIdInUse) return this.lostId(err);
+        throw err;
       } finally {
         this.beating = false;
       }
     });
   }
 
-  private async announceLiveness(): Promise<void> {
+  /**
+   * Claims the node id (KV create: of two nodes starting with one id, one wins) or refreshes
+   * this instance's claim (update at its revision). Throws NodeIdInUse when another instance's
+   * entry is there.
+   */
+  private async claimLiveness(): Promise<void> {
     const nodeId = this.nodeId!;
-    await this.link.guard(({ nodes }) => nodes.put(nodeId, JSON.stringify({ at: Date.now() })));
+    const value = this.holder;
+    await this.link.guard(async ({ nodes }) => {
+      if (this.revision !== undefined) {
+        try {
+          this.revision = await nodes.update(nodeId, value, this.revision);
+          return;
+        } catch (err) {
+          // Lapsed (cut off longer than the TTL) or the server lost its store: claim it afresh.
+          if (apiErrorCode(err) !== WRONG_LAST_SEQUENCE) throw err;
+        }
+      }
+      try {
+        this.revision = await nodes.create(nodeId, value);
+      } catch (err) {
+        const held = await nodes.get(nodeId);
+        if (held !== null && held.operation === 'PUT' && held.string() !== value) throw new NodeIdInUse(nodeId, describeHolder(held.string()), this.name);
+        throw err;
+      }
+    });
+  }
+
+  /** Another live node took this node's id while this one was cut off: stop claiming it. */
+  private lostId(err: NodeIdInUse): void {
+    clearInterval(this.heartbeat);
+    this.revision = undefined;
+    this.log?.error({ nodeId: err.nodeId, holder: err.holder }, 'node id taken by another live node: this node no longer refreshes its liveness; restart it with another id');
   }
 
   private async refreshView(): Promise<void> {

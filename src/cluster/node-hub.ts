@@ -3,7 +3,7 @@ import { NODE_ID_PATTERN, topicSettingsFor } from '../config/index.js';
 import { OutboundFrame, nodeOfConnectionId, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
 import { InvalidArgument, NotFound, Unavailable, errorOfKind, isSwitchboardError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { NodeNotListening, type Backplane, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
+import { NodeNotListening, thisProcess, type Backplane, type NodeHolder, type BackplaneHandlers, type FanoutEvent, type RemoteAnswer, type RemoteRequest } from './backplane.js';
 import { deliverPublication, deliverRaw, type EnvelopeFramer } from './delivery.js';
 import { PublicationOrder } from './publication-order.js';
 import { RecoveryMerge } from './recovery.js';
@@ -27,7 +27,14 @@ import type {
   SubscribeResult,
 } from './hub.js';
 import { listLocal, type LocalPage } from './listing.js';
-import { announceLocally, announcesJoinLeave, requirePresence, requireTopicOfTenant } from './topic-rules.js';
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+  announceLocally,
+  announcesJoinLeave,
+  requirePresence,
+  requireRoomForSubscription,
+  requireTopicOfTenant,
+} from './topic-rules.js';
 import { presenceEntry, viewOf } from './view.js';
 
 export interface NodeHubOptions {
@@ -39,6 +46,12 @@ export interface NodeHubOptions {
   log: Logger;
   /** How long a cross-node call may take before it answers DEADLINE_EXCEEDED. */
   requestTimeoutMs?: number;
+  /** Default 128 (`limits.maxSubscriptionsPerConnection`); enforced for this node's own connections. */
+  maxSubscriptionsPerConnection?: number;
+  /** Who this node is, for the liveness entry a node refused this node's id is shown. */
+  holder?: NodeHolder;
+  /** How long the order state of a topic nobody here subscribes to outlives its last publication; tests shorten it. */
+  orderIdleMs?: number;
 }
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
@@ -67,8 +80,10 @@ export class NodeHub implements Hub {
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly recovery: RecoveryMerge;
+  private readonly maxSubscriptions: number;
+  private readonly holder: NodeHolder;
   /** Publications from several nodes reach this node's subscribers in offset order. */
-  private readonly order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch));
+  private readonly order: PublicationOrder;
 
   constructor(options: NodeHubOptions) {
     this.nodeId = options.nodeId;
@@ -79,6 +94,12 @@ export class NodeHub implements Hub {
     this.log = options.log;
     this.timeoutMs = options.requestTimeoutMs ?? 2000;
     this.recovery = new RecoveryMerge(this.timeoutMs);
+    this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    this.holder = options.holder ?? thisProcess();
+    this.order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch), {
+      hasSubscribers: (topic) => this.registry.subscribersOf(topic) !== undefined,
+      ...(options.orderIdleMs === undefined ? {} : { idleMs: options.orderIdleMs }),
+    });
   }
 
   async start(): Promise<void> {
@@ -86,7 +107,7 @@ export class NodeHub implements Hub {
       request: (request) => this.answer(request),
       fanout: (events) => events.map((event) => this.deliverEvent(event)),
     };
-    await this.backplane.start(this.nodeId, handlers);
+    await this.backplane.start(this.nodeId, handlers, this.holder);
   }
 
   async close(): Promise<void> {
@@ -121,6 +142,7 @@ export class NodeHub implements Hub {
     }
     const record = this.local(connectionId);
     requireTopicOfTenant(record, topic);
+    requireRoomForSubscription(record, topic, this.maxSubscriptions);
     if (options.since === undefined) {
       // Subscribed before the position is read, so no publication can fall between the two;
       // undone when the position cannot be read, so a failed call leaves no subscription.
@@ -132,6 +154,8 @@ export class NodeHub implements Hub {
         if (added) this.registry.unsubscribe(record, topic);
         throw err;
       }
+      // The subscriber is told this position, so this node's delivery of the topic goes on from it.
+      this.order.start(topic, position);
       if (added) this.announce('join', topic, presenceEntry(record));
       return { offset: position.offset, epoch: position.epoch, publications: [] };
     }
@@ -147,6 +171,8 @@ export class NodeHub implements Hub {
       if (added) this.registry.unsubscribe(record, topic);
       throw err;
     }
+    // Before the recovery ends, so what the order held while history was read joins its merge.
+    this.order.start(topic, { offset: missed.offset, epoch: missed.epoch });
     const result = this.recovery.finish(recovery, options.since.offset, missed);
     if (added) this.announce('join', topic, presenceEntry(record));
     return result;

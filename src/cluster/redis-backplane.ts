@@ -11,13 +11,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { DeadlineExceeded, FailedPrecondition, Internal, Unavailable } from '../errors/index.js';
+import { DeadlineExceeded, FailedPrecondition, Internal, NodeIdInUse, Unavailable } from '../errors/index.js';
 import { createLogger, type Logger } from '../observability/index.js';
 import {
   LIVENESS_TTL_MS,
   NodeNotListening,
+  describeHolder,
+  holderRecord,
+  thisProcess,
   type Backplane,
   type BackplaneHandlers,
+  type NodeHolder,
   type FanoutEvent,
   type RemoteAnswer,
   type RemoteRequest,
@@ -140,6 +144,10 @@ export class RedisBackplane implements Backplane {
   private sequence = 0;
 
   private nodeId = '';
+  /** The liveness key's value: this instance's claim on the node id. */
+  private holder = '';
+  /** Set once the node id is this instance's: only then does it listen on the id's inbox. */
+  private claimed = false;
   private inboxChannel = '';
   private handlers: BackplaneHandlers | undefined;
   private cmd: Redis | undefined;
@@ -207,10 +215,11 @@ export class RedisBackplane implements Backplane {
     this.healthListeners.push(listener);
   }
 
-  async start(nodeId: string, handlers: BackplaneHandlers): Promise<void> {
+  async start(nodeId: string, handlers: BackplaneHandlers, holder: NodeHolder = thisProcess()): Promise<void> {
     if (this.state !== 'new') throw new FailedPrecondition(`backplane ${this.name} was already started`);
     this.state = 'running';
     this.nodeId = nodeId;
+    this.holder = holderRecord(this.instance, holder);
     this.handlers = handlers;
     this.inboxChannel = this.layout.inbox(nodeId);
     this.cmd = this.connect('cmd');
@@ -247,11 +256,12 @@ export class RedisBackplane implements Backplane {
     this.startWaiter?.reject(this.unavailable());
     this.liveCache.clear();
     const cmd = this.cmd;
-    if (wasRunning && cmd !== undefined && cmd.status === 'ready') {
+    // A node refused its id withdraws nothing: the liveness and the leave notice are the holder's.
+    if (wasRunning && this.claimed && cmd !== undefined && cmd.status === 'ready') {
       try {
         // Withdrawn at once: isLive answers false on every node from here on, and nodes that
         // cached a positive answer drop it when the leave notice arrives.
-        await this.evalScript(LEAVE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.nodeId, this.instance], false);
+        await this.evalScript(LEAVE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.nodeId, this.holder], false);
         await this.publish(this.layout.fanoutChannel, JSON.stringify({ t: 'leave', node: this.nodeId } satisfies FanoutMessage));
       } catch (err) {
         this.log.debug({ err: errorMessage(err) }, 'liveness not withdrawn; it lapses by itself');
@@ -330,13 +340,33 @@ export class RedisBackplane implements Backplane {
   private onCommandReady(): void {
     const generation = this.cmdGeneration;
     this.announce().then(
-      () => {
+      (refusedBy) => {
         if (generation !== this.cmdGeneration || this.state !== 'running') return;
+        if (refusedBy !== undefined) return this.refuse(refusedBy);
+        this.claimed = true;
         this.cmdReady = true;
         this.updateHealth();
+        if (this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
       },
       (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'liveness announce failed'),
     );
+  }
+
+  /**
+   * A live node holds this node's id: at start the start fails; later (this node's liveness
+   * lapsed while it was cut off, and a node with its id started meanwhile) this node stays
+   * unhealthy rather than take the id's calls back from the other.
+   */
+  private refuse(holder: string): void {
+    const refusal = new NodeIdInUse(this.nodeId, describeHolder(holder), this.name);
+    if (this.startWaiter !== undefined) {
+      this.startWaiter.reject(refusal);
+      return;
+    }
+    if (!this.cmdReady) return;
+    this.log.error({ nodeId: this.nodeId, holder: describeHolder(holder) }, 'node id taken by another live node: this node stays off the backplane until it is restarted with another id');
+    this.cmdReady = false;
+    this.updateHealth();
   }
 
   private onCommandLost(): void {
@@ -346,7 +376,8 @@ export class RedisBackplane implements Backplane {
   }
 
   private onSubscriberReady(): void {
-    this.subscribe();
+    // Listening on the id's inbox before the id is claimed would take calls meant for its holder.
+    if (this.claimed) this.subscribe();
   }
 
   private onSubscriberLost(): void {
@@ -381,19 +412,23 @@ export class RedisBackplane implements Backplane {
     if (this.cmd?.status === 'ready') {
       const generation = this.cmdGeneration;
       this.announce().then(
-        () => {
-          if (this.cmdReady || generation !== this.cmdGeneration || this.state !== 'running') return;
+        (refusedBy) => {
+          if (generation !== this.cmdGeneration || this.state !== 'running') return;
+          if (refusedBy !== undefined) return this.refuse(refusedBy);
+          if (this.cmdReady) return;
           this.cmdReady = true;
           this.updateHealth();
         },
         (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'liveness refresh failed'),
       );
     }
-    if (this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
+    if (this.claimed && this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
   }
 
-  private announce(): Promise<unknown> {
-    return this.evalScript(ANNOUNCE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.livenessTtlMs, this.nodeId, this.instance], false);
+  /** Claims or refreshes the node id; resolves with the holder's record when another instance holds it. */
+  private async announce(): Promise<string | undefined> {
+    const answer = await this.evalScript(ANNOUNCE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.livenessTtlMs, this.nodeId, this.holder], false);
+    return typeof answer === 'string' ? answer : undefined;
   }
 
   private updateHealth(): void {

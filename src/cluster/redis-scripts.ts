@@ -141,14 +141,19 @@ return {epoch, last, oldest, out}
 );
 
 /**
- * KEYS: live key, nodes set. ARGV: ttlMs, nodeId, instance. The key answers isLive; the set,
- * scored by the server time the key lapses, answers liveNodes without scanning the keyspace.
- * The set itself lives as long as the longest liveness in it.
+ * KEYS: live key, nodes set. ARGV: ttlMs, nodeId, holder record (the claiming instance and who
+ * it is). The key answers isLive; the set, scored by the server time the key lapses, answers
+ * liveNodes without scanning the keyspace. The set itself lives as long as the longest
+ * liveness in it. The key is a claim on the node id: set only when absent or already this
+ * instance's (SET NX semantics, atomic as every script), else the holder's record is returned
+ * and nothing changes. Returns 1 when claimed or refreshed.
  */
 export const ANNOUNCE = new RedisScript(
   'liveness-announce',
   `${HELPERS}
 local ttl = tonumber(ARGV[1])
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[3] then return held end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
 redis.call('ZADD', KEYS[2], int(now_ms() + ttl), ARGV[2])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -156,7 +161,7 @@ return 1
 `,
 );
 
-/** KEYS: live key, nodes set. ARGV: nodeId, instance. Only the instance that announced withdraws. */
+/** KEYS: live key, nodes set. ARGV: nodeId, holder record. Only the instance that claimed the id withdraws. */
 export const LEAVE = new RedisScript(
   'liveness-leave',
   `

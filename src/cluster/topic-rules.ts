@@ -1,6 +1,6 @@
 import { topicSettingsFor, type TopicSettings } from '../config/index.js';
 import { OutboundFrame, topicBelongsTo, type ConnectionRecord, type ConnectionRegistry } from '../connections/index.js';
-import { FailedPrecondition, PermissionDenied } from '../errors/index.js';
+import { FailedPrecondition, LimitExceeded, PermissionDenied } from '../errors/index.js';
 import type { EnvelopeFramer } from './delivery.js';
 import type { PresenceEntry } from './hub.js';
 
@@ -12,6 +12,23 @@ export function requireTopicOfTenant(record: ConnectionRecord, topic: string): v
   if (!topicBelongsTo(topic, record.tenantId)) {
     throw new PermissionDenied(`topic ${topic} does not belong to the connection's tenant`);
   }
+}
+
+/** What one connection may hold when the node's settings say nothing (README, "Limits"). */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 128;
+
+/**
+ * Each subscription costs the owning node memory in its topic index; without a cap one
+ * connection could hold any number. Checked on the node that owns the connection, in the same
+ * turn as the registry update, so concurrent subscribes cannot both take the last place.
+ */
+export function requireRoomForSubscription(record: ConnectionRecord, topic: string, max: number): void {
+  const held = record.subscriptions;
+  if (held === undefined || held.size < max || held.has(topic)) return;
+  throw new LimitExceeded(
+    `connection ${record.id} already has ${held.size} subscriptions, the most limits.maxSubscriptionsPerConnection allows (${max}); unsubscribe from one first`,
+    'limits.maxSubscriptionsPerConnection',
+  );
 }
 
 /** Presence is kept only where the topic's pattern enables it (README, "topics"). */

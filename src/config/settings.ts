@@ -328,6 +328,8 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
   acceptsPerSecond: 1000,
   maxUrlBytes: 8192,
   maxHeaderBytes: 16384,
+  // Centrifugo's default channel limit per connection: ample for an application, finite for memory.
+  maxSubscriptionsPerConnection: 128,
 };
 
 /** Per API key: generous for a backend pushing to its clients, finite so one key cannot starve the rest. */
@@ -462,7 +464,7 @@ const ROOT_KEYS = [
   'backends',
 ] as const;
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
-const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds'];
+const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'requireExp', 'maxTokenAgeSeconds'];
 const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
 const TLS_KEYS = ['cert', 'key'];
 
@@ -742,6 +744,7 @@ class SettingsFileReader {
       algorithms: secret !== undefined ? ['HS256'] : ['RS256', 'ES256'],
       claims: { tenantId: 'tid', userId: 'sub' },
       clockToleranceSeconds: 30,
+      requireExp: true,
     };
     if (secret !== undefined) settings.secret = secret;
     if (publicKeyFile !== undefined) settings.publicKeyPem = this.publicKey(publicKeyFile, childPath(path, 'publicKey'));
@@ -780,6 +783,9 @@ class SettingsFileReader {
     settings.clockToleranceSeconds =
       f.integer(jwt.clockToleranceSeconds, childPath(path, 'clockToleranceSeconds'), 0, MAX_TIMER_SECONDS) ??
       settings.clockToleranceSeconds;
+    settings.requireExp = f.boolean(jwt.requireExp, childPath(path, 'requireExp')) ?? true;
+    const maxTokenAge = f.integer(jwt.maxTokenAgeSeconds, childPath(path, 'maxTokenAgeSeconds'), 1, MAX_TIMER_SECONDS);
+    if (maxTokenAge !== undefined) settings.maxTokenAgeSeconds = maxTokenAge;
     return settings;
   }
 

@@ -54,7 +54,12 @@ export interface JwtSettings {
   audience?: string;
   /** Claim names holding the tenant and the user. */
   claims: { tenantId: string; userId: string };
+  /** Slack for exp, nbf and iat against this node's clock. */
   clockToleranceSeconds: number;
+  /** Refuse tokens without `exp` (one that never expires is a credential that cannot be revoked). Absent: true. */
+  requireExp?: boolean;
+  /** Refuse tokens whose `iat` is older than this (and tokens without `iat`); absent: no limit. */
+  maxTokenAgeSeconds?: number;
 }
 
 export interface Limits {
@@ -78,6 +83,8 @@ export interface Limits {
   maxUrlBytes: number;
   /** Largest request head (request line and headers) on the client listener; over → 431. */
   maxHeaderBytes: number;
+  /** Topics one connection may be subscribed to at once, by itself or by the management API. */
+  maxSubscriptionsPerConnection: number;
 }
 
 export interface TopicSettings {

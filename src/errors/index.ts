@@ -57,6 +57,16 @@ export class DeadlineExceeded extends SwitchboardError {
 export class FailedPrecondition extends SwitchboardError {
   readonly kind = 'FAILED_PRECONDITION' as const;
 }
+/**
+ * FAILED_PRECONDITION because a configured limit is reached; `field` names the setting
+ * (`limits.…`), so the caller learns which knob to raise and the error keeps its meaning when
+ * it is rebuilt on another node.
+ */
+export class LimitExceeded extends FailedPrecondition {
+  constructor(message: string, limit: `limits.${string}`) {
+    super(message, limit);
+  }
+}
 export class Internal extends SwitchboardError {
   readonly kind = 'INTERNAL' as const;
 }
@@ -88,6 +98,7 @@ const CONSTRUCTORS: Record<ErrorKind, new (message: string, field?: string) => S
 
 /** Rebuilds an error from its kind, e.g. one raised on another node; unknown kinds are INTERNAL. */
 export function errorOfKind(kind: string, message: string, field?: string): SwitchboardError {
+  if (kind === 'FAILED_PRECONDITION' && field?.startsWith('limits.') === true) return new LimitExceeded(message, field as `limits.${string}`);
   const Constructor = CONSTRUCTORS[kind as ErrorKind] ?? Internal;
   return new Constructor(message, field);
 }
@@ -117,5 +128,26 @@ export class StartupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StartupError';
+  }
+}
+
+/**
+ * Another live node on the backplane holds this node's id. Two nodes with one id would both
+ * take the calls for its connections (each answering NOT_FOUND for the other's), so the
+ * second refuses to start: a configuration error (exit code 2 from the CLI).
+ */
+export class NodeIdInUse extends ConfigError {
+  constructor(
+    readonly nodeId: string,
+    /** Who holds it, as its liveness entry says (listen address, host name, pid). */
+    readonly holder: string,
+    backplane: string,
+  ) {
+    super(
+      backplane,
+      'nodeId',
+      `node id "${nodeId}" is held by a live node (${holder}); give this node another --node-id, or stop that node (the id of a node that crashed is free once its liveness lapses)`,
+    );
+    this.name = 'NodeIdInUse';
   }
 }

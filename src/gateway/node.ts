@@ -6,7 +6,7 @@ import { AccessKeyRateLimiter, ApiKeyRateLimiter, AuthFailureGate, createManagem
 import { registerConsole } from '../console/index.js';
 import { GrpcConnectionServer } from '../grpc/index.js';
 import { createHub, type EnvelopeFramer, type NodeHub } from '../cluster/index.js';
-import { demoGatewaySpec, loadGatewaySpec, NODE_ID_PATTERN, type GatewaySpec, type SettingSources, type Settings } from '../config/index.js';
+import { demoGatewaySpec, formatHostPort, loadGatewaySpec, NODE_ID_PATTERN, type GatewaySpec, type SettingSources, type Settings } from '../config/index.js';
 import { ConnectionRegistry } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
 import { chooseLogFormat, createLogger, Metrics, type Logger } from '../observability/index.js';
@@ -15,6 +15,7 @@ import { createRealtime } from '../realtime/index.js';
 import { BackendPools, RouteTable } from '../routing/index.js';
 import { systemClock, type Clock } from '../time/index.js';
 import { backplaneFailure, listenFailure, unprotectedListener } from './startup-errors.js';
+import { ConfigError } from '../errors/index.js';
 
 export interface NodeOptions {
   /** Gateway specs already loaded; default: the files of `settings.specs`, or the demo. */
@@ -78,12 +79,22 @@ export class SwitchboardNode {
     const apiKeyFailures = new AuthFailureThrottle(throttle);
     const framer: EnvelopeFramer = realtime.framer;
     const backplane = settings.backplane;
-    const hub = await createHub({ nodeId, registry, clock, topics: settings.topics, framer, log, ...(backplane === undefined ? {} : { backplane }) }).catch(
-      async (err: unknown) => {
-        await pools.close();
-        throw backplane === undefined ? err : await backplaneFailure(backplane, sources);
-      },
-    );
+    const hub = await createHub({
+      nodeId,
+      registry,
+      clock,
+      topics: settings.topics,
+      framer,
+      log,
+      maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
+      listen: formatHostPort(settings.listen),
+      ...(backplane === undefined ? {} : { backplane }),
+    }).catch(async (err: unknown) => {
+      await pools.close();
+      // A refusal the backplane explained (a node id held by another node) stands as it is.
+      if (backplane === undefined || err instanceof ConfigError) throw err;
+      throw await backplaneFailure(backplane, sources);
+    });
     realtime.attach(hub);
     if (hub.backplaneStatus() !== undefined) metrics.watchBackplane(() => hub.backplaneStatus()!);
     const edge = new ClientEdge({

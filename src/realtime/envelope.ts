@@ -3,7 +3,7 @@
  * Every envelope is `{type, data, tenantId, userId?, timestamp, requestId?}`; a parse error
  * names the field at fault so the client's `error` envelope can say what to fix.
  */
-import { InvalidArgument, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+import { InvalidArgument, LimitExceeded, type ErrorKind, type SwitchboardError } from '../errors/index.js';
 
 /** What a client sent, after validation; `data` is the type's business and is checked per type. */
 export interface ClientEnvelope {
@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 'NOT_FOUND',
   UNKNOWN_TYPE: 'UNKNOWN_TYPE',
   RATE_LIMITED: 'RATE_LIMITED',
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   BACKEND_ERROR: 'BACKEND_ERROR',
   INTERNAL: 'INTERNAL',
 } as const;
@@ -58,6 +59,7 @@ const ERROR_CODE_OF_KIND: Readonly<Record<ErrorKind, ErrorCode>> = {
 
 /** The envelope code for an internal error: the realtime edge's one mapping of error kinds. */
 export function errorCodeOf(err: SwitchboardError): ErrorCode {
+  if (err instanceof LimitExceeded) return ERROR_CODES.LIMIT_EXCEEDED;
   return ERROR_CODE_OF_KIND[err.kind];
 }
 

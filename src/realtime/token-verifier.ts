@@ -100,6 +100,8 @@ export function createTokenVerifier(
 
   const tenantClaim = settings.claims.tenantId;
   const userClaim = settings.claims.userId;
+  const toleranceSeconds = settings.clockToleranceSeconds;
+  const requiredClaims = settings.requireExp === false ? [] : ['exp'];
 
   return {
     async verify(token: string): Promise<VerifiedClaims> {
@@ -107,9 +109,11 @@ export function createTokenVerifier(
       if (token.length > MAX_TOKEN_LENGTH) throw new Unauthenticated('token malformed', 'token');
       const verifyOptions: JWTVerifyOptions = {
         algorithms,
-        clockTolerance: settings.clockToleranceSeconds,
+        clockTolerance: toleranceSeconds,
         currentDate: new Date(clock.now()),
+        requiredClaims,
       };
+      if (settings.maxTokenAgeSeconds !== undefined) verifyOptions.maxTokenAge = settings.maxTokenAgeSeconds;
       if (settings.issuer !== undefined) verifyOptions.issuer = settings.issuer;
       if (settings.audience !== undefined) verifyOptions.audience = settings.audience;
       let claims: Record<string, unknown>;
@@ -117,6 +121,11 @@ export function createTokenVerifier(
         ({ payload: claims } = await jwtVerify(token, resolveKey, verifyOptions));
       } catch (err) {
         throw new Unauthenticated(reasonFor(err), 'token');
+      }
+      // jose checks iat only together with maxTokenAge; a token dated after now comes from a wrong
+      // clock or was dated ahead to outlive maxTokenAge, so it is refused with or without that limit.
+      if (typeof claims.iat === 'number' && claims.iat > clock.now() / 1000 + toleranceSeconds) {
+        throw new Unauthenticated('token issued in the future', 'token');
       }
       return {
         tenantId: requireStringClaim(claims, tenantClaim),
@@ -202,7 +211,7 @@ function requireStringClaim(claims: Record<string, unknown>, name: string): stri
 
 /** A short reason for the client: it names what failed, never echoes the token or a key. */
 function reasonFor(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'token expired';
+  if (err instanceof joseErrors.JWTExpired) return err.claim === 'iat' ? 'token too old' : 'token expired';
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.reason === 'missing') return `token claim "${err.claim}" missing`;
     switch (err.claim) {

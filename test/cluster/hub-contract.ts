@@ -13,7 +13,7 @@ import type { Backplane } from '../../src/cluster/backplane.js';
 import { MemoryBackplane, MemoryBus, NodeHub, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
 import { ConnectionRecord, ConnectionRegistry, newConnectionId, type ClientTransport, type ConnectionProtocol, type OutboundFrame } from '../../src/connections/index.js';
-import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from '../../src/errors/index.js';
+import { FailedPrecondition, InvalidArgument, LimitExceeded, NotFound, PermissionDenied } from '../../src/errors/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { systemClock } from '../../src/time/index.js';
@@ -33,6 +33,11 @@ export interface HubCluster {
   close(): Promise<void>;
 }
 
+/** Limits every node of a test cluster enforces. */
+export interface HubLimits {
+  maxSubscriptionsPerConnection?: number;
+}
+
 export interface HubEnvironment {
   /** Where connections can live relative to the Hub under test. */
   places: Place[];
@@ -40,7 +45,7 @@ export interface HubEnvironment {
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
   /** A fresh cluster (one node for memory, two for a backplane) that shares nothing with earlier ones. */
-  createCluster(topics: TopicSettings[]): Promise<HubCluster>;
+  createCluster(topics: TopicSettings[], limits?: HubLimits): Promise<HubCluster>;
 }
 
 /** A socket stand-in that records every frame; closing it takes it out of the registry as the edge does. */
@@ -88,10 +93,10 @@ export function memoryEnvironment(): HubEnvironment {
   let counter = 0;
   return {
     places: ['local'],
-    async createCluster(topics) {
+    async createCluster(topics, limits = {}) {
       const nodeId = `mem${++counter}`;
       const registry = new ConnectionRegistry();
-      const hub = new NodeHub({ nodeId, registry, backplane: new MemoryBackplane(new MemoryBus(systemClock)), topics, framer: framer(), log });
+      const hub = new NodeHub({ nodeId, registry, backplane: new MemoryBackplane(new MemoryBus(systemClock)), topics, framer: framer(), log, ...limits });
       await hub.start();
       return { nodes: [{ nodeId, hub, registry }], close: () => hub.close() };
     },
@@ -128,14 +133,14 @@ export function clusterEnvironment(options: {
     places: ['local', 'remote'],
     setup: options.setup,
     teardown: options.teardown,
-    async createCluster(topics) {
+    async createCluster(topics, limits = {}) {
       const namespace = `h${run}n${++counter}`;
       const nodes: HubNode[] = [];
       try {
         for (const suffix of ['a', 'b']) {
           const nodeId = `${namespace}${suffix}`;
           const registry = new ConnectionRegistry();
-          const hub = new NodeHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000 });
+          const hub = new NodeHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000, ...limits });
           await hub.start();
           nodes.push({ nodeId, hub, registry });
         }
@@ -183,8 +188,8 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
       await env.teardown?.();
     });
 
-    async function start(topics: TopicSettings[] = [topicSettings('*')]) {
-      const cluster = await env.createCluster(topics);
+    async function start(topics: TopicSettings[] = [topicSettings('*')], limits: HubLimits = {}) {
+      const cluster = await env.createCluster(topics, limits);
       clusters.push(cluster);
       const hub = cluster.nodes[0]!.hub;
       const nodeAt = (place: Place): HubNode => (place === 'local' ? cluster.nodes[0]! : cluster.nodes[1]!);
@@ -311,6 +316,31 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
           expect((await hub.get(c.id)).subscriptions).toEqual([]);
           expect(await hub.publish(topic, text('3'))).toMatchObject({ offset: 3, delivered: 0 });
           expect(c.transport.frames).toHaveLength(2);
+        });
+
+        it(`refuses a subscription past maxSubscriptionsPerConnection with LimitExceeded naming the limit, on the owning node (${place})`, async () => {
+          const { hub, connect } = await start([topicSettings('*')], { maxSubscriptionsPerConnection: 3 });
+          const c = connect(place, { tenantId: 'acme' });
+          const topics = [unique('cap'), unique('cap'), unique('cap')];
+          for (const topic of topics) await hub.subscribe(c.id, topic);
+          const extra = unique('cap');
+          const refused = await hub.subscribe(c.id, extra).then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          expect(refused).toBeInstanceOf(LimitExceeded);
+          expect(refused).toBeInstanceOf(FailedPrecondition);
+          expect((refused as LimitExceeded).field).toBe('limits.maxSubscriptionsPerConnection');
+          expect((refused as Error).message).toMatch(/3 subscriptions.*limits\.maxSubscriptionsPerConnection/);
+          await expect(hub.subscribe(c.id, extra, { since: { offset: 0, epoch: 'x' } })).rejects.toBeInstanceOf(LimitExceeded);
+          expect((await hub.get(c.id)).subscriptions.sort()).toEqual([...topics].sort());
+          // A topic it already has is no new subscription; after an unsubscribe there is room again.
+          await expect(hub.subscribe(c.id, topics[0]!)).resolves.toMatchObject({ offset: 0 });
+          await hub.unsubscribe(c.id, topics[0]!);
+          await expect(hub.subscribe(c.id, extra)).resolves.toMatchObject({ offset: 0 });
+          // Another connection has its own allowance.
+          const other = connect(place, { tenantId: 'acme' });
+          for (const topic of topics) await hub.subscribe(other.id, topic);
         });
 
         it(`refuses a tenant's connection the topics of other tenants (${place})`, async () => {

@@ -82,6 +82,7 @@ describe('defaults', () => {
         acceptsPerSecond: 1000,
         maxUrlBytes: 8192,
         maxHeaderBytes: 16384,
+        maxSubscriptionsPerConnection: 128,
       },
       topics: [],
       log: { level: 'info' },
@@ -120,6 +121,7 @@ describe('defaults', () => {
       algorithms: ['HS256'],
       claims: { tenantId: 'tid', userId: 'sub' },
       clockToleranceSeconds: 30,
+      requireExp: true,
     });
     const withJwks = load('auth:\n  jwt:\n    jwksUrl: https://issuer.example/jwks.json\n').auth.jwt;
     expect(withJwks?.algorithms).toEqual(['RS256', 'ES256']);
@@ -153,6 +155,8 @@ auth:
     audience: switchboard
     claims: {tenantId: org}
     clockToleranceSeconds: 0
+    requireExp: false
+    maxTokenAgeSeconds: 3600
 limits:
   maxMessageBytes: 1000
   handshakeTimeoutSeconds: 3
@@ -183,6 +187,8 @@ drainSeconds: 0
       audience: 'switchboard',
       claims: { tenantId: 'org', userId: 'sub' },
       clockToleranceSeconds: 0,
+      requireExp: false,
+      maxTokenAgeSeconds: 3600,
     });
     expect(settings.limits.maxMessageBytes).toBe(1000);
     expect(settings.limits.handshakeTimeoutSeconds).toBe(3);
@@ -434,6 +440,12 @@ describe('validation errors name the file, the key path and the problem', () => 
       'a repeated topic pattern',
       'topics:\n  - pattern: "a*"\n  - pattern: "a*"\n',
       'FILE: topics[1].pattern: repeats topics[0].pattern "a*", which always matches first',
+    ],
+    ['a non-boolean requireExp', 'auth:\n  jwt:\n    secret: s\n    requireExp: no\n', 'FILE: auth.jwt.requireExp: must be true or false, got "no"'],
+    [
+      'a zero maxTokenAgeSeconds',
+      'auth:\n  jwt:\n    secret: s\n    maxTokenAgeSeconds: 0\n',
+      'FILE: auth.jwt.maxTokenAgeSeconds: must be an integer from 1 to 2147483, got 0',
     ],
     ['a non-boolean flag', 'topics:\n  - pattern: x\n    presence: yes\n', 'FILE: topics[0].presence: must be true or false, got "yes"'],
     [

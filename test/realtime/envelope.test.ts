@@ -11,7 +11,7 @@ import {
   parseSubscribeData,
   parseUnsubscribeData,
 } from '../../src/realtime/envelope.js';
-import { InvalidArgument, NotFound, PermissionDenied, Unauthenticated } from '../../src/errors/index.js';
+import { FailedPrecondition, InvalidArgument, LimitExceeded, NotFound, PermissionDenied, Unauthenticated, errorOfKind } from '../../src/errors/index.js';
 
 /** The error a call throws, asserted to be an InvalidArgument naming `field`. */
 function invalidField(call: () => unknown, field: string): InvalidArgument {
@@ -250,6 +250,10 @@ describe('error codes', () => {
     expect(errorCodeOf(new Unauthenticated('token expired'))).toBe(ERROR_CODES.UNAUTHORIZED);
     expect(errorCodeOf(new PermissionDenied('topic belongs to another tenant'))).toBe(ERROR_CODES.FORBIDDEN_TENANT);
     expect(errorCodeOf(new NotFound('x'))).toBe(ERROR_CODES.NOT_FOUND);
+    expect(errorCodeOf(new LimitExceeded('too many', 'limits.maxSubscriptionsPerConnection'))).toBe(ERROR_CODES.LIMIT_EXCEEDED);
+    // Rebuilt from its kind and field on another node, it is still a limit.
+    expect(errorCodeOf(errorOfKind('FAILED_PRECONDITION', 'too many', 'limits.maxSubscriptionsPerConnection'))).toBe(ERROR_CODES.LIMIT_EXCEEDED);
+    expect(errorCodeOf(new FailedPrecondition('no presence'))).toBe(ERROR_CODES.BAD_REQUEST);
     expect(Object.values(ERROR_CODES)).toEqual([
       'BAD_REQUEST',
       'UNAUTHORIZED',
@@ -257,6 +261,7 @@ describe('error codes', () => {
       'NOT_FOUND',
       'UNKNOWN_TYPE',
       'RATE_LIMITED',
+      'LIMIT_EXCEEDED',
       'BACKEND_ERROR',
       'INTERNAL',
     ]);

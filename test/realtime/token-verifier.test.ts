@@ -20,9 +20,10 @@ function settings(overrides: Partial<JwtSettings> = {}): JwtSettings {
   };
 }
 
-/** A token signed as of the clock's time, so ManualClock decides whether it is valid. */
+/** A token signed as of the clock's time, valid for an hour, so ManualClock decides whether it is valid. */
 function token(clock: ManualClock, claims: Record<string, unknown> = { tid: 'acme', sub: 'alice' }): SignJWT {
-  return new SignJWT(claims).setIssuedAt(Math.floor(clock.now() / 1000));
+  const now = Math.floor(clock.now() / 1000);
+  return new SignJWT(claims).setIssuedAt(now).setExpirationTime(now + 3600);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Unauthenticated> {
@@ -166,6 +167,65 @@ describe('HS256 tokens', () => {
     const clock = new ManualClock();
     const jwt = await token(clock).setProtectedHeader({ alg: 'HS384' }).sign(secretBytes);
     expect((await rejection(createTokenVerifier(settings(), clock).verify(jwt))).message).toBe('token algorithm not allowed');
+  });
+});
+
+describe('token lifetime', () => {
+  const now = (clock: ManualClock): number => Math.floor(clock.now() / 1000);
+
+  it('refuses a token without exp by default with "token claim "exp" missing"', async () => {
+    const clock = new ManualClock();
+    const forever = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now(clock)).sign(secretBytes);
+    expect((await rejection(createTokenVerifier(settings(), clock).verify(forever))).message).toBe('token claim "exp" missing');
+    expect((await rejection(createTokenVerifier(settings({ requireExp: true }), clock).verify(forever))).message).toBe(
+      'token claim "exp" missing',
+    );
+  });
+
+  it('accepts a token without exp only when requireExp is false', async () => {
+    const clock = new ManualClock();
+    const forever = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
+    await expect(createTokenVerifier(settings({ requireExp: false }), clock).verify(forever)).resolves.toMatchObject({ userId: 'alice' });
+  });
+
+  it('refuses a token issued beyond the clock tolerance in the future with "token issued in the future"', async () => {
+    const clock = new ManualClock();
+    const verifier = createTokenVerifier(settings({ clockToleranceSeconds: 30 }), clock);
+    const future = await new SignJWT({ tid: 'acme', sub: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(now(clock) + 31)
+      .setExpirationTime(now(clock) + 3600)
+      .sign(secretBytes);
+    expect((await rejection(verifier.verify(future))).message).toBe('token issued in the future');
+    const withinTolerance = await new SignJWT({ tid: 'acme', sub: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(now(clock) + 29)
+      .setExpirationTime(now(clock) + 3600)
+      .sign(secretBytes);
+    await expect(verifier.verify(withinTolerance)).resolves.toMatchObject({ userId: 'alice' });
+  });
+
+  it('refuses a token whose nbf is beyond the clock tolerance and accepts one within it', async () => {
+    const clock = new ManualClock();
+    const verifier = createTokenVerifier(settings({ clockToleranceSeconds: 30 }), clock);
+    const later = await token(clock).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now(clock) + 31).sign(secretBytes);
+    expect((await rejection(verifier.verify(later))).message).toBe('token not yet valid');
+    const soon = await token(clock).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now(clock) + 29).sign(secretBytes);
+    await expect(verifier.verify(soon)).resolves.toMatchObject({ userId: 'alice' });
+  });
+
+  it('with maxTokenAgeSeconds refuses a token issued longer ago with "token too old", and one without iat', async () => {
+    const clock = new ManualClock();
+    const verifier = createTokenVerifier(settings({ maxTokenAgeSeconds: 600 }), clock);
+    const fresh = await token(clock).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
+    await expect(verifier.verify(fresh)).resolves.toMatchObject({ userId: 'alice' });
+    clock.advance(601_000);
+    expect((await rejection(verifier.verify(fresh))).message).toBe('token too old');
+    const noIat = await new SignJWT({ tid: 'acme', sub: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now(clock) + 60)
+      .sign(secretBytes);
+    expect((await rejection(verifier.verify(noIat))).message).toBe('token claim "iat" missing');
   });
 });
 
