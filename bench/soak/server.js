@@ -70,6 +70,9 @@ settings.limits = {
 // The soak opens its connections as fast as it can on purpose: the accept-rate limit (a
 // defence against reconnect storms) is lifted so it measures holding, not admission.
 settings.limits.acceptsPerSecond = 1_000_000;
+// Its connections all come from one address: the per-address budgets are lifted too.
+settings.limits.acceptsPerSecondPerIp = 0;
+settings.limits.pendingHandshakesPerIp = 100_000;
 
 const node = await SwitchboardNode.start(settings, { specs: [parseGatewaySpec(specYaml, 'soak')], log: createLogger('error') });
 
