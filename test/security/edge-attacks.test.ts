@@ -5,7 +5,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendFailure, BackendPools, HttpBackend } from '../../src/routing/index.js';
+import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend } from '../../src/routing/index.js';
 import { startBackend, startTestNode, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
 import { RawClient } from '../hostile/raw-client.js';
 import { dummy, http, sleep, specYaml } from '../gateway/fixtures.js';
@@ -158,6 +158,19 @@ describe('client edge under attack', () => {
         await pools.close();
       }
     });
+  });
+
+  it('a half-open probe that ends without a verdict (released) lets the next call probe, instead of holding the breaker half-open', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker('http://backend.test', { failureThreshold: 1, cooldownSeconds: 1, now: () => now });
+    breaker.failed();
+    now += 1000;
+    expect(breaker.admit()).toBeUndefined(); // the probe
+    expect(breaker.admit()).toBeGreaterThan(0);
+    breaker.released();
+    expect(breaker.admit()).toBeUndefined(); // the next probe
+    breaker.succeeded();
+    expect(breaker.current).toBe('closed');
   });
 
   describe('refused handshakes', () => {
