@@ -50,6 +50,9 @@ settings.limits = {
   idleTimeoutSeconds: 3600,
   // The connect scenario measures the accept rate itself: no accept budget in its way.
   acceptsPerSecond: 1e9,
+  // Every load-generator connection comes from one address: no per-address budgets either.
+  acceptsPerSecondPerIp: 0,
+  pendingHandshakesPerIp: 100_000,
 };
 
 if (backplane !== undefined) settings.backplane = backplane;

@@ -73,6 +73,9 @@ settings.limits = {
 settings.limits.acceptsPerSecond = 1_000_000;
 if (process.env.SOAK_BACKPLANE) settings.backplane = process.env.SOAK_BACKPLANE;
 if (process.env.SOAK_NODE_ID) settings.nodeId = process.env.SOAK_NODE_ID;
+// Its connections all come from one address: the per-address budgets are lifted too.
+settings.limits.acceptsPerSecondPerIp = 0;
+settings.limits.pendingHandshakesPerIp = 100_000;
 
 const node = await SwitchboardNode.start(settings, { specs: [parseGatewaySpec(specYaml, 'soak')], log: createLogger('error') });
 

@@ -326,6 +326,8 @@ const DEFAULT_LIMITS: Readonly<Limits> = {
   maxPendingMessages: 64,
   handshakeTimeoutSeconds: 10,
   acceptsPerSecond: 1000,
+  acceptsPerSecondPerIp: 50,
+  pendingHandshakesPerIp: 32,
   maxUrlBytes: 8192,
   maxHeaderBytes: 16384,
   // Centrifugo's default channel limit per connection: ample for an application, finite for memory.
@@ -464,6 +466,8 @@ const ROOT_KEYS = [
   'backends',
 ] as const;
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
+/** Limits where 0 means off; every other limit is at least 1. */
+const LIMITS_THAT_MAY_BE_OFF: ReadonlySet<keyof Limits> = new Set(['acceptsPerSecondPerIp']);
 const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'requireExp', 'maxTokenAgeSeconds'];
 const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
 const TLS_KEYS = ['cert', 'key'];
@@ -814,7 +818,7 @@ class SettingsFileReader {
     if (!given) return limits;
     for (const key of LIMIT_KEYS) {
       const max = key.endsWith('Seconds') ? MAX_TIMER_SECONDS : undefined;
-      limits[key] = f.integer(given[key], `limits.${key}`, 1, max) ?? limits[key];
+      limits[key] = f.integer(given[key], `limits.${key}`, LIMITS_THAT_MAY_BE_OFF.has(key) ? 0 : 1, max) ?? limits[key];
     }
     return limits;
   }

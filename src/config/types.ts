@@ -79,6 +79,16 @@ export interface Limits {
   handshakeTimeoutSeconds: number;
   /** Upgrades accepted per second by this node (a token bucket, burst of one second); over → 503. */
   acceptsPerSecond: number;
+  /**
+   * Upgrades accepted per second from one source address (a token bucket per address, burst of
+   * one second); over → 429 before the URL is parsed. 0 turns it off.
+   */
+  acceptsPerSecondPerIp: number;
+  /**
+   * Handshakes of one source address not yet open or closed: waiting for authentication or the
+   * connect integration, or refused and closing. Over → 429 before the upgrade.
+   */
+  pendingHandshakesPerIp: number;
   /** Longest request target (path and query) on the client listener; over → 414. */
   maxUrlBytes: number;
   /** Largest request head (request line and headers) on the client listener; over → 431. */

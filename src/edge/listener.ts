@@ -21,7 +21,7 @@ import { backendHeaders, withDisconnect } from './backend-headers.js';
 import { normalizeAddress, sourceAddress } from './identity.js';
 import { ClientSession, isTextual } from './session.js';
 import { FrameJoiner } from './frames.js';
-import { parseRequestTarget, type RequestTarget } from './request-target.js';
+import { parseRequestTarget, repeatedIdentityParameter, type RequestTarget } from './request-target.js';
 import { HandshakeGuard, type Refusal } from './handshake-guard.js';
 
 export interface ClientEdgeOptions {
@@ -66,6 +66,12 @@ interface PendingConnection {
 const CONNECTION_ID_HEADER = 'X-Yc-Apigateway-Websocket-Connection-Id';
 /** How long a hard stop waits for disconnect calls already under way. */
 const STOP_GRACE_MS = 500;
+/**
+ * How long a connection refused after the upgrade (1008, 1013) may take to answer the close
+ * frame before its socket is dropped. ws would wait 30 s, holding a file descriptor no limit
+ * counts; a client that means to answer does so in one round trip.
+ */
+const REFUSED_CLOSE_GRACE_MS = 500;
 
 /**
  * The client listener: upgrades, the connect integration, limits, heartbeats and the
@@ -98,6 +104,9 @@ export class ClientEdge implements EdgeContext {
   /** Handshakes still running per source address: they count against maxConnectionsPerIp. */
   private readonly handshakesPerIp = new Map<string, number>();
   private readonly handshakesPerTenant = new Map<string, number>();
+  /** Connections refused after the upgrade whose socket is not gone yet, and their count per address. */
+  private readonly refusing = new Set<WebSocket>();
+  private readonly refusingPerIp = new Map<string, number>();
   private readonly disconnects = new Set<Promise<void>>();
   private readonly sessions = new Set<ClientSession>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -168,6 +177,7 @@ export class ClientEdge implements EdgeContext {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.handshakes) socket.destroy();
+    for (const ws of this.refusing) ws.terminate();
     for (const session of [...this.sessions]) session.close(CloseCode.GOING_AWAY, 'server shutting down');
     const deadline = sleep(boundMs);
     await Promise.race([deadline.promise, this.allClosed().then(() => Promise.all([...this.disconnects]))]);
@@ -185,6 +195,7 @@ export class ClientEdge implements EdgeContext {
     this.draining = true;
     this.stopHeartbeat();
     for (const socket of this.handshakes) socket.destroy();
+    for (const ws of this.refusing) ws.terminate();
     for (const session of [...this.sessions]) session.terminate('server closed');
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -260,10 +271,16 @@ export class ClientEdge implements EdgeContext {
     // that resets while the connect integration runs would crash the process.
     socket.on('error', swallowSocketError);
     if (this.draining) return rejectHandshake(socket, 503, 'server shutting down');
-    const early = this.guard.beforeRouting(req.url);
+    const sourceIp = sourceAddress(req, this.trusted);
+    const early = this.guard.beforeRouting(req.url, sourceIp) ?? this.pendingRefusal(sourceIp);
     if (early !== undefined) return this.refuse(socket, early);
     const url = parseRequestTarget(req.url);
     if (url === undefined) return rejectHandshake(socket, 400, 'bad request target');
+    const repeated = repeatedIdentityParameter(url);
+    if (repeated !== undefined) {
+      this.options.metrics.connectRejections.inc({ reason: 'bad_request' });
+      return rejectHandshake(socket, 400, `query parameter "${repeated}" appears more than once`);
+    }
     const match = this.options.routes.match(url.pathname);
     if (match === undefined) {
       this.options.metrics.connectRejections.inc({ reason: 'no_route' });
@@ -272,15 +289,14 @@ export class ClientEdge implements EdgeContext {
     // ws checks these too, but only after the connect integration ran: a malformed upgrade
     // must not tell a backend about a connection that can never open.
     const problem = upgradeProblem(req);
-    if (problem !== undefined) return rejectHandshake(socket, 400, problem);
+    if (problem !== undefined) return rejectHandshake(socket, problem.status, problem.message, undefined, problem.headers);
     const refused = this.guard.afterRouting(req, match.route);
     if (refused !== undefined) return this.refuse(socket, refused);
-    const sourceIp = sourceAddress(req, this.trusted);
     const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '';
     const limited = this.limitReason(sourceIp);
     if (limited !== undefined) {
       this.options.metrics.connectRejections.inc({ reason: 'limit' });
-      return this.acceptThenClose(req, socket, head, CloseCode.TRY_AGAIN_LATER, limited);
+      return this.acceptThenClose(req, socket, head, sourceIp, CloseCode.TRY_AGAIN_LATER, limited);
     }
     const record: PendingConnection = {
       id: newConnectionId(this.options.nodeId),
@@ -330,24 +346,19 @@ export class ClientEdge implements EdgeContext {
           this.options.metrics.connectRejections.inc({ reason: 'auth_throttled' });
           return rejectHandshake(socket, 429, 'too many failed authentications from this address', undefined, { 'Retry-After': String(retryAfterSeconds(blockedMs)) });
         }
-        let tenantId: string;
+        let identity: { tenantId: string; userId: string };
         try {
-          const identity = await this.realtime!.authenticate(url.searchParams);
-          tenantId = identity.tenantId;
-          record.tenantId = tenantId;
-          record.userId = identity.userId;
+          identity = await this.realtime!.authenticate(url.searchParams);
         } catch (err) {
-          this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
-          if ((err as { kind?: string }).kind === 'UNAUTHENTICATED') {
-            this.options.authFailureThrottle?.recordFailure(sourceIp);
-            this.options.metrics.countAuthFailure('realtime');
-          }
-          return this.acceptThenClose(req, socket, head, CloseCode.POLICY_VIOLATION, (err as Error).message);
+          return this.authenticationFailed(req, socket, head, sourceIp, err as Error);
         }
+        const tenantId = identity.tenantId;
+        record.tenantId = tenantId;
+        record.userId = identity.userId;
         const pendingForTenant = this.handshakesPerTenant.get(tenantId) ?? 0;
         if (this.options.registry.connectionsOfTenant(tenantId) + pendingForTenant >= this.limits.maxConnectionsPerTenant) {
           this.options.metrics.connectRejections.inc({ reason: 'limit' });
-          return this.acceptThenClose(req, socket, head, CloseCode.TRY_AGAIN_LATER, 'tenant connection limit reached');
+          return this.acceptThenClose(req, socket, head, sourceIp, CloseCode.TRY_AGAIN_LATER, 'tenant connection limit reached');
         }
         this.handshakesPerTenant.set(tenantId, pendingForTenant + 1);
         countedTenant = tenantId;
@@ -372,6 +383,20 @@ export class ClientEdge implements EdgeContext {
       decrement(this.handshakesPerIp, sourceIp);
       if (countedTenant !== undefined) decrement(this.handshakesPerTenant, countedTenant);
     }
+  }
+
+  /**
+   * The one place a realtime handshake is decided unauthenticated (a missing, malformed,
+   * expired or mismatched token): counted, and the client closed with 1008 and the reason.
+   */
+  /** The one place a realtime handshake is decided unauthenticated: counted, throttled per address, closed 1008. */
+  private authenticationFailed(req: IncomingMessage, socket: Socket, head: Buffer, sourceIp: string, err: Error): void {
+    this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
+    if ((err as { kind?: string }).kind === 'UNAUTHENTICATED') {
+      this.options.authFailureThrottle?.recordFailure(sourceIp);
+      this.options.metrics.countAuthFailure('realtime');
+    }
+    this.acceptThenClose(req, socket, head, sourceIp, CloseCode.POLICY_VIOLATION, err.message);
   }
 
   private backendRefused(socket: Socket, answer: { reject: ConnectRefusal }): void {
@@ -411,6 +436,17 @@ export class ClientEdge implements EdgeContext {
     this.options.metrics.connectRejections.inc({ reason: refusal.reason });
     const headers = refusal.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(refusal.retryAfterSeconds) };
     rejectHandshake(socket, refusal.status, refusal.message, undefined, headers);
+  }
+
+  /**
+   * Handshakes of one address not yet open or gone (waiting on authentication or the connect
+   * integration, or refused and closing) past `limits.pendingHandshakesPerIp`: each holds a
+   * socket, and a client that never finishes them must not hold every file descriptor.
+   */
+  private pendingRefusal(sourceIp: string): Refusal | undefined {
+    const pending = (this.handshakesPerIp.get(sourceIp) ?? 0) + (this.refusingPerIp.get(sourceIp) ?? 0);
+    if (pending < this.limits.pendingHandshakesPerIp) return undefined;
+    return { status: 429, reason: 'pending_handshakes', message: 'too many unfinished handshakes from this address: retry later', retryAfterSeconds: 1 };
   }
 
   private limitReason(sourceIp: string): string | undefined {
@@ -478,11 +514,20 @@ export class ClientEdge implements EdgeContext {
     if (match.route.realtime !== undefined) this.realtime?.opened(session);
   }
 
-  private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, code: number, reason: string): void {
+  private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, sourceIp: string, code: number, reason: string): void {
     if (socket.destroyed) return;
     // Close codes only exist inside a WebSocket, so the handshake completes and closes at once.
+    // Until its socket is gone the connection counts as a pending handshake of its address.
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', swallowSocketError);
+      this.refusing.add(ws);
+      this.refusingPerIp.set(sourceIp, (this.refusingPerIp.get(sourceIp) ?? 0) + 1);
+      const deadline = setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS);
+      ws.once('close', () => {
+        clearTimeout(deadline);
+        this.refusing.delete(ws);
+        decrement(this.refusingPerIp, sourceIp);
+      });
       ws.close(code, reason.slice(0, 123));
     });
   }
@@ -629,14 +674,24 @@ function dropSocket(_err: Error, socket: Socket): void {
 
 const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
+interface UpgradeProblem {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
 /** What ws's handleUpgrade would refuse (RFC 6455 §4.2.1), checked before any backend is called. */
-function upgradeProblem(req: IncomingMessage): string | undefined {
-  if (req.method !== 'GET') return 'a WebSocket upgrade must be a GET request';
-  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'invalid Upgrade header';
+function upgradeProblem(req: IncomingMessage): UpgradeProblem | undefined {
+  if (req.method !== 'GET') return { status: 400, message: 'a WebSocket upgrade must be a GET request' };
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, message: 'invalid Upgrade header' };
   const key = req.headers['sec-websocket-key'];
-  if (key === undefined || !WEBSOCKET_KEY.test(key)) return 'missing or invalid Sec-WebSocket-Key header';
+  if (key === undefined || !WEBSOCKET_KEY.test(key)) return { status: 400, message: 'missing or invalid Sec-WebSocket-Key header' };
   const version = req.headers['sec-websocket-version'];
-  if (version !== '13' && version !== '8') return 'missing or invalid Sec-WebSocket-Version header (13 is supported)';
+  // RFC 6455 §4.4: a version the server does not speak gets 426 and the version it does.
+  // Version 8 (the last draft, framed the same way) is still let in, as ws lets it in.
+  if (version !== '13' && version !== '8') {
+    return { status: 426, message: 'unsupported Sec-WebSocket-Version: this server speaks 13', headers: { 'Sec-WebSocket-Version': '13' } };
+  }
   return undefined;
 }
 

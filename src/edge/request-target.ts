@@ -40,3 +40,28 @@ export function parseRequestTarget(target: string | undefined): RequestTarget | 
     return undefined;
   }
 }
+
+/** Query parameters that say who the client is; `name` is how the gateway reads them. */
+const IDENTITY_PARAMETERS = ['tenantId', 'userId', 'token'] as const;
+/** A query that may name one of them: a literal name (any case) or something percent-encoded. */
+const MAY_NAME_IDENTITY = /tenantid|userid|token|%/i;
+
+/**
+ * An identity parameter the query holds more than once (names compared without case, after
+ * decoding), else undefined. The gateway reads the first; a backend may read the last, or
+ * either without regard to case: refused, so both always agree on who the client is.
+ */
+export function repeatedIdentityParameter(target: RequestTarget): string | undefined {
+  if (target.search === '' || !MAY_NAME_IDENTITY.test(target.search)) return undefined;
+  let seen = 0;
+  for (const key of target.searchParams.keys()) {
+    if (key.length < 5 || key.length > 8) continue;
+    const lower = key.toLowerCase();
+    for (let i = 0; i < IDENTITY_PARAMETERS.length; i++) {
+      if (lower !== IDENTITY_PARAMETERS[i]!.toLowerCase()) continue;
+      if (seen & (1 << i)) return IDENTITY_PARAMETERS[i];
+      seen |= 1 << i;
+    }
+  }
+  return undefined;
+}

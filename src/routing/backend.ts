@@ -67,17 +67,36 @@ export class DummyBackend implements Backend {
   }
 }
 
-const HOP_BY_HOP = new Set([
-  'connection', 'upgrade', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'proxy-authorization',
-  'proxy-connection', 'host', 'content-length', 'content-type',
-  'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol',
+/**
+ * Client headers never forwarded. Hop-by-hop and framing headers (RFC 9110 §7.6.1) belong to
+ * the client's own connection; `expect` and the others undici refuses to send would fail the
+ * call before it leaves (and a failure a client can cause must not look like the backend's);
+ * `sec-websocket-*` is the client's handshake with the gateway, not with the backend.
+ */
+const NOT_FORWARDED = new Set([
+  'connection', 'upgrade', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'expect', 'host',
+  'content-length', 'content-type', 'forwarded', 'x-real-ip', 'x-http-method-override',
 ]);
+/**
+ * Name prefixes the gateway owns: its own identity and event headers (`x-switchboard-*`,
+ * `x-yc-apigateway-*`), the proxy chain (`x-forwarded-*`: X-Forwarded-For is the gateway's,
+ * built from the trusted-proxies setting), and proxy and WebSocket handshake headers. A client
+ * that sends one would forge what a backend trusts.
+ */
+const NOT_FORWARDED_PREFIXES = ['x-switchboard-', 'x-yc-apigateway-', 'x-forwarded-', 'proxy-', 'sec-websocket-'];
 
-/** Headers of the client worth forwarding to a backend on CONNECT. */
+/** Whether a client header (lower-case name) may reach a backend. */
+export function isForwardable(name: string): boolean {
+  if (NOT_FORWARDED.has(name)) return false;
+  for (const prefix of NOT_FORWARDED_PREFIXES) if (name.startsWith(prefix)) return false;
+  return true;
+}
+
+/** Headers of the client worth forwarding to a backend on CONNECT (names as Node gives them: lower case). */
 export function forwardableHeaders(raw: NodeJS.Dict<string | string[]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in raw) {
-    if (HOP_BY_HOP.has(name)) continue;
+    if (!isForwardable(name)) continue;
     const value = raw[name];
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -142,6 +161,8 @@ export class HttpBackend implements Backend {
   readonly remote = true;
   private readonly urlTemplate: string;
   private readonly hasPlaceholders: boolean;
+  /** Query parameter names the integration URL sets itself (lower case); undefined when it sets none. */
+  private readonly ownQueryNames: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly spec: HttpIntegrationSpec,
@@ -150,11 +171,16 @@ export class HttpBackend implements Backend {
   ) {
     this.urlTemplate = spec.url;
     this.hasPlaceholders = spec.url.includes('{');
+    const query = spec.url.indexOf('?');
+    this.ownQueryNames = query < 0 ? undefined : new Set(spec.url.slice(query + 1).split('#')[0]!.split('&').map(parameterName));
   }
 
   async call(request: BackendRequest): Promise<BackendResponse> {
     const url = new URL(this.hasPlaceholders ? fillPlaceholders(this.urlTemplate, request.pathParams) : this.urlTemplate);
-    if (request.query) url.search = url.search ? `${url.search}&${request.query}` : `?${request.query}`;
+    if (request.query) {
+      const query = this.ownQueryNames === undefined ? request.query : withoutParameters(request.query, this.ownQueryNames);
+      if (query !== '') url.search = url.search ? `${url.search}&${query}` : `?${query}`;
+    }
     const headers: Record<string, string> = { ...request.headers };
     for (const [name, value] of Object.entries(this.spec.headers)) headers[name.toLowerCase()] = value;
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
@@ -185,8 +211,7 @@ export class HttpBackend implements Backend {
         ...(deadline ? { signal: deadline } : {}),
       });
     } catch (err) {
-      breaker?.failed();
-      throw classify(err, url.origin);
+      throw charged(breaker, err, url.origin);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -203,8 +228,7 @@ export class HttpBackend implements Backend {
       }
     } catch (err) {
       if (err instanceof BackendFailure) throw err;
-      breaker?.failed();
-      throw classify(err, url.origin);
+      throw charged(breaker, err, url.origin);
     }
     // Gateway failures (as a proxy in front of the backend answers them) count; any other answer
     // shows the backend alive, 4xx and 500 included.
@@ -218,16 +242,57 @@ export class HttpBackend implements Backend {
   }
 }
 
+/** The decoded, lower-cased name of one `name=value` piece of a query string. */
+function parameterName(piece: string): string {
+  const equals = piece.indexOf('=');
+  const raw = (equals < 0 ? piece : piece.slice(0, equals)).replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(raw).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
+/**
+ * The client's query without the parameters the integration URL sets: backends disagree on
+ * which of two values wins, so a client could otherwise override what the operator wrote.
+ */
+function withoutParameters(query: string, names: ReadonlySet<string>): string {
+  return query
+    .split('&')
+    .filter((piece) => piece !== '' && !names.has(parameterName(piece)))
+    .join('&');
+}
+
 function fillPlaceholders(template: string, params: Record<string, string>): string {
   return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
 }
 
-function classify(err: unknown, origin: string): BackendFailure {
-  const code = (err as { code?: string }).code ?? '';
-  if ((err as Error).name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+/**
+ * Error codes that say the backend could not be reached or did not answer in time: refused,
+ * reset, unreachable, DNS, TLS (certificate or handshake), a socket closed mid-answer, an
+ * answer that is not HTTP. Only these (and timeouts) open a breaker: anything else undici
+ * throws is a request it refused to build or a call the node itself cut, which a client
+ * could otherwise cause on purpose to shut a backend off for everyone.
+ */
+const UNREACHABLE = /^(E[A-Z]+|UND_ERR_SOCKET|HPE_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The failure a caller sees, charged to the origin's breaker only when the backend is to blame. */
+function charged(breaker: CircuitBreaker | undefined, err: unknown, origin: string): BackendFailure {
+  const code = (err as { code?: unknown }).code;
+  const codeText = typeof code === 'string' ? code : '';
+  if ((err as Error).name === 'TimeoutError' || TIMEOUTS.has(codeText)) {
+    breaker?.failed();
     return new BackendFailure(504, `backend ${origin} timed out`);
   }
-  return new BackendFailure(502, `backend ${origin} unavailable${code ? ` (${code})` : ''}`);
+  if (UNREACHABLE.test(codeText)) {
+    breaker?.failed();
+    return new BackendFailure(502, `backend ${origin} unavailable (${codeText})`);
+  }
+  breaker?.released();
+  const detail = codeText || (err as Error).name || 'error';
+  return new BackendFailure(502, `request to backend ${origin} could not be sent (${detail}): ${(err as Error).message}`);
 }
 
 export function createBackend(spec: BackendIntegrationSpec, pools: BackendPools, maxResponseBytes: number): Backend {

@@ -20,6 +20,8 @@ export class CircuitBreaker {
   private state: CircuitState = 'closed';
   private failures = 0;
   private openUntil = 0;
+  /** Half-open with its probe out: others wait for the probe's outcome. */
+  private probing = false;
 
   constructor(
     readonly origin: string,
@@ -39,7 +41,12 @@ export class CircuitBreaker {
     if (this.state === 'closed') return undefined;
     const now = this.options.now();
     if (this.state === 'open' && now >= this.openUntil) {
+      this.probing = true;
       this.change('half-open');
+      return undefined;
+    }
+    if (this.state === 'half-open' && !this.probing) {
+      this.probing = true;
       return undefined;
     }
     // Open, or half-open with its probe still out: the probe's own timeouts bound the wait.
@@ -47,17 +54,27 @@ export class CircuitBreaker {
   }
 
   succeeded(): void {
+    this.probing = false;
     this.failures = 0;
     if (this.state !== 'closed') this.change('closed');
   }
 
   failed(): void {
+    this.probing = false;
     this.failures++;
     if (this.state === 'half-open' || (this.state === 'closed' && this.failures >= this.options.failureThreshold)) {
       this.openUntil = this.options.now() + this.options.cooldownSeconds * 1000;
       this.change('open');
     }
     // Open already: a late failure of a call sent before it opened does not extend the cool-down.
+  }
+
+  /**
+   * A call that ended without saying anything about the backend (the gateway could not build
+   * it, the node is closing): nothing is counted, and a probe it was lets the next call probe.
+   */
+  released(): void {
+    this.probing = false;
   }
 
   private change(state: CircuitState): void {

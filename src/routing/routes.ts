@@ -53,6 +53,10 @@ export class Route {
   }
 }
 
+/** A backslash, or a C0 control character or DEL. */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_PARAMETER = /[\\\x00-\x1f\x7f]/;
+
 export interface RouteMatch {
   route: Route;
   params: Record<string, string>;
@@ -114,8 +118,10 @@ export class RouteTable {
         try {
           const value = decodeURIComponent(found[i + 1]!);
           // "." and ".." would climb the backend URL's path once placed in it (URL parsers
-          // resolve them even percent-encoded), so they name no resource here.
-          if (value === '.' || value === '..') valid = false;
+          // resolve them even percent-encoded), so they name no resource here; nor does a
+          // backslash (some servers read it as "/", so "\.." climbs too) or a control
+          // character (NUL ends a string in C code behind a backend).
+          if (value === '.' || value === '..' || UNSAFE_IN_PARAMETER.test(value)) valid = false;
           params[name] = value;
         } catch {
           valid = false;

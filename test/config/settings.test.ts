@@ -80,6 +80,8 @@ describe('defaults', () => {
         maxPendingMessages: 64,
         handshakeTimeoutSeconds: 10,
         acceptsPerSecond: 1000,
+        acceptsPerSecondPerIp: 50,
+        pendingHandshakesPerIp: 32,
         maxUrlBytes: 8192,
         maxHeaderBytes: 16384,
         maxSubscriptionsPerConnection: 128,
@@ -404,6 +406,8 @@ describe('validation errors name the file, the key path and the problem', () => 
     ['a non-integer limit', 'limits:\n  maxFrameBytes: abc\n', 'FILE: limits.maxFrameBytes: must be an integer ≥ 1, got "abc"'],
     ['a zero limit', 'limits:\n  maxConnections: 0\n', 'FILE: limits.maxConnections: must be an integer ≥ 1, got 0'],
     ['a fractional limit', 'limits:\n  maxMessageBytes: 1.5\n', 'FILE: limits.maxMessageBytes: must be an integer ≥ 1, got 1.5'],
+    ['a negative per-address accept budget', 'limits:\n  acceptsPerSecondPerIp: -1\n', 'FILE: limits.acceptsPerSecondPerIp: must be an integer ≥ 0, got -1'],
+    ['no pending handshakes at all', 'limits:\n  pendingHandshakesPerIp: 0\n', 'FILE: limits.pendingHandshakesPerIp: must be an integer ≥ 1, got 0'],
     [
       'a timer past Node limits',
       'limits:\n  heartbeatSeconds: 99999999\n',

@@ -153,16 +153,17 @@ describe('plain HTTP on the client listener', () => {
     expect(status).toBe(426);
   });
 
-  it('refuses a malformed upgrade with 400 before the connect backend hears of it', async () => {
+  it('refuses a malformed upgrade with 400 (an unsupported version with 426) before the connect backend hears of it', async () => {
     backend = await startBackend();
     node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
     const port = node.node.clientAddress.port;
-    const malformed = [
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n',
-      'Sec-WebSocket-Version: 13\r\n',
-      'Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n',
+    const malformed: [string, string][] = [
+      // RFC 6455 §4.4: an unsupported version is 426, naming the one spoken.
+      ['Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n', 'HTTP/1.1 426 Upgrade Required'],
+      ['Sec-WebSocket-Version: 13\r\n', 'HTTP/1.1 400 Bad Request'],
+      ['Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n', 'HTTP/1.1 400 Bad Request'],
     ];
-    for (const headers of malformed) {
+    for (const [headers, statusLine] of malformed) {
       const answer = await new Promise<string>((resolve) => {
         const socket = netConnect(port, '127.0.0.1', () =>
           socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`),
@@ -172,7 +173,7 @@ describe('plain HTTP on the client listener', () => {
         socket.on('close', () => resolve(received));
         socket.on('error', () => resolve(received));
       });
-      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer.split('\r\n')[0]).toBe(statusLine);
     }
     expect(backend.requests).toHaveLength(0);
   });
