@@ -1,6 +1,8 @@
 // Switchboard under test: one node from the built dist/, a raw path whose message integration
 // is a dummy answering "pong" (and, with --connect-integration, a dummy connect integration).
-// Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
+// With --backend-url URL both are `http` integrations instead: every message is POSTed to
+// URL/message and its answer relayed back, every handshake (with --connect-integration) asks
+// URL/connect first. Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
 import { serve } from '../lib/child.js';
 import { memoryReport, pacedPublish, payloadOf, stampedPublish } from './common.js';
 
@@ -16,11 +18,24 @@ function argValue(name) {
 }
 const backplane = argValue('--backplane');
 const nodeId = argValue('--node-id');
+const backendUrl = argValue('--backend-url');
+const connectIntegration = backendUrl === undefined ? `{type: dummy, http_code: 200, content: ''}` : `{type: http, method: POST, url: '${backendUrl}/connect'}`;
 const connectOperation = withConnect
   ? `    x-yc-apigateway-websocket-connect:
-      x-yc-apigateway-integration: {type: dummy, http_code: 200, content: ''}
+      x-yc-apigateway-integration: ${connectIntegration}
 `
   : '';
+const messageIntegration =
+  backendUrl === undefined
+    ? `        type: dummy
+        http_code: 200
+        content: pong
+        http_headers: {Content-Type: text/plain}
+`
+    : `        type: http
+        method: POST
+        url: '${backendUrl}/message'
+`;
 const specYaml = `openapi: 3.0.0
 info: {title: bench, version: 1.0.0}
 x-switchboard: {gatewayId: bench}
@@ -28,11 +43,7 @@ paths:
   /bench:
 ${connectOperation}    x-yc-apigateway-websocket-message:
       x-yc-apigateway-integration:
-        type: dummy
-        http_code: 200
-        content: pong
-        http_headers: {Content-Type: text/plain}
-`;
+${messageIntegration}`;
 
 const settings = defaultSettings();
 settings.listen = { host: '127.0.0.1', port: 0 };
