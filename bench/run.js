@@ -5,6 +5,8 @@
 //   node bench/run.js --smoke         a handful of connections, one round: keeps the harness honest
 //   --scenario NAME[,NAME]            only these scenarios (and the figures their targets need)
 //   --rounds N   --out DIR   --profile (Switchboard's measured blocks profiled to DIR/profiles)
+//   --compare-dist DIR                every Switchboard stack also runs from this other build
+//                                     (e.g. a copy of dist/ before a change): before/after in one run
 //
 // Each server runs alone in a child process pinned to core 0; the load generators run in their
 // own processes pinned to core 1. Stacks alternate within a round (A B C A B C) so drift in the
@@ -25,7 +27,7 @@ const LOADGEN_CPU = 1;
 const TOPIC = 't';
 
 function parseArgs(argv) {
-  const options = { mode: 'full', scenarios: [], rounds: undefined, out: undefined, profile: false };
+  const options = { mode: 'full', scenarios: [], rounds: undefined, out: undefined, profile: false, compareDist: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -39,6 +41,7 @@ function parseArgs(argv) {
     else if (arg.startsWith('--scenario')) options.scenarios.push(...value().split(',').filter(Boolean));
     else if (arg.startsWith('--rounds')) options.rounds = Number(value());
     else if (arg.startsWith('--out')) options.out = path.resolve(value());
+    else if (arg.startsWith('--compare-dist')) options.compareDist = path.resolve(value());
     else if (arg === '--help' || arg === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 9).map((l) => l.slice(3)).join('\n'));
       process.exit(0);
@@ -57,6 +60,16 @@ if (options.rounds !== undefined) profile.rounds = options.rounds;
 const outDir = options.out ?? path.join(here, 'results');
 const baseName = options.mode === 'smoke' ? 'smoke' : 'latest';
 const selected = options.scenarios.length > 0 ? options.scenarios : Object.keys(SCENARIOS);
+
+/** With --compare-dist, the other build's twin of each single-node Switchboard stack. */
+const COMPARED = '@compared';
+if (options.compareDist !== undefined) {
+  if (!fs.existsSync(path.join(options.compareDist, 'src/index.js'))) throw new Error(`--compare-dist ${options.compareDist}: no src/index.js there (a copy of a built dist/)`);
+  for (const [name, def] of Object.entries(STACKS)) {
+    if (!name.startsWith('switchboard') || def.cluster) continue;
+    STACKS[name + COMPARED] = { ...def, label: `${def.label} [${path.basename(options.compareDist)}]`, args: [...def.args, '--dist', options.compareDist] };
+  }
+}
 
 /** The session a scenario runs in: --quick takes the memory figure from the connect scenario's connections. */
 function sessionOf(name) {
@@ -77,6 +90,9 @@ function plan() {
     const def = SCENARIOS[name];
     for (const stack of options.mode === 'quick' ? (def.quickStacks ?? def.stacks) : def.stacks) want(name, stack);
     for (const [scenario, stack] of SCENARIOS[name].requires ?? []) want(scenario, stack);
+  }
+  for (const stacks of wanted.values()) {
+    for (const stack of [...stacks]) if (STACKS[stack + COMPARED] !== undefined) stacks.add(stack + COMPARED);
   }
   return wanted;
 }
@@ -530,7 +546,8 @@ async function runOnServer(stack, round, phases) {
   server.backend = backend;
   const out = {};
   try {
-    for (const [phase, scenarios] of phases) Object.assign(out, await PHASES[phase](server, scenarios, stack));
+    // A --compare-dist twin runs the phases of the stack it twins.
+    for (const [phase, scenarios] of phases) Object.assign(out, await PHASES[phase](server, scenarios, stack.split('@')[0]));
     for (const gen of loadgens) {
       const counters = await gen.call('counters');
       if (counters.unexpectedCloses > 0) throw new Error(`${server.name}: ${counters.unexpectedCloses} connections closed by the server`);

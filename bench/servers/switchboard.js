@@ -3,10 +3,14 @@
 // With --backend-url URL both are `http` integrations instead: every message is POSTed to
 // URL/message and its answer relayed back, every handshake (with --connect-integration) asks
 // URL/connect first. Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serve } from '../lib/child.js';
 import { memoryReport, pacedPublish, payloadOf, stampedPublish } from './common.js';
 
-const dist = new URL('../../dist/src/', import.meta.url);
+/** `--dist DIR`: another build (the run's --compare-dist), for before/after figures in one run. */
+const distArg = process.argv.indexOf('--dist');
+const dist = distArg === -1 ? new URL('../../dist/src/', import.meta.url) : pathToFileURL(`${path.resolve(process.argv[distArg + 1])}/src/`);
 const { SwitchboardNode, defaultSettings, parseGatewaySpec } = await import(new URL('index.js', dist).href);
 const { createLogger } = await import(new URL('observability/index.js', dist).href);
 
