@@ -142,6 +142,15 @@ export class HttpBackend implements Backend {
   readonly remote = true;
   private readonly urlTemplate: string;
   private readonly hasPlaceholders: boolean;
+  /** The spec forbids placeholders in the authority: every call goes to this one origin. */
+  private readonly origin: string;
+  /** The request target when the URL has no placeholders: read once, not per call. */
+  private readonly fixedTarget: string | undefined;
+  /** The spec's own headers, names lower-cased once. */
+  private readonly specHeaders: [string, string][];
+  private readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  private pool: Pool | undefined;
+  private breakerOf: CircuitBreaker | undefined | null = null;
 
   constructor(
     private readonly spec: HttpIntegrationSpec,
@@ -150,6 +159,13 @@ export class HttpBackend implements Backend {
   ) {
     this.urlTemplate = spec.url;
     this.hasPlaceholders = spec.url.includes('{');
+    this.origin = new URL(spec.url.replace(/\{[^{}]*\}/g, 'p')).origin;
+    if (!this.hasPlaceholders) {
+      const url = new URL(spec.url);
+      this.fixedTarget = url.pathname + url.search;
+    }
+    this.specHeaders = Object.entries(spec.headers).map(([name, value]) => [name.toLowerCase(), value]);
+    this.method = spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   }
 
   call(request: BackendRequest): Promise<BackendResponse> {
@@ -162,31 +178,44 @@ export class HttpBackend implements Backend {
     }
   }
 
-  private send(request: BackendRequest): Promise<BackendResponse> {
+  /** The request target (path and query) of this call. */
+  private target(request: BackendRequest): string {
+    if (this.fixedTarget !== undefined && !request.query) return this.fixedTarget;
     const url = new URL(this.hasPlaceholders ? fillPlaceholders(this.urlTemplate, request.pathParams) : this.urlTemplate);
     if (request.query) url.search = url.search ? `${url.search}&${request.query}` : `?${request.query}`;
+    return url.pathname + url.search;
+  }
+
+  private send(request: BackendRequest): Promise<BackendResponse> {
+    const path = this.target(request);
     const headers: Record<string, string> = { ...request.headers };
-    for (const [name, value] of Object.entries(this.spec.headers)) headers[name.toLowerCase()] = value;
+    const specHeaders = this.specHeaders;
+    for (let i = 0; i < specHeaders.length; i++) headers[specHeaders[i]![0]] = specHeaders[i]![1];
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
-    const method = this.spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    const method = this.method;
     const sendsBody = method !== 'GET' && request.body !== undefined;
-    const breaker = this.pools.breaker(url.origin);
+    const origin = this.origin;
+    // The breaker of an origin lives as long as the pools: looked up once.
+    if (this.breakerOf === null) this.breakerOf = this.pools.breaker(origin);
+    const breaker = this.breakerOf;
     const waitMs = breaker?.admit();
     if (waitMs !== undefined) {
       throw new BackendFailure(
         503,
-        `backend ${url.origin} is unavailable: its circuit breaker is open after ${breaker!.consecutiveFailures} consecutive failures; next attempt in ${Math.ceil(waitMs / 1000)} s`,
+        `backend ${origin} is unavailable: its circuit breaker is open after ${breaker!.consecutiveFailures} consecutive failures; next attempt in ${Math.ceil(waitMs / 1000)} s`,
         waitMs,
       );
     }
-    const pool = this.pools.pool(url.origin, this.spec.timeouts.connectMs);
+    // A pool destroyed by BackendPools.close() is asked for again, as every call used to.
+    let pool = this.pool;
+    if (pool === undefined || pool.destroyed) pool = this.pool = this.pools.pool(origin, this.spec.timeouts.connectMs);
     return new Promise<BackendResponse>((resolve, reject) => {
-      const call = new BackendCall(url.origin, breaker, this.maxResponseBytes, resolve, reject);
+      const call = new BackendCall(origin, breaker, this.maxResponseBytes, resolve, reject);
       const readMs = this.spec.timeouts.readMs;
       // undici checks its own timeouts coarsely (about once a second); the caller's deadline is
       // kept to the millisecond so the breaker counts the timeout when the client hears of it.
       if (request.timeoutMs !== undefined && request.timeoutMs < readMs) call.deadline(Math.max(1, request.timeoutMs));
-      pool.dispatch({ path: url.pathname + url.search, method, headers, body: sendsBody ? request.body! : null, headersTimeout: readMs, bodyTimeout: readMs }, call);
+      pool.dispatch({ path, method, headers, body: sendsBody ? request.body! : null, headersTimeout: readMs, bodyTimeout: readMs }, call);
     });
   }
 }
