@@ -357,8 +357,9 @@ function echoReply(client) {
   echoSend(client);
 }
 
-async function runEcho({ durationMs, size, socketio }) {
-  const text = socketio ? `42["m","${'x'.repeat(Math.max(1, size - 10))}"]` : JSON.stringify({ action: 'echo', pad: 'x'.repeat(Math.max(1, size - 24)) });
+/** `text`, when given, is the exact message (the HTTP scenarios send 5 bytes); else ~`size` bytes of JSON. */
+async function runEcho({ durationMs, size, socketio, text: exact }) {
+  const text = exact ?? (socketio ? `42["m","${'x'.repeat(Math.max(1, size - 10))}"]` : JSON.stringify({ action: 'echo', pad: 'x'.repeat(Math.max(1, size - 24)) }));
   echo = { running: true, frame: maskedTextFrame(text), samples: new Samples(), sent: 0, received: 0, outstanding: 0, unexpected: 0 };
   resetCounters();
   const started = performance.now();
@@ -461,6 +462,43 @@ async function runHttp({ kind, port, durationMs, concurrency, ids, topic, size, 
   };
 }
 
+// ---- calling the backend directly: what a gateway's added latency is measured against ----
+
+/**
+ * `concurrency` closed loops of POST `path` with `text` as the body to `url`, over an undici
+ * keep-alive Pool, for `durationMs`: the round trip without any gateway in between.
+ */
+async function runDirect({ url, path, text, durationMs, concurrency = 1 }) {
+  const pool = new Pool(url, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  const body = Buffer.from(text);
+  const headers = { 'content-type': 'application/json' };
+  const latencies = new Samples();
+  let ok = 0;
+  let errors = 0;
+  let firstError;
+  const started = performance.now();
+  const end = started + durationMs;
+  async function worker() {
+    while (performance.now() < end) {
+      const t = performance.now();
+      try {
+        const response = await pool.request({ path, method: 'POST', headers, body });
+        await response.body.arrayBuffer();
+        latencies.push(performance.now() - t);
+        if (response.statusCode === 200) ok++;
+        else errors++;
+      } catch (err) {
+        errors++;
+        firstError ??= err.message;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const ms = performance.now() - started;
+  await pool.close();
+  return { ok, errors, firstError, ms, rate: (ok / ms) * 1000, latency: percentiles(latencies) };
+}
+
 // ---- commands ----
 
 serve({
@@ -482,6 +520,7 @@ serve({
     return percentiles(samples);
   },
   http: (args) => runHttp(args),
+  direct: (args) => runDirect(args),
   async close() {
     const n = clients.length;
     for (const client of clients) {

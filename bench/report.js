@@ -32,6 +32,7 @@ function formatValue(v, unit) {
   if (unit === 'bytes/connection') return `${(v / 1024).toFixed(2)} KiB`;
   if (unit === 'ms') return `${v.toFixed(2)} ms`;
   if (unit === 'cores') return `${v.toFixed(2)} of a core`;
+  if (unit === 'µs') return `${v.toFixed(1)} µs`;
   return `${formatRate(v)}/s`;
 }
 
@@ -107,6 +108,19 @@ const SECONDARY = {
     ['steadyCpu', 'cores'],
   ],
   memory: [['heapPerConnection', 'bytes/connection']],
+  'http-echo': [
+    ['p50', 'ms'],
+    ['p99', 'ms'],
+    ['backendCpu', 'cores'],
+    ['serverUsPerMessage', 'µs'],
+    ['singleP50', 'ms'],
+    ['directP50', 'ms'],
+    ['addedP50', 'ms'],
+  ],
+  'http-connect': [
+    ['backendCpu', 'cores'],
+    ['serverUsPerConnection', 'µs'],
+  ],
 };
 
 export function buildReport(input) {

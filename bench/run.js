@@ -5,6 +5,8 @@
 //   node bench/run.js --smoke         a handful of connections, one round: keeps the harness honest
 //   --scenario NAME[,NAME]            only these scenarios (and the figures their targets need)
 //   --rounds N   --out DIR   --profile (Switchboard's measured blocks profiled to DIR/profiles)
+//   --compare-dist DIR                every Switchboard stack also runs from this other build
+//                                     (e.g. a copy of dist/ before a change): before/after in one run
 //
 // Each server runs alone in a child process pinned to core 0; the load generators run in their
 // own processes pinned to core 1. Stacks alternate within a round (A B C A B C) so drift in the
@@ -25,7 +27,7 @@ const LOADGEN_CPU = 1;
 const TOPIC = 't';
 
 function parseArgs(argv) {
-  const options = { mode: 'full', scenarios: [], rounds: undefined, out: undefined, profile: false };
+  const options = { mode: 'full', scenarios: [], rounds: undefined, out: undefined, profile: false, compareDist: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -39,6 +41,7 @@ function parseArgs(argv) {
     else if (arg.startsWith('--scenario')) options.scenarios.push(...value().split(',').filter(Boolean));
     else if (arg.startsWith('--rounds')) options.rounds = Number(value());
     else if (arg.startsWith('--out')) options.out = path.resolve(value());
+    else if (arg.startsWith('--compare-dist')) options.compareDist = path.resolve(value());
     else if (arg === '--help' || arg === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).slice(0, 9).map((l) => l.slice(3)).join('\n'));
       process.exit(0);
@@ -57,6 +60,16 @@ if (options.rounds !== undefined) profile.rounds = options.rounds;
 const outDir = options.out ?? path.join(here, 'results');
 const baseName = options.mode === 'smoke' ? 'smoke' : 'latest';
 const selected = options.scenarios.length > 0 ? options.scenarios : Object.keys(SCENARIOS);
+
+/** With --compare-dist, the other build's twin of each single-node Switchboard stack. */
+const COMPARED = '@compared';
+if (options.compareDist !== undefined) {
+  if (!fs.existsSync(path.join(options.compareDist, 'src/index.js'))) throw new Error(`--compare-dist ${options.compareDist}: no src/index.js there (a copy of a built dist/)`);
+  for (const [name, def] of Object.entries(STACKS)) {
+    if (!name.startsWith('switchboard') || def.cluster) continue;
+    STACKS[name + COMPARED] = { ...def, label: `${def.label} [${path.basename(options.compareDist)}]`, args: [...def.args, '--dist', options.compareDist] };
+  }
+}
 
 /** The session a scenario runs in: --quick takes the memory figure from the connect scenario's connections. */
 function sessionOf(name) {
@@ -77,6 +90,9 @@ function plan() {
     const def = SCENARIOS[name];
     for (const stack of options.mode === 'quick' ? (def.quickStacks ?? def.stacks) : def.stacks) want(name, stack);
     for (const [scenario, stack] of SCENARIOS[name].requires ?? []) want(scenario, stack);
+  }
+  for (const stacks of wanted.values()) {
+    for (const stack of [...stacks]) if (STACKS[stack + COMPARED] !== undefined) stacks.add(stack + COMPARED);
   }
   return wanted;
 }
@@ -142,7 +158,9 @@ async function connect(gen, server, count, { concurrency = 500, captureIds = fal
  * a share of one core: a load generator near 1.0 means the figure is the load generator's.
  */
 async function withCpu(server, gens, measure, scenario) {
-  const read = () => Promise.all([server, ...gens].map((child) => child.call('cpu')));
+  // A stack with an HTTP backend: its CPU share is read too (the last reading).
+  const watched = server.backend === undefined ? [server, ...gens] : [server, ...gens, server.backend];
+  const read = () => Promise.all(watched.map((child) => child.call('cpu')));
   // --profile: Switchboard's servers profile exactly the measured block.
   const profiling = options.profile && server.stack.startsWith('switchboard');
   if (profiling) await server.call('profileStart');
@@ -156,7 +174,8 @@ async function withCpu(server, gens, measure, scenario) {
     console.log(`profile: ${path.relative(process.cwd(), file)}`);
   }
   const share = (i) => (after[i].cpuMs - before[i].cpuMs) / (after[i].at - before[i].at);
-  return { ...result, serverCpu: share(0), loadgenCpu: Math.max(...gens.map((_, i) => share(i + 1))) };
+  const backendCpu = server.backend === undefined ? {} : { backendCpu: share(gens.length + 1) };
+  return { ...result, serverCpu: share(0), loadgenCpu: Math.max(...gens.map((_, i) => share(i + 1))), ...backendCpu };
 }
 
 /** Publishes `count` messages and waits until every subscriber has every one. */
@@ -317,6 +336,75 @@ async function untilConnections(server, n, boundMs = 15_000) {
   }
 }
 
+/**
+ * The HTTP session: every message and every handshake asks the stack's node:http backend.
+ * First the closed loop of many clients (http-echo), then one client alone through the
+ * server and, on the same backend, one client calling it directly over keep-alive HTTP (the
+ * difference is the added latency), then the handshake rate with one backend call each.
+ */
+async function phaseHttp(server, scenarios) {
+  const gen = await loadgen(0);
+  const out = {};
+  const text = profile.httpMessage;
+  if (scenarios.has('http-echo')) {
+    await topUp(gen, server, profile.httpClients, { concurrency: Math.min(100, profile.httpClients) });
+    await gen.call('echo', { durationMs: profile.httpWarmMs, text }, 60_000);
+    const r = await withCpu(server, [gen], () => gen.call('echo', { durationMs: profile.httpMs, text }, 60_000), 'http-echo');
+    await gen.call('close');
+    await untilConnections(server, 0);
+    await connect(gen, server, 1);
+    await gen.call('echo', { durationMs: profile.singleWarmMs, text }, 60_000);
+    const single = await gen.call('echo', { durationMs: profile.singleMs, text }, 60_000);
+    const direct = await directCall(gen, server.backend, text);
+    await gen.call('close');
+    await untilConnections(server, 0);
+    out['http-echo'] = {
+      serverCpu: r.serverCpu,
+      loadgenCpu: r.loadgenCpu,
+      backendCpu: r.backendCpu,
+      value: r.rate,
+      lost: r.lost + r.unexpected + single.lost + single.unexpected,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      max: r.latency.max,
+      sent: r.sent,
+      received: r.received,
+      ms: r.ms,
+      // Server CPU per message: steadier than the rate when other work shares the machine.
+      serverUsPerMessage: (r.serverCpu * 1e6) / r.rate,
+      singleP50: single.latency.p50,
+      singleP99: single.latency.p99,
+      directP50: direct.latency.p50,
+      directP99: direct.latency.p99,
+      addedP50: single.latency.p50 - direct.latency.p50,
+    };
+  }
+  if (scenarios.has('http-connect')) {
+    await connect(gen, server, Math.min(profile.connectWarm, profile.httpConnections), { concurrency: profile.httpConnectConcurrency });
+    await gen.call('close');
+    await untilConnections(server, 0);
+    const count = profile.httpConnections;
+    const info = server.info;
+    const r = await withCpu(
+      server,
+      [gen],
+      () => gen.call('connect', { host: '127.0.0.1', port: info.port, path: info.path, count, concurrency: profile.httpConnectConcurrency, sources: takeSources(count) }, 180_000),
+      'http-connect',
+    );
+    out['http-connect'] = { serverCpu: r.serverCpu, loadgenCpu: r.loadgenCpu, backendCpu: r.backendCpu, serverUsPerConnection: (r.serverCpu * 1e6) / r.rate, value: r.rate, lost: count - r.opened, failed: r.failed, firstError: r.firstError, ms: r.ms, connections: count };
+  }
+  return out;
+}
+
+/** One client calling the backend directly (undici keep-alive Pool) with the message the clients send. */
+async function directCall(gen, backend, text) {
+  const args = { url: backend.info.url, path: '/message', text };
+  await gen.call('direct', { ...args, durationMs: profile.singleWarmMs }, 60_000);
+  const r = await gen.call('direct', { ...args, durationMs: profile.singleMs }, 60_000);
+  if (r.errors > 0) throw new Error(`backend: ${r.errors} direct calls failed: ${r.firstError}`);
+  return r;
+}
+
 async function phaseMemory(server) {
   const gens = [await loadgen(0), await loadgen(1)];
   // A few connections first, so code loaded and compiled for the first one is in the baseline.
@@ -420,7 +508,7 @@ async function stampedLatency(gen, nodes, subscribers, messagesPerSecond, batch)
   };
 }
 
-const PHASES = { small: phaseSmall, large: phaseLarge, memory: phaseMemory };
+const PHASES = { small: phaseSmall, large: phaseLarge, http: phaseHttp, memory: phaseMemory };
 
 /** Both nodes of the cluster stack and their Redis, the cluster phase on them, everything stopped. */
 async function runOnCluster(stack, round, phases) {
@@ -447,11 +535,19 @@ async function runOnCluster(stack, round, phases) {
 /** One server process for `stack`, the given phases run on it in order, then everything closed. */
 async function runOnServer(stack, round, phases) {
   if (STACKS[stack].cluster) return runOnCluster(stack, round, phases);
-  const server = await spawnServer(stack);
+  // The backend shares the load generator's core: the server under test keeps its own.
+  const backend = STACKS[stack].backend ? await startChild(`backend of ${stack}`, path.join(here, 'servers/http-backend.js'), { cpu: LOADGEN_CPU }) : undefined;
+  if (backend !== undefined) children.add(backend);
+  const server = await spawnServer(stack, backend === undefined ? [] : ['--backend-url', backend.info.url]).catch(async (err) => {
+    if (backend !== undefined) await stopChild(backend);
+    throw err;
+  });
   server.round = round;
+  server.backend = backend;
   const out = {};
   try {
-    for (const [phase, scenarios] of phases) Object.assign(out, await PHASES[phase](server, scenarios, stack));
+    // A --compare-dist twin runs the phases of the stack it twins.
+    for (const [phase, scenarios] of phases) Object.assign(out, await PHASES[phase](server, scenarios, stack.split('@')[0]));
     for (const gen of loadgens) {
       const counters = await gen.call('counters');
       if (counters.unexpectedCloses > 0) throw new Error(`${server.name}: ${counters.unexpectedCloses} connections closed by the server`);
@@ -459,6 +555,7 @@ async function runOnServer(stack, round, phases) {
   } finally {
     await Promise.all(loadgens.map((gen) => gen.call('close').catch(() => undefined)));
     await stopChild(server);
+    if (backend !== undefined) await stopChild(backend);
   }
   return out;
 }

@@ -8,6 +8,10 @@ export const STACKS = {
   ws: { label: 'ws (plain send loop)', file: 'servers/ws.js', args: [] },
   'ws-cork': { label: 'ws (cork + one frame)', file: 'servers/ws.js', args: ['--cork'] },
   socketio: { label: 'socket.io 4', file: 'servers/socketio.js', args: [] },
+  // Behind both, a node:http backend answering `ok` (servers/http-backend.js, one per server
+  // process, pinned with the load generator); `backend` makes the run start it and pass its URL.
+  'switchboard-http': { label: 'Switchboard, http integrations', file: 'servers/switchboard.js', args: ['--connect-integration'], backend: true },
+  'relay-http': { label: 'ws + undici relay (hand-written)', file: 'servers/relay.js', args: [], backend: true },
   // Two Switchboard nodes on one private redis-server (the run starts both and the Redis).
   'switchboard-cluster': { label: 'Switchboard, 2 nodes + Redis', file: 'servers/switchboard.js', args: [], cluster: true },
 };
@@ -92,9 +96,24 @@ export const SCENARIOS = {
     stacks: ['switchboard-connect'],
     requires: [['connect', 'ws']],
   },
+  'http-echo': {
+    session: 'http',
+    title: (p) =>
+      `Messages through an HTTP backend: ${n(p.httpClients)} clients in a closed loop, ${p.httpMessage.length}-byte messages, each POSTed to a node:http backend whose \`ok\` goes back; single-client p50 against calling the backend directly`,
+    unit: 'messages/s',
+    better: 'higher',
+    stacks: ['switchboard-http', 'relay-http'],
+  },
+  'http-connect': {
+    session: 'http',
+    title: (p) => `Handshakes that ask an HTTP backend first: ${n(p.httpConnections)} connections, ${p.httpConnectConcurrency} in flight, one POST /connect each`,
+    unit: 'connections/s',
+    better: 'higher',
+    stacks: ['switchboard-http', 'relay-http'],
+  },
 };
 
-export const SESSION_ORDER = ['small', 'large', 'cluster', 'memory'];
+export const SESSION_ORDER = ['small', 'large', 'http', 'cluster', 'memory'];
 
 /** Figures that exist in the issue's table but cannot be measured yet. */
 export const NOT_MEASURABLE = [];
@@ -121,6 +140,11 @@ export function profileFor(mode, openFiles) {
     // The cluster latency figure: stamped publishes at this share of the measured cluster rate.
     clusterLatencyLoad: 0.5,
     mgmtConcurrency: 32,
+    // The HTTP scenarios: closed-loop clients and their message, handshakes in flight.
+    httpClients: 200,
+    httpMessage: 'hello',
+    httpConnections: 5000,
+    httpConnectConcurrency: 200,
   };
   if (mode === 'smoke') {
     return {
@@ -140,6 +164,13 @@ export function profileFor(mode, openFiles) {
       mgmtMs: 150,
       mgmtConcurrency: 4,
       latencyMs: 200,
+      httpClients: 10,
+      httpConnections: 40,
+      httpConnectConcurrency: 10,
+      httpWarmMs: 50,
+      httpMs: 150,
+      singleWarmMs: 50,
+      singleMs: 150,
     };
   }
   if (mode === 'quick') {
@@ -147,9 +178,9 @@ export function profileFor(mode, openFiles) {
     // and HTTP paths are still being optimised by V8 before that (300 ms of warm-up gave
     // Switchboard 1.3–8 k :send/s where 1 s gives 9–12 k). Every stack gets the same warm-up.
     // The memory figure comes from the connect scenario's 10,000 connections (no session of its own).
-    return { ...common, rounds: 3, memoryWithConnect: true, memoryConnections: common.largeConnections, warmMs: 250, fanoutMs: 500, echoWarmMs: 1000, echoMs: 600, mgmtWarmMs: 1000, mgmtMs: 1500, latencyMs: 1000 };
+    return { ...common, rounds: 3, memoryWithConnect: true, memoryConnections: common.largeConnections, warmMs: 250, fanoutMs: 500, echoWarmMs: 1000, echoMs: 600, mgmtWarmMs: 1000, mgmtMs: 1500, latencyMs: 1000, httpWarmMs: 1000, httpMs: 2000, singleWarmMs: 500, singleMs: 1000 };
   }
-  return { ...common, rounds: 5, warmMs: 1000, fanoutMs: 2000, echoWarmMs: 1000, echoMs: 3000, mgmtWarmMs: 1000, mgmtMs: 3000, latencyMs: 3000 };
+  return { ...common, rounds: 5, warmMs: 1000, fanoutMs: 2000, echoWarmMs: 1000, echoMs: 3000, mgmtWarmMs: 1000, mgmtMs: 3000, latencyMs: 3000, httpWarmMs: 2000, httpMs: 6000, singleWarmMs: 1000, singleMs: 2000 };
 }
 
 /**
@@ -169,6 +200,10 @@ export const TARGETS = [
   { scenario: 'mgmt-send', stack: 'switchboard', label: 'Management :send ≥ 15,000 req/s', op: '>=', absolute: 15_000 },
   { scenario: 'mgmt-send', stack: 'switchboard', metric: 'p99', label: 'Management :send p99 < 10 ms', op: '<', absolute: 10 },
   { scenario: 'mgmt-publish', stack: 'switchboard', label: 'Management publish ≥ 0.5 × in-process fan-out', ref: { scenario: 'fanout-1k', stack: 'switchboard' }, op: '>=', factor: 0.5 },
+  { scenario: 'http-echo', stack: 'switchboard-http', label: 'HTTP echo messages/s ≥ 1.1 × hand-written ws + undici relay', ref: { scenario: 'http-echo', stack: 'relay-http' }, op: '>=', factor: 1.1 },
+  { scenario: 'http-echo', stack: 'switchboard-http', metric: 'p99', label: 'HTTP echo p99 ≤ 1.0 × the relay\'s p99', ref: { scenario: 'http-echo', stack: 'relay-http' }, op: '<=', factor: 1.0 },
+  { scenario: 'http-echo', stack: 'switchboard-http', metric: 'addedP50', label: 'Added latency over calling the backend directly (single client, p50) < 0.2 ms', op: '<', absolute: 0.2 },
+  { scenario: 'http-connect', stack: 'switchboard-http', label: 'Handshakes/s with an HTTP connect integration ≥ 0.9 × the relay', ref: { scenario: 'http-connect', stack: 'relay-http' }, op: '>=', factor: 0.9 },
   { scenario: 'cluster', stack: 'switchboard-cluster', label: 'Cluster fan-out ≥ 0.5 × single-node fan-out', ref: { scenario: 'fanout-1k', stack: 'switchboard' }, op: '>=', factor: 0.5 },
   { scenario: 'cluster', stack: 'switchboard-cluster', metric: 'p99', label: 'Cluster p99 publish-to-delivery < 20 ms at 50% of max rate', op: '<', absolute: 20 },
 ];

@@ -1,10 +1,16 @@
 // Switchboard under test: one node from the built dist/, a raw path whose message integration
 // is a dummy answering "pong" (and, with --connect-integration, a dummy connect integration).
-// Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
+// With --backend-url URL both are `http` integrations instead: every message is POSTed to
+// URL/message and its answer relayed back, every handshake (with --connect-integration) asks
+// URL/connect first. Fan-out goes through the Hub (`hub.publish`), as the management API and realtime do.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serve } from '../lib/child.js';
 import { memoryReport, pacedPublish, payloadOf, stampedPublish } from './common.js';
 
-const dist = new URL('../../dist/src/', import.meta.url);
+/** `--dist DIR`: another build (the run's --compare-dist), for before/after figures in one run. */
+const distArg = process.argv.indexOf('--dist');
+const dist = distArg === -1 ? new URL('../../dist/src/', import.meta.url) : pathToFileURL(`${path.resolve(process.argv[distArg + 1])}/src/`);
 const { SwitchboardNode, defaultSettings, parseGatewaySpec } = await import(new URL('index.js', dist).href);
 const { createLogger } = await import(new URL('observability/index.js', dist).href);
 
@@ -16,11 +22,24 @@ function argValue(name) {
 }
 const backplane = argValue('--backplane');
 const nodeId = argValue('--node-id');
+const backendUrl = argValue('--backend-url');
+const connectIntegration = backendUrl === undefined ? `{type: dummy, http_code: 200, content: ''}` : `{type: http, method: POST, url: '${backendUrl}/connect'}`;
 const connectOperation = withConnect
   ? `    x-yc-apigateway-websocket-connect:
-      x-yc-apigateway-integration: {type: dummy, http_code: 200, content: ''}
+      x-yc-apigateway-integration: ${connectIntegration}
 `
   : '';
+const messageIntegration =
+  backendUrl === undefined
+    ? `        type: dummy
+        http_code: 200
+        content: pong
+        http_headers: {Content-Type: text/plain}
+`
+    : `        type: http
+        method: POST
+        url: '${backendUrl}/message'
+`;
 const specYaml = `openapi: 3.0.0
 info: {title: bench, version: 1.0.0}
 x-switchboard: {gatewayId: bench}
@@ -28,11 +47,7 @@ paths:
   /bench:
 ${connectOperation}    x-yc-apigateway-websocket-message:
       x-yc-apigateway-integration:
-        type: dummy
-        http_code: 200
-        content: pong
-        http_headers: {Content-Type: text/plain}
-`;
+${messageIntegration}`;
 
 const settings = defaultSettings();
 settings.listen = { host: '127.0.0.1', port: 0 };

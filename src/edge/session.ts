@@ -294,10 +294,17 @@ const DUMMY_REQUEST: BackendRequest = { eventType: 'MESSAGE', headers: {}, pathP
 
 function noop(): void {}
 
+/** The last content type asked about and its answer: a backend answers with one type, message after message. */
+let lastContentType: string | undefined;
+let lastTextual = false;
+
 export function isTextual(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === lastContentType) return lastTextual;
   const type = contentType.toLowerCase();
-  return type.startsWith('text/') || type.includes('json');
+  lastTextual = type.startsWith('text/') || type.includes('json');
+  lastContentType = contentType;
+  return lastTextual;
 }
 
 /** A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: control payload ≤ 125). */

@@ -161,8 +161,17 @@ export class HttpBackend implements Backend {
   readonly remote = true;
   private readonly urlTemplate: string;
   private readonly hasPlaceholders: boolean;
+  /** The spec forbids placeholders in the authority: every call goes to this one origin. */
+  private readonly origin: string;
+  /** The request target when the URL has no placeholders: read once, not per call. */
+  private readonly fixedTarget: string | undefined;
+  /** The spec's own headers, names lower-cased once. */
+  private readonly specHeaders: [string, string][];
   /** Query parameter names the integration URL sets itself (lower case); undefined when it sets none. */
   private readonly ownQueryNames: ReadonlySet<string> | undefined;
+  private readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  private pool: Pool | undefined;
+  private breakerOf: CircuitBreaker | undefined | null = null;
 
   constructor(
     private readonly spec: HttpIntegrationSpec,
@@ -171,75 +180,174 @@ export class HttpBackend implements Backend {
   ) {
     this.urlTemplate = spec.url;
     this.hasPlaceholders = spec.url.includes('{');
+    this.origin = new URL(spec.url.replace(/\{[^{}]*\}/g, 'p')).origin;
+    if (!this.hasPlaceholders) {
+      const url = new URL(spec.url);
+      this.fixedTarget = url.pathname + url.search;
+    }
     const query = spec.url.indexOf('?');
     this.ownQueryNames = query < 0 ? undefined : new Set(spec.url.slice(query + 1).split('#')[0]!.split('&').map(parameterName));
+    this.specHeaders = Object.entries(spec.headers).map(([name, value]) => [name.toLowerCase(), value]);
+    this.method = spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   }
 
-  async call(request: BackendRequest): Promise<BackendResponse> {
+  call(request: BackendRequest): Promise<BackendResponse> {
+    // Whatever goes wrong before the request leaves is the returned promise's rejection, as
+    // from an async function: callers chain on it without a try around the call.
+    try {
+      return this.send(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The request target (path and query) of this call. */
+  private target(request: BackendRequest): string {
+    if (this.fixedTarget !== undefined && !request.query) return this.fixedTarget;
     const url = new URL(this.hasPlaceholders ? fillPlaceholders(this.urlTemplate, request.pathParams) : this.urlTemplate);
     if (request.query) {
       const query = this.ownQueryNames === undefined ? request.query : withoutParameters(request.query, this.ownQueryNames);
       if (query !== '') url.search = url.search ? `${url.search}&${query}` : `?${query}`;
     }
+    return url.pathname + url.search;
+  }
+
+  private send(request: BackendRequest): Promise<BackendResponse> {
+    const path = this.target(request);
     const headers: Record<string, string> = { ...request.headers };
-    for (const [name, value] of Object.entries(this.spec.headers)) headers[name.toLowerCase()] = value;
+    const specHeaders = this.specHeaders;
+    for (let i = 0; i < specHeaders.length; i++) headers[specHeaders[i]![0]] = specHeaders[i]![1];
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
-    const method = this.spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    const method = this.method;
     const sendsBody = method !== 'GET' && request.body !== undefined;
-    const breaker = this.pools.breaker(url.origin);
+    const origin = this.origin;
+    // The breaker of an origin lives as long as the pools: looked up once.
+    if (this.breakerOf === null) this.breakerOf = this.pools.breaker(origin);
+    const breaker = this.breakerOf;
     const waitMs = breaker?.admit();
     if (waitMs !== undefined) {
       throw new BackendFailure(
         503,
-        `backend ${url.origin} is unavailable: its circuit breaker is open after ${breaker!.consecutiveFailures} consecutive failures; next attempt in ${Math.ceil(waitMs / 1000)} s`,
+        `backend ${origin} is unavailable: its circuit breaker is open after ${breaker!.consecutiveFailures} consecutive failures; next attempt in ${Math.ceil(waitMs / 1000)} s`,
         waitMs,
       );
     }
-    const readMs = this.spec.timeouts.readMs;
-    // undici checks its own timeouts coarsely (about once a second); the caller's deadline is
-    // kept to the millisecond so the breaker counts the timeout when the client hears of it.
-    const deadline = request.timeoutMs !== undefined && request.timeoutMs < readMs ? AbortSignal.timeout(Math.max(1, request.timeoutMs)) : undefined;
-    let response;
-    try {
-      response = await this.pools.pool(url.origin, this.spec.timeouts.connectMs).request({
-        path: url.pathname + url.search,
-        method,
-        headers,
-        body: sendsBody ? request.body : null,
-        headersTimeout: readMs,
-        bodyTimeout: readMs,
-        ...(deadline ? { signal: deadline } : {}),
-      });
-    } catch (err) {
-      throw charged(breaker, err, url.origin);
+    // A pool destroyed by BackendPools.close() is asked for again, as every call used to.
+    let pool = this.pool;
+    if (pool === undefined || pool.destroyed) pool = this.pool = this.pools.pool(origin, this.spec.timeouts.connectMs);
+    return new Promise<BackendResponse>((resolve, reject) => {
+      const call = new BackendCall(origin, breaker, this.maxResponseBytes, resolve, reject);
+      const readMs = this.spec.timeouts.readMs;
+      // undici checks its own timeouts coarsely (about once a second); the caller's deadline is
+      // kept to the millisecond so the breaker counts the timeout when the client hears of it.
+      if (request.timeoutMs !== undefined && request.timeoutMs < readMs) call.deadline(Math.max(1, request.timeoutMs));
+      pool.dispatch({ path, method, headers, body: sendsBody ? request.body! : null, headersTimeout: readMs, bodyTimeout: readMs }, call);
+    });
+  }
+}
+
+/**
+ * One call's undici handler: the answer is gathered straight from the parser's callbacks,
+ * without the stream, async iterator and header object `Pool.request` makes per response.
+ * Breaker bookkeeping as before: transport errors, timeouts and 502/503/504 count as failures,
+ * an answer too large does not.
+ */
+class BackendCall {
+  private abortCall: ((err?: Error) => void) | undefined;
+  private abortReason: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private status = 0;
+  private rawHeaders: Buffer[] = [];
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private done = false;
+
+  constructor(
+    private readonly origin: string,
+    private readonly breaker: CircuitBreaker | undefined,
+    private readonly maxResponseBytes: number,
+    private readonly resolve: (response: BackendResponse) => void,
+    private readonly reject: (err: BackendFailure) => void,
+  ) {}
+
+  deadline(ms: number): void {
+    this.timer = setTimeout(() => {
+      const err = new Error(`backend ${this.origin} did not answer within ${ms} ms`);
+      err.name = 'TimeoutError';
+      this.abort(err);
+    }, ms);
+  }
+
+  private abort(err: Error): void {
+    if (this.abortCall !== undefined) this.abortCall(err);
+    else this.abortReason = err;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.abortReason !== undefined) abort(this.abortReason);
+    else this.abortCall = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // 1xx answers are informational: the real one follows.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    this.rawHeaders = rawHeaders;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > this.maxResponseBytes) {
+      this.abort(new BackendFailure(502, `backend response is larger than ${this.maxResponseBytes} bytes`));
+      return false;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxResponseBytes) {
-          response.body.destroy();
-          // An answer too large is the backend's mistake, not its absence: the breaker stays shut.
-          breaker?.succeeded();
-          throw new BackendFailure(502, `backend response is larger than ${this.maxResponseBytes} bytes`);
-        }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (err) {
-      if (err instanceof BackendFailure) throw err;
-      throw charged(breaker, err, url.origin);
-    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.finish()) return;
     // Gateway failures (as a proxy in front of the backend answers them) count; any other answer
     // shows the backend alive, 4xx and 500 included.
-    if (response.statusCode === 502 || response.statusCode === 503 || response.statusCode === 504) breaker?.failed();
-    else breaker?.succeeded();
-    const out: Record<string, string> = {};
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    return { status: response.statusCode, headers: out, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) };
+    const status = this.status;
+    if (status === 502 || status === 503 || status === 504) this.breaker?.failed();
+    else this.breaker?.succeeded();
+    const chunks = this.chunks;
+    this.resolve({ status, headers: headersOf(this.rawHeaders), body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size) });
   }
+
+  onError(err: Error): void {
+    if (this.finish()) return;
+    // An answer too large is the backend's mistake, not its absence: the breaker stays shut.
+    if (err instanceof BackendFailure) {
+      this.breaker?.succeeded();
+      this.reject(err);
+      return;
+    }
+    this.reject(charged(this.breaker, err, this.origin));
+  }
+
+  /** True when the call was already settled. */
+  private finish(): boolean {
+    if (this.done) return true;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return false;
+  }
+}
+
+/** Response headers as one lower-case name each, repeated ones joined with ", ". */
+function headersOf(raw: Buffer[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (name === '__proto__') continue;
+    const value = raw[i + 1]!.toString('latin1');
+    const seen = out[name];
+    out[name] = seen === undefined ? value : `${seen}, ${value}`;
+  }
+  return out;
 }
 
 /** The decoded, lower-cased name of one `name=value` piece of a query string. */
@@ -294,6 +402,7 @@ function charged(breaker: CircuitBreaker | undefined, err: unknown, origin: stri
   const detail = codeText || (err as Error).name || 'error';
   return new BackendFailure(502, `request to backend ${origin} could not be sent (${detail}): ${(err as Error).message}`);
 }
+
 
 export function createBackend(spec: BackendIntegrationSpec, pools: BackendPools, maxResponseBytes: number): Backend {
   return spec.type === 'http' ? new HttpBackend(spec, pools, maxResponseBytes) : new DummyBackend(spec);

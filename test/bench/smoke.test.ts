@@ -21,6 +21,8 @@ const EXPECTED: Record<string, string[]> = {
   connect: ['switchboard', 'uws', 'ws', 'socketio'],
   'connect-integration': ['switchboard-connect'],
   cluster: ['switchboard-cluster'],
+  'http-echo': ['switchboard-http', 'relay-http'],
+  'http-connect': ['switchboard-http', 'relay-http'],
 };
 
 interface SmokeReport {
@@ -68,6 +70,7 @@ describe('benchmark harness smoke run', () => {
         for (const target of report.targets) expect(['met', 'missed', 'inconclusive'], target.label).toContain(target.status);
         expect(report.notMeasurable).toEqual([]);
         expect(report.figures.cluster!.stacks['switchboard-cluster']!.secondary.p99, 'cluster latency').toBeDefined();
+        expect(Number.isFinite(report.figures['http-echo']!.stacks['switchboard-http']!.secondary.addedP50?.median), 'added latency over the backend').toBe(true);
         expect(report.machine.cores).toBeGreaterThan(0);
         expect(Object.keys(report.versions)).toEqual(expect.arrayContaining(['switchboard', 'ws', 'socket.io', '@trufflesuite/uws-js-unofficial']));
 

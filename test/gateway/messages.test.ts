@@ -110,6 +110,26 @@ describe('messages through an http integration', () => {
     expect(client.ws.readyState).toBe(client.ws.OPEN);
   });
 
+  it('answers a backend answer larger than the message limit with a 502 error frame, and the breaker stays shut', async () => {
+    backend = await startBackend((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(req.body.toString() === 'big' ? 'x'.repeat(64 * 1024) : 'small');
+    });
+    node = await startTestNode({
+      spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }),
+      settings: { limits: { maxMessageBytes: 16 * 1024 }, backends: { circuitBreaker: { failureThreshold: 1, cooldownSeconds: 60 } } },
+    });
+    const client = await connectClient(node.wsUrl('/ws'));
+    clients.push(client);
+    client.ws.send('big');
+    const frame = await client.nextJson<{ type: string; data: { code: string; status: number; message: string } }>();
+    expect(frame).toMatchObject({ type: 'error', data: { code: 'BACKEND_ERROR', status: 502 } });
+    expect(frame.data.message).toContain('larger than 16384 bytes');
+    // A breaker that counted it would answer the next message 503 without asking the backend.
+    client.ws.send('next');
+    expect((await client.next()).text).toBe('small');
+  });
+
   it('answers an unreachable message backend with a BACKEND_ERROR frame of status 502 and stays open', async () => {
     const client = await setup();
     await backend!.close();
