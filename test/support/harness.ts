@@ -39,7 +39,9 @@ export async function startTestNode(options: { spec?: string | GatewaySpec[]; se
     ...(overrides as Partial<Settings>),
     listen: { host: '127.0.0.1', port: 0 },
     management: { ...base.management, listen: { host: '127.0.0.1', port: 0 }, ...(overrides.management ?? {}) },
-    limits: { ...base.limits, ...(overrides.limits ?? {}) },
+    // Every test client comes from 127.0.0.1: the per-address budgets, which would make a busy
+    // test flaky, are lifted unless a test sets them (test/security/edge-attacks.test.ts does).
+    limits: { ...base.limits, acceptsPerSecondPerIp: 0, pendingHandshakesPerIp: 100_000, ...(overrides.limits ?? {}) },
     auth: { ...base.auth, ...(overrides.auth ?? {}) },
     edge: { ...base.edge, ...(overrides.edge ?? {}) },
     backends: { ...base.backends, ...(overrides.backends ?? {}) },
