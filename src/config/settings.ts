@@ -31,6 +31,10 @@ import {
   type SettingSource,
   type SettingSources,
   type TlsSetting,
+  TOPIC_ACCESS,
+  TOPIC_ACTIONS,
+  type TopicAuthorizeSetting,
+  type TopicPermissionRules,
   type TopicSettings,
 } from './types.js';
 
@@ -343,7 +347,14 @@ export const AUTH_FAILURE_THROTTLE_DEFAULTS: Readonly<AuthFailureThrottleSetting
 /** Shorter keys can be guessed; 16 characters of a random key are beyond any online attack. */
 export const MIN_API_KEY_LENGTH = 16;
 
-export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern'>> = {
+/** The JWT claim listing the topic patterns a token grants, for `token` permissions. */
+export const TOPICS_CLAIM_DEFAULT = 'topics';
+/** A minute is time enough for a client to fetch a new token, and short enough to be honest. */
+export const REFRESH_NOTICE_DEFAULT_SECONDS = 60;
+/** An authorize backend answers within 5 s or the action is denied; answers are reused for a minute. */
+export const AUTHORIZE_DEFAULTS: Readonly<Omit<TopicAuthorizeSetting, 'url'>> = { timeoutSeconds: 5, cacheSeconds: 60 };
+
+export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern' | 'permissions' | 'authorize'>> = {
   historySize: 0,
   historyTtlSeconds: 300,
   presence: false,
@@ -462,8 +473,11 @@ const ROOT_KEYS = [
   'backends',
 ] as const;
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
-const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds'];
-const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
+const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'refreshNoticeSeconds'];
+const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave', 'permissions', 'authorize'];
+const AUTHORIZE_KEYS = ['url', 'timeoutSeconds', 'cacheSeconds'];
+/** `{tenantId}` and `{userId}` bind a pattern to the connection; any other `{…}` is a typo. */
+const PATTERN_PLACEHOLDER = /\{([^}]*)\}/g;
 const TLS_KEYS = ['cert', 'key'];
 
 /** Reads one settings file over the defaults. `folder` anchors relative `spec` and `publicKey` paths. */
@@ -774,12 +788,15 @@ class SettingsFileReader {
     if (issuer !== undefined) settings.issuer = issuer;
     const audience = f.string(jwt.audience, childPath(path, 'audience'));
     if (audience !== undefined) settings.audience = audience;
-    const claims = f.mapping(jwt.claims, childPath(path, 'claims'), ['tenantId', 'userId']);
+    const claims = f.mapping(jwt.claims, childPath(path, 'claims'), ['tenantId', 'userId', 'topics']);
     settings.claims.tenantId = f.string(claims?.tenantId, childPath(path, 'claims.tenantId')) ?? settings.claims.tenantId;
     settings.claims.userId = f.string(claims?.userId, childPath(path, 'claims.userId')) ?? settings.claims.userId;
+    settings.claims.topics = f.string(claims?.topics, childPath(path, 'claims.topics')) ?? TOPICS_CLAIM_DEFAULT;
     settings.clockToleranceSeconds =
       f.integer(jwt.clockToleranceSeconds, childPath(path, 'clockToleranceSeconds'), 0, MAX_TIMER_SECONDS) ??
       settings.clockToleranceSeconds;
+    settings.refreshNoticeSeconds =
+      f.integer(jwt.refreshNoticeSeconds, childPath(path, 'refreshNoticeSeconds'), 1, MAX_TIMER_SECONDS) ?? REFRESH_NOTICE_DEFAULT_SECONDS;
     return settings;
   }
 
@@ -833,8 +850,46 @@ class SettingsFileReader {
           TOPIC_DEFAULTS.historyTtlSeconds,
         presence: f.boolean(topic.presence, childPath(entryPath, 'presence')) ?? TOPIC_DEFAULTS.presence,
         joinLeave: f.boolean(topic.joinLeave, childPath(entryPath, 'joinLeave')) ?? TOPIC_DEFAULTS.joinLeave,
+        ...this.topicPermissions(topic, entryPath, pattern),
       };
     });
+  }
+
+  /** `permissions` and `authorize` of one `topics[]` entry: present in the result only when set. */
+  private topicPermissions(topic: YamlMapping, entryPath: string, pattern: string): Pick<TopicSettings, 'permissions' | 'authorize'> {
+    const f: FieldReader = this.fields;
+    for (const match of pattern.matchAll(PATTERN_PLACEHOLDER)) {
+      if (match[1] !== 'tenantId' && match[1] !== 'userId') {
+        f.fail(childPath(entryPath, 'pattern'), `placeholder ${describeValue(match[0])} is unknown: use {tenantId} or {userId}`);
+      }
+    }
+    const result: Pick<TopicSettings, 'permissions' | 'authorize'> = {};
+    const permissionsPath = childPath(entryPath, 'permissions');
+    const given = f.mapping(topic.permissions, permissionsPath, TOPIC_ACTIONS);
+    if (given) {
+      const permissions = {} as TopicPermissionRules;
+      for (const action of TOPIC_ACTIONS) {
+        permissions[action] = f.oneOf(given[action], childPath(permissionsPath, action), TOPIC_ACCESS) ?? 'tenant';
+      }
+      result.permissions = permissions;
+    }
+    const authorizePath = childPath(entryPath, 'authorize');
+    const authorize = f.mapping(topic.authorize, authorizePath, AUTHORIZE_KEYS);
+    const asksBackend = result.permissions !== undefined && TOPIC_ACTIONS.some((action) => result.permissions![action] === 'backend');
+    if (authorize) {
+      if (!asksBackend) f.fail(authorizePath, 'is set but no permission of this topic is "backend"');
+      const urlPath = childPath(authorizePath, 'url');
+      const url = f.required(f.string(authorize.url, urlPath), urlPath, 'the backend that decides, e.g. http://127.0.0.1:3000/authorize');
+      if (!/^https?:\/\//.test(url) || !URL.canParse(url)) f.fail(urlPath, `must be an http:// or https:// URL, got ${describeValue(url)}`);
+      result.authorize = {
+        url,
+        timeoutSeconds: f.integer(authorize.timeoutSeconds, childPath(authorizePath, 'timeoutSeconds'), 1, MAX_TIMER_SECONDS) ?? AUTHORIZE_DEFAULTS.timeoutSeconds,
+        cacheSeconds: f.integer(authorize.cacheSeconds, childPath(authorizePath, 'cacheSeconds'), 0, MAX_TIMER_SECONDS) ?? AUTHORIZE_DEFAULTS.cacheSeconds,
+      };
+    } else if (asksBackend) {
+      f.fail(authorizePath, 'is required when a permission of this topic is "backend": {url, timeoutSeconds, cacheSeconds}');
+    }
+    return result;
   }
 }
 

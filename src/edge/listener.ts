@@ -61,6 +61,8 @@ interface PendingConnection {
   protocol: ConnectionProtocol;
   tenantId: string | undefined;
   userId: string | undefined;
+  /** The realtime protocol's proof of the identity, for its `opened`. */
+  proof?: unknown;
 }
 
 const CONNECTION_ID_HEADER = 'X-Yc-Apigateway-Websocket-Connection-Id';
@@ -201,6 +203,7 @@ export class ClientEdge implements EdgeContext {
 
   connectionClosed(session: ClientSession, code: number, reason: string): void {
     this.sessions.delete(session);
+    if (session.route.realtime !== undefined) this.realtime?.closed(session);
     this.traffic.connectionsClosed++;
     this.options.metrics.closes.inc({ code: String(code) });
     const backend = session.route.disconnect;
@@ -336,6 +339,7 @@ export class ClientEdge implements EdgeContext {
           tenantId = identity.tenantId;
           record.tenantId = tenantId;
           record.userId = identity.userId;
+          record.proof = identity.proof;
         } catch (err) {
           this.options.metrics.connectRejections.inc({ reason: 'unauthenticated' });
           if ((err as { kind?: string }).kind === 'UNAUTHENTICATED') {
@@ -475,7 +479,7 @@ export class ClientEdge implements EdgeContext {
     if (welcome !== undefined && welcome.body.length > 0) {
       session.write(new OutboundFrame(welcome.body, !isTextual(welcome.headers['content-type'])));
     }
-    if (match.route.realtime !== undefined) this.realtime?.opened(session);
+    if (match.route.realtime !== undefined) this.realtime?.opened(session, pending.proof);
   }
 
   private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, code: number, reason: string): void {

@@ -12,6 +12,7 @@ import {
   parseUnsubscribeData,
 } from '../../src/realtime/envelope.js';
 import { InvalidArgument, NotFound, PermissionDenied, Unauthenticated } from '../../src/errors/index.js';
+import { TopicForbidden } from '../../src/realtime/index.js';
 
 /** The error a call throws, asserted to be an InvalidArgument naming `field`. */
 function invalidField(call: () => unknown, field: string): InvalidArgument {
@@ -250,10 +251,12 @@ describe('error codes', () => {
     expect(errorCodeOf(new Unauthenticated('token expired'))).toBe(ERROR_CODES.UNAUTHORIZED);
     expect(errorCodeOf(new PermissionDenied('topic belongs to another tenant'))).toBe(ERROR_CODES.FORBIDDEN_TENANT);
     expect(errorCodeOf(new NotFound('x'))).toBe(ERROR_CODES.NOT_FOUND);
+    expect(errorCodeOf(new TopicForbidden('token does not grant subscribe'))).toBe(ERROR_CODES.FORBIDDEN);
     expect(Object.values(ERROR_CODES)).toEqual([
       'BAD_REQUEST',
       'UNAUTHORIZED',
       'FORBIDDEN_TENANT',
+      'FORBIDDEN',
       'NOT_FOUND',
       'UNKNOWN_TYPE',
       'RATE_LIMITED',
