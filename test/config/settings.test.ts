@@ -265,7 +265,10 @@ drainSeconds: 0
     expect(settings.management.apiKeys.map((k) => k.key)).toEqual(['mgmt-key-0123456789abcdef', 'acme-read-key-0123456789']);
     expect(settings.specs).toEqual([path.join(path.dirname(example), 'demo-gateway.yaml')]);
     expect(settings.auth.jwt?.secret).toBe('jwt');
-    expect(settings.topics).toHaveLength(2);
+    expect(settings.topics.map((t) => t.pattern)).toEqual(['{tenantId}:user.{userId}', '*:room.*', '*:doc.*', '*:chat.*', '*:ticker']);
+    expect(settings.topics[1]?.permissions?.subscribe).toBe('token');
+    expect(settings.topics[2]?.authorize).toEqual({ url: 'http://127.0.0.1:3000/authorize', timeoutSeconds: 5, cacheSeconds: 60 });
+    expect(settings.auth.jwt?.refreshNoticeSeconds).toBe(60);
   });
 });
 
