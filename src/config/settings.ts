@@ -523,7 +523,7 @@ class SettingsFileReader {
     if (jwt) settings.auth.jwt = jwt;
     settings.auth.failureThrottle = this.failureThrottle(auth?.failureThrottle);
     settings.limits = this.limits(root.limits);
-    settings.topics = this.topics(root.topics);
+    settings.topics = this.topics(root.topics, settings.auth.jwt !== undefined);
 
     const backplane = f.string(root.backplane, 'backplane');
     if (backplane !== undefined) settings.backplane = checkBackplane(backplane, this.file, 'backplane');
@@ -830,7 +830,7 @@ class SettingsFileReader {
     return limits;
   }
 
-  private topics(value: unknown): TopicSettings[] {
+  private topics(value: unknown, hasJwt: boolean): TopicSettings[] {
     const f: FieldReader = this.fields;
     const firstIndexOfPattern = new Map<string, number>();
     return (f.list(value, 'topics') ?? []).map((entry, index) => {
@@ -850,13 +850,13 @@ class SettingsFileReader {
           TOPIC_DEFAULTS.historyTtlSeconds,
         presence: f.boolean(topic.presence, childPath(entryPath, 'presence')) ?? TOPIC_DEFAULTS.presence,
         joinLeave: f.boolean(topic.joinLeave, childPath(entryPath, 'joinLeave')) ?? TOPIC_DEFAULTS.joinLeave,
-        ...this.topicPermissions(topic, entryPath, pattern),
+        ...this.topicPermissions(topic, entryPath, pattern, hasJwt),
       };
     });
   }
 
   /** `permissions` and `authorize` of one `topics[]` entry: present in the result only when set. */
-  private topicPermissions(topic: YamlMapping, entryPath: string, pattern: string): Pick<TopicSettings, 'permissions' | 'authorize'> {
+  private topicPermissions(topic: YamlMapping, entryPath: string, pattern: string, hasJwt: boolean): Pick<TopicSettings, 'permissions' | 'authorize'> {
     const f: FieldReader = this.fields;
     for (const match of pattern.matchAll(PATTERN_PLACEHOLDER)) {
       if (match[1] !== 'tenantId' && match[1] !== 'userId') {
@@ -869,7 +869,10 @@ class SettingsFileReader {
     if (given) {
       const permissions = {} as TopicPermissionRules;
       for (const action of TOPIC_ACTIONS) {
-        permissions[action] = f.oneOf(given[action], childPath(permissionsPath, action), TOPIC_ACCESS) ?? 'tenant';
+        const actionPath = childPath(permissionsPath, action);
+        permissions[action] = f.oneOf(given[action], actionPath, TOPIC_ACCESS) ?? 'tenant';
+        // Without auth.jwt no connection has a token: the rule could never allow anyone.
+        if (permissions[action] === 'token' && !hasJwt) f.fail(actionPath, '"token" needs auth.jwt: without it no connection carries a token');
       }
       result.permissions = permissions;
     }

@@ -478,6 +478,11 @@ describe('validation errors name the file, the key path and the problem', () => 
       'FILE: topics[0].permissions.read: unknown key "read"; allowed keys: subscribe, publish, presence, history',
     ],
     [
+      'a token permission without auth.jwt',
+      'topics:\n  - pattern: x\n    permissions: {history: token}\n',
+      'FILE: topics[0].permissions.history: "token" needs auth.jwt: without it no connection carries a token',
+    ],
+    [
       'a backend permission without authorize',
       'topics:\n  - pattern: x\n    permissions: {subscribe: backend}\n',
       'FILE: topics[0].authorize: is required when a permission of this topic is "backend": {url, timeoutSeconds, cacheSeconds}',
