@@ -8,7 +8,7 @@
  */
 import { backoffDelay, reconnectOptions, type ReconnectOptions } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
-import { CLIENT_CLOSE_CODES, CLIENT_ERROR_CODES, SwitchboardClientError } from './errors.js';
+import { CLIENT_CLOSE_CODES, CLIENT_ERROR_CODES, SERVER_CLOSE_CODES, SwitchboardClientError } from './errors.js';
 import type {
   ClientEvents,
   ClientState,
@@ -46,6 +46,8 @@ interface Connection {
   closed: Promise<void>;
   /** The last error event's message: browsers and `ws` give the cause there, not in the close. */
   lastError: string;
+  /** A `refresh` for this socket is under way: a second `refresh_required` waits for it. */
+  refreshing?: boolean;
 }
 
 interface Pending {
@@ -331,6 +333,16 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       this.giveUp(code, reason, new SwitchboardClientError(CLIENT_ERROR_CODES.UNAUTHORIZED, reason === '' ? 'authentication failed' : reason, { closeCode: code }));
       return;
     }
+    if (code === SERVER_CLOSE_CODES.TOKEN_EXPIRED) {
+      // The token ran out unrefreshed: a fresh one reconnects at once (subscriptions recover
+      // from their positions); the same fixed token would only be refused.
+      if (this.options.getToken !== undefined && this.reconnect !== undefined) {
+        this.scheduleReconnect(code, reason, 0);
+        return;
+      }
+      this.giveUp(code, reason, new SwitchboardClientError(CLIENT_ERROR_CODES.UNAUTHORIZED, 'token expired', { closeCode: code }));
+      return;
+    }
     const reconnect = this.reconnect;
     if (reconnect === undefined || this.retries >= reconnect.maxAttempts) {
       const why = reconnect === undefined ? 'reconnect is off' : `gave up after ${this.retries} reconnect attempts`;
@@ -403,6 +415,11 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
       case 'publication':
         this.onPublication(envelope.data);
         return;
+      case 'refresh_required':
+        // Without getToken the application refreshes itself: it hears the envelope as a message.
+        if (this.options.getToken === undefined) break;
+        this.refreshToken(connection, this.options.getToken);
+        return;
       case 'join':
       case 'leave': {
         const data = envelope.data;
@@ -463,6 +480,37 @@ export class SwitchboardClient extends TypedEmitter<ClientEvents> {
     for (const state of this.topicStates.values()) this.sendSubscribe(state);
     this.emit('connected', event);
     if (this.connection === connection) this.settleConnect(event);
+  }
+
+  /** `refresh_required`: a new token from getToken() goes out as `refresh`; the server answers `refreshed`. */
+  private refreshToken(connection: Connection, getToken: () => Promise<string> | string): void {
+    if (connection.refreshing === true) return;
+    connection.refreshing = true;
+    Promise.resolve()
+      .then(() => getToken())
+      .then((token) => {
+        if (this.connection !== connection) return undefined;
+        if (typeof token !== 'string' || token === '') throw new TypeError('getToken() returned no token');
+        return this.call('refresh', { token }, this.requestTimeoutMs);
+      })
+      .then(
+        (answer) => {
+          if (answer === undefined) return;
+          const data = isObject(answer.data) ? answer.data : {};
+          this.emit('refreshed', { expiresAt: typeof data.expiresAt === 'string' ? data.expiresAt : null });
+        },
+        (err: unknown) => {
+          if (this.connection !== connection) return;
+          const error =
+            err instanceof SwitchboardClientError
+              ? err
+              : new SwitchboardClientError(CLIENT_ERROR_CODES.UNAUTHORIZED, `token refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.emit('error', error);
+        },
+      )
+      .finally(() => {
+        connection.refreshing = false;
+      });
   }
 
   private onPublication(data: unknown): void {

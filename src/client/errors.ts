@@ -1,6 +1,6 @@
 /**
  * The client's one error class. `code` is the server's (`BAD_REQUEST`, `UNAUTHORIZED`,
- * `FORBIDDEN_TENANT`, `NOT_FOUND`, `UNKNOWN_TYPE`, `RATE_LIMITED`, `LIMIT_EXCEEDED`, `BACKEND_ERROR`, `INTERNAL`)
+ * `FORBIDDEN_TENANT`, `FORBIDDEN`, `NOT_FOUND`, `UNKNOWN_TYPE`, `RATE_LIMITED`, `LIMIT_EXCEEDED`, `BACKEND_ERROR`, `INTERNAL`)
  * for `error` envelopes, or one of the client's own below.
  */
 export const CLIENT_ERROR_CODES = {
@@ -29,6 +29,12 @@ export const CLIENT_CLOSE_CODES = {
   TOKEN_FAILED: 4002,
   /** The server broke the protocol (a `connected` envelope without connectionId). */
   PROTOCOL_ERROR: 4003,
+} as const;
+
+/** Close codes the server sends that the client acts on (README, "Token refresh"). */
+export const SERVER_CLOSE_CODES = {
+  /** The token's `exp` passed without a `refresh`: reconnect with a fresh token (getToken). */
+  TOKEN_EXPIRED: 4401,
 } as const;
 
 export class SwitchboardClientError extends Error {

@@ -5,7 +5,7 @@
 export { SwitchboardClient } from './client.js';
 export { TypedEmitter } from './emitter.js';
 export type { Listener } from './emitter.js';
-export { CLIENT_CLOSE_CODES, CLIENT_ERROR_CODES, SwitchboardClientError } from './errors.js';
+export { CLIENT_CLOSE_CODES, CLIENT_ERROR_CODES, SERVER_CLOSE_CODES, SwitchboardClientError } from './errors.js';
 export { DEFAULT_RECONNECT, backoffCeiling, backoffDelay } from './backoff.js';
 export type { ReconnectOptions } from './backoff.js';
 export { base64ToBytes, bytesToBase64, payloadBytes } from './base64.js';
@@ -21,6 +21,7 @@ export type {
   PublicationHandler,
   RawMessageEvent,
   RecoveryEvent,
+  RefreshedEvent,
   RequestOptions,
   ServerEnvelope,
   StreamPosition,

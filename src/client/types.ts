@@ -89,6 +89,12 @@ export interface DisconnectedEvent {
   delayMs?: number;
 }
 
+/** The token was refreshed in place (a `refreshed` answer to the client's own `refresh`). */
+export interface RefreshedEvent {
+  /** RFC 3339 time the new token expires; null when it has no `exp`. */
+  expiresAt: string | null;
+}
+
 /** An envelope of a type the client does not handle itself (e.g. a forwarded backend's answer). */
 export interface ClientMessageEvent {
   type: string;
@@ -117,6 +123,7 @@ export interface ClientEvents {
   leave: PresenceEvent;
   message: ClientMessageEvent;
   raw: RawMessageEvent;
+  refreshed: RefreshedEvent;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -135,7 +142,10 @@ export interface SwitchboardClientOptions {
   userId: string;
   /** A fixed token. */
   token?: string;
-  /** Called before every (re)connect, so expiring tokens are refreshed. Takes precedence over `token`. */
+  /**
+   * Called before every (re)connect, and when the server says `refresh_required` (the answer is
+   * sent as `refresh {token}`), so expiring tokens are refreshed. Takes precedence over `token`.
+   */
   getToken?: () => Promise<string> | string;
   /** Default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;

@@ -10,6 +10,9 @@ export {
   defaultSettings,
   NODE_ID_PATTERN,
   TOPIC_DEFAULTS,
+  TOPICS_CLAIM_DEFAULT,
+  REFRESH_NOTICE_DEFAULT_SECONDS,
+  AUTHORIZE_DEFAULTS,
   GRPC_DEFAULTS,
   MANAGEMENT_TIMEOUT_DEFAULTS,
   MANAGEMENT_MAX_CONNECTIONS_DEFAULT,
@@ -18,5 +21,5 @@ export {
 } from './settings.js';
 export type { SettingsFlags, SettingsInput } from './settings.js';
 export { loadGatewaySpec, parseGatewaySpec, demoGatewaySpec } from './spec.js';
-export { topicSettingsFor, compileTopicPatterns } from './topics.js';
-export type { TopicSettingsMatcher } from './topics.js';
+export { topicSettingsFor, compileTopicPatterns, compileGlob, globMatches } from './topics.js';
+export type { TopicSettingsMatcher, CompiledGlob } from './topics.js';

@@ -31,6 +31,10 @@ import {
   type SettingSource,
   type SettingSources,
   type TlsSetting,
+  TOPIC_ACCESS,
+  TOPIC_ACTIONS,
+  type TopicAuthorizeSetting,
+  type TopicPermissionRules,
   type TopicSettings,
 } from './types.js';
 
@@ -347,7 +351,14 @@ export const AUTH_FAILURE_THROTTLE_DEFAULTS: Readonly<AuthFailureThrottleSetting
 /** Shorter keys can be guessed; 16 characters of a random key are beyond any online attack. */
 export const MIN_API_KEY_LENGTH = 16;
 
-export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern'>> = {
+/** The JWT claim listing the topic patterns a token grants, for `token` permissions. */
+export const TOPICS_CLAIM_DEFAULT = 'topics';
+/** A minute is time enough for a client to fetch a new token, and short enough to be honest. */
+export const REFRESH_NOTICE_DEFAULT_SECONDS = 60;
+/** An authorize backend answers within 5 s or the action is denied; answers are reused for a minute. */
+export const AUTHORIZE_DEFAULTS: Readonly<Omit<TopicAuthorizeSetting, 'url'>> = { timeoutSeconds: 5, cacheSeconds: 60 };
+
+export const TOPIC_DEFAULTS: Readonly<Omit<TopicSettings, 'pattern' | 'permissions' | 'authorize'>> = {
   historySize: 0,
   historyTtlSeconds: 300,
   presence: false,
@@ -468,8 +479,11 @@ const ROOT_KEYS = [
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
 /** Limits where 0 means off; every other limit is at least 1. */
 const LIMITS_THAT_MAY_BE_OFF: ReadonlySet<keyof Limits> = new Set(['acceptsPerSecondPerIp']);
-const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'requireExp', 'maxTokenAgeSeconds'];
-const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave'];
+const JWT_KEYS = ['secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'claims', 'clockToleranceSeconds', 'requireExp', 'maxTokenAgeSeconds', 'refreshNoticeSeconds'];
+const TOPIC_KEYS = ['pattern', 'historySize', 'historyTtlSeconds', 'presence', 'joinLeave', 'permissions', 'authorize'];
+const AUTHORIZE_KEYS = ['url', 'timeoutSeconds', 'cacheSeconds'];
+/** `{tenantId}` and `{userId}` bind a pattern to the connection; any other `{…}` is a typo. */
+const PATTERN_PLACEHOLDER = /\{([^}]*)\}/g;
 const TLS_KEYS = ['cert', 'key'];
 
 /** Reads one settings file over the defaults. `folder` anchors relative `spec` and `publicKey` paths. */
@@ -515,7 +529,7 @@ class SettingsFileReader {
     if (jwt) settings.auth.jwt = jwt;
     settings.auth.failureThrottle = this.failureThrottle(auth?.failureThrottle);
     settings.limits = this.limits(root.limits);
-    settings.topics = this.topics(root.topics);
+    settings.topics = this.topics(root.topics, settings.auth.jwt !== undefined);
 
     const backplane = f.string(root.backplane, 'backplane');
     if (backplane !== undefined) settings.backplane = checkBackplane(backplane, this.file, 'backplane');
@@ -781,15 +795,18 @@ class SettingsFileReader {
     if (issuer !== undefined) settings.issuer = issuer;
     const audience = f.string(jwt.audience, childPath(path, 'audience'));
     if (audience !== undefined) settings.audience = audience;
-    const claims = f.mapping(jwt.claims, childPath(path, 'claims'), ['tenantId', 'userId']);
+    const claims = f.mapping(jwt.claims, childPath(path, 'claims'), ['tenantId', 'userId', 'topics']);
     settings.claims.tenantId = f.string(claims?.tenantId, childPath(path, 'claims.tenantId')) ?? settings.claims.tenantId;
     settings.claims.userId = f.string(claims?.userId, childPath(path, 'claims.userId')) ?? settings.claims.userId;
+    settings.claims.topics = f.string(claims?.topics, childPath(path, 'claims.topics')) ?? TOPICS_CLAIM_DEFAULT;
     settings.clockToleranceSeconds =
       f.integer(jwt.clockToleranceSeconds, childPath(path, 'clockToleranceSeconds'), 0, MAX_TIMER_SECONDS) ??
       settings.clockToleranceSeconds;
     settings.requireExp = f.boolean(jwt.requireExp, childPath(path, 'requireExp')) ?? true;
     const maxTokenAge = f.integer(jwt.maxTokenAgeSeconds, childPath(path, 'maxTokenAgeSeconds'), 1, MAX_TIMER_SECONDS);
     if (maxTokenAge !== undefined) settings.maxTokenAgeSeconds = maxTokenAge;
+    settings.refreshNoticeSeconds =
+      f.integer(jwt.refreshNoticeSeconds, childPath(path, 'refreshNoticeSeconds'), 1, MAX_TIMER_SECONDS) ?? REFRESH_NOTICE_DEFAULT_SECONDS;
     return settings;
   }
 
@@ -823,7 +840,7 @@ class SettingsFileReader {
     return limits;
   }
 
-  private topics(value: unknown): TopicSettings[] {
+  private topics(value: unknown, hasJwt: boolean): TopicSettings[] {
     const f: FieldReader = this.fields;
     const firstIndexOfPattern = new Map<string, number>();
     return (f.list(value, 'topics') ?? []).map((entry, index) => {
@@ -843,8 +860,49 @@ class SettingsFileReader {
           TOPIC_DEFAULTS.historyTtlSeconds,
         presence: f.boolean(topic.presence, childPath(entryPath, 'presence')) ?? TOPIC_DEFAULTS.presence,
         joinLeave: f.boolean(topic.joinLeave, childPath(entryPath, 'joinLeave')) ?? TOPIC_DEFAULTS.joinLeave,
+        ...this.topicPermissions(topic, entryPath, pattern, hasJwt),
       };
     });
+  }
+
+  /** `permissions` and `authorize` of one `topics[]` entry: present in the result only when set. */
+  private topicPermissions(topic: YamlMapping, entryPath: string, pattern: string, hasJwt: boolean): Pick<TopicSettings, 'permissions' | 'authorize'> {
+    const f: FieldReader = this.fields;
+    for (const match of pattern.matchAll(PATTERN_PLACEHOLDER)) {
+      if (match[1] !== 'tenantId' && match[1] !== 'userId') {
+        f.fail(childPath(entryPath, 'pattern'), `placeholder ${describeValue(match[0])} is unknown: use {tenantId} or {userId}`);
+      }
+    }
+    const result: Pick<TopicSettings, 'permissions' | 'authorize'> = {};
+    const permissionsPath = childPath(entryPath, 'permissions');
+    const given = f.mapping(topic.permissions, permissionsPath, TOPIC_ACTIONS);
+    if (given) {
+      const permissions = {} as TopicPermissionRules;
+      for (const action of TOPIC_ACTIONS) {
+        const actionPath = childPath(permissionsPath, action);
+        permissions[action] = f.oneOf(given[action], actionPath, TOPIC_ACCESS) ?? 'tenant';
+        // Without auth.jwt no connection has a token: the rule could never allow anyone.
+        if (permissions[action] === 'token' && !hasJwt) f.fail(actionPath, '"token" needs auth.jwt: without it no connection carries a token');
+      }
+      result.permissions = permissions;
+    }
+    const authorizePath = childPath(entryPath, 'authorize');
+    const authorize = f.mapping(topic.authorize, authorizePath, AUTHORIZE_KEYS);
+    const asksBackend = result.permissions !== undefined && TOPIC_ACTIONS.some((action) => result.permissions![action] === 'backend');
+    if (authorize) {
+      if (!asksBackend) f.fail(authorizePath, 'is set but no permission of this topic is "backend"');
+      const urlPath = childPath(authorizePath, 'url');
+      const url = f.required(f.string(authorize.url, urlPath), urlPath, 'the backend that decides, e.g. http://127.0.0.1:3000/authorize');
+      if (!/^https?:\/\//.test(url) || !URL.canParse(url)) f.fail(urlPath, `must be an http:// or https:// URL, got ${describeValue(url)}`);
+      result.authorize = {
+        url,
+        timeoutSeconds: f.integer(authorize.timeoutSeconds, childPath(authorizePath, 'timeoutSeconds'), 1, MAX_TIMER_SECONDS) ?? AUTHORIZE_DEFAULTS.timeoutSeconds,
+        cacheSeconds: f.integer(authorize.cacheSeconds, childPath(authorizePath, 'cacheSeconds'), 0, MAX_TIMER_SECONDS) ?? AUTHORIZE_DEFAULTS.cacheSeconds,
+      };
+    } else if (asksBackend) {
+      f.fail(authorizePath, 'is required when a permission of this topic is "backend": {url, timeoutSeconds, cacheSeconds}');
+    }
+    return result;
   }
 }
 

@@ -9,7 +9,26 @@ import type { TopicSettings } from './types.js';
 const CACHE_LIMIT = 10_000;
 
 /** A glob split at its `*`s: `*:chat.*` → ['', ':chat.', '']. */
-type CompiledPattern = readonly string[];
+export type CompiledGlob = readonly string[];
+type CompiledPattern = CompiledGlob;
+
+const PLACEHOLDERS = /\{(tenantId|userId)\}/g;
+
+/**
+ * A glob compiled for `globMatches`. With `bindings`, `{tenantId}` and `{userId}` become the
+ * connection's values, literally: the pattern is split at its `*`s first, so a `*` inside a
+ * user id is a character to match, never a wildcard. Without, they match like `*`.
+ */
+export function compileGlob(pattern: string, bindings?: { tenantId?: string | undefined; userId?: string | undefined }): CompiledGlob {
+  if (bindings === undefined) return pattern.replace(PLACEHOLDERS, '*').split('*');
+  // A binding the connection lacks can match nothing: NUL never occurs in a topic name.
+  return pattern.split('*').map((piece) => piece.replace(PLACEHOLDERS, (_, name: 'tenantId' | 'userId') => bindings[name] ?? '\u0000'));
+}
+
+/** Whether `topic` matches a compiled glob. */
+export function globMatches(glob: CompiledGlob, topic: string): boolean {
+  return matches(glob, topic);
+}
 
 /**
  * Whether `topic` matches a glob where `*` stands for any run of characters (':' and '.'
@@ -38,7 +57,7 @@ export interface TopicSettingsMatcher {
 }
 
 export function compileTopicPatterns(topics: readonly TopicSettings[]): TopicSettingsMatcher {
-  const compiled = topics.map((settings) => ({ settings, pieces: settings.pattern.split('*') }));
+  const compiled = topics.map((settings) => ({ settings, pieces: compileGlob(settings.pattern) }));
   const cache = new Map<string, TopicSettings | null>();
   return {
     settingsFor(topic: string): TopicSettings | undefined {

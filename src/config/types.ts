@@ -52,14 +52,22 @@ export interface JwtSettings {
   algorithms: string[];
   issuer?: string;
   audience?: string;
-  /** Claim names holding the tenant and the user. */
-  claims: { tenantId: string; userId: string };
+  /**
+   * Claim names holding the tenant, the user and (for `token` topic permissions) the list of
+   * topic patterns the token grants; absent `topics`: `topics`.
+   */
+  claims: { tenantId: string; userId: string; topics?: string };
   /** Slack for exp, nbf and iat against this node's clock. */
   clockToleranceSeconds: number;
   /** Refuse tokens without `exp` (one that never expires is a credential that cannot be revoked). Absent: true. */
   requireExp?: boolean;
   /** Refuse tokens whose `iat` is older than this (and tokens without `iat`); absent: no limit. */
   maxTokenAgeSeconds?: number;
+  /**
+   * A realtime connection hears `refresh_required` this long before its token's `exp`;
+   * absent: REFRESH_NOTICE_DEFAULT_SECONDS.
+   */
+  refreshNoticeSeconds?: number;
 }
 
 export interface Limits {
@@ -98,12 +106,41 @@ export interface Limits {
 }
 
 export interface TopicSettings {
-  /** Glob over tenant-scoped topic names: `*` matches any run of characters. */
+  /**
+   * Glob over tenant-scoped topic names: `*` matches any run of characters; `{tenantId}` and
+   * `{userId}` match like `*` for lookups and bind the topic to the connection's identity.
+   */
   pattern: string;
   historySize: number;
   historyTtlSeconds: number;
   presence: boolean;
   joinLeave: boolean;
+  /** Who may do what from a client; absent: any connection of the topic's tenant, for every action. */
+  permissions?: TopicPermissionRules;
+  /** The backend asked for actions whose rule is `backend`; required exactly when one is. */
+  authorize?: TopicAuthorizeSetting;
+}
+
+/** What a client may do with a topic. */
+export type TopicAction = 'subscribe' | 'publish' | 'presence' | 'history';
+export const TOPIC_ACTIONS: readonly TopicAction[] = ['subscribe', 'publish', 'presence', 'history'];
+
+/**
+ * Who may do an action: `tenant` any connection of the topic's tenant; `none` no client (the
+ * management API only); `token` a connection whose token lists a matching pattern in its
+ * topics claim; `backend` whoever the topic's `authorize` integration answers 2xx for.
+ */
+export type TopicAccess = 'tenant' | 'none' | 'token' | 'backend';
+export const TOPIC_ACCESS: readonly TopicAccess[] = ['tenant', 'none', 'token', 'backend'];
+
+export type TopicPermissionRules = Record<TopicAction, TopicAccess>;
+
+export interface TopicAuthorizeSetting {
+  /** http:// or https:// URL, called with POST `{action, topic}` and the connection's identity headers. */
+  url: string;
+  timeoutSeconds: number;
+  /** How long a connection's answer for one topic and action is reused; 0: asked every time. */
+  cacheSeconds: number;
 }
 
 export interface EdgeSettings {

@@ -7,6 +7,11 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
+  /**
+   * Application code (RFC 6455 §7.4.2, 4000-4999): a realtime connection's token reached its
+   * `exp` without a `refresh`. Reason `token expired`; a client reconnects with a new token.
+   */
+  TOKEN_EXPIRED: 4401,
 } as const;
 
 /** Codes that may appear in a close frame (RFC 6455 §7.4.1-2): 1004-1006 and 1015 never do. */

@@ -10,10 +10,19 @@ import type { ClientSession } from './session.js';
  */
 export interface RealtimeProtocol {
   /** Checks the query of an upgrade; throws with a reason the client may read (closed with 1008). */
-  authenticate(query: URLSearchParams): Promise<{ tenantId: string; userId: string }>;
-  /** The connection is registered: greet it. */
-  opened(session: ClientSession): void;
+  authenticate(query: URLSearchParams): Promise<RealtimeIdentity>;
+  /** The connection is registered: greet it. `proof` is what authenticate returned with the identity. */
+  opened(session: ClientSession, proof: unknown): void;
   message(session: ClientSession, data: Buffer, binary: boolean): void;
+  /** The socket is gone: drop what the protocol kept for the connection (its token timer, cached decisions). */
+  closed(session: ClientSession): void;
+}
+
+export interface RealtimeIdentity {
+  tenantId: string;
+  userId: string;
+  /** What the protocol keeps of the proof (a verified token's claims), handed back to `opened`; opaque to the edge. */
+  proof?: unknown;
 }
 
 /** What every session of one listener shares. */

@@ -1,5 +1,5 @@
 export { ClientEdge } from './listener.js';
 export type { ClientEdgeOptions } from './listener.js';
-export type { RealtimeProtocol } from './context.js';
+export type { RealtimeIdentity, RealtimeProtocol } from './context.js';
 export { ClientSession } from './session.js';
 export { CloseCode } from './close-codes.js';

@@ -16,7 +16,7 @@ import { retryAfterSeconds, type AuthFailureThrottle } from '../ratelimit/index.
 import { BackendFailure, forwardableHeaders, type BackendResponse, type RouteMatch, type RouteTable } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
 import { CloseCode } from './close-codes.js';
-import type { EdgeContext, RealtimeProtocol } from './context.js';
+import type { EdgeContext, RealtimeIdentity, RealtimeProtocol } from './context.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import { normalizeAddress, sourceAddress } from './identity.js';
 import { ClientSession, isTextual } from './session.js';
@@ -61,6 +61,8 @@ interface PendingConnection {
   protocol: ConnectionProtocol;
   tenantId: string | undefined;
   userId: string | undefined;
+  /** The realtime protocol's proof of the identity, for its `opened`. */
+  proof?: unknown;
 }
 
 const CONNECTION_ID_HEADER = 'X-Yc-Apigateway-Websocket-Connection-Id';
@@ -212,6 +214,7 @@ export class ClientEdge implements EdgeContext {
 
   connectionClosed(session: ClientSession, code: number, reason: string): void {
     this.sessions.delete(session);
+    if (session.route.realtime !== undefined) this.realtime?.closed(session);
     this.traffic.connectionsClosed++;
     this.options.metrics.closes.inc({ code: String(code) });
     const backend = session.route.disconnect;
@@ -346,7 +349,7 @@ export class ClientEdge implements EdgeContext {
           this.options.metrics.connectRejections.inc({ reason: 'auth_throttled' });
           return rejectHandshake(socket, 429, 'too many failed authentications from this address', undefined, { 'Retry-After': String(retryAfterSeconds(blockedMs)) });
         }
-        let identity: { tenantId: string; userId: string };
+        let identity: RealtimeIdentity;
         try {
           identity = await this.realtime!.authenticate(url.searchParams);
         } catch (err) {
@@ -355,6 +358,7 @@ export class ClientEdge implements EdgeContext {
         const tenantId = identity.tenantId;
         record.tenantId = tenantId;
         record.userId = identity.userId;
+        record.proof = identity.proof;
         const pendingForTenant = this.handshakesPerTenant.get(tenantId) ?? 0;
         if (this.options.registry.connectionsOfTenant(tenantId) + pendingForTenant >= this.limits.maxConnectionsPerTenant) {
           this.options.metrics.connectRejections.inc({ reason: 'limit' });
@@ -511,7 +515,7 @@ export class ClientEdge implements EdgeContext {
     if (welcome !== undefined && welcome.body.length > 0) {
       session.write(new OutboundFrame(welcome.body, !isTextual(welcome.headers['content-type'])));
     }
-    if (match.route.realtime !== undefined) this.realtime?.opened(session);
+    if (match.route.realtime !== undefined) this.realtime?.opened(session, pending.proof);
   }
 
   private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, sourceIp: string, code: number, reason: string): void {

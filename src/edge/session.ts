@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { OutboundFrame, type ClientTransport, type ConnectionRecord } from '../connections/index.js';
-import { BackendFailure, type Backend, type BackendRequest, type BackendResponse, type Route } from '../routing/index.js';
+import { BackendFailure, type Backend, type BackendRequest, type BackendResponse, type EventType, type Route } from '../routing/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, isSendableCloseCode } from './close-codes.js';
 import { encodeFrame, FrameSizeGuard, type FrameJoiner } from './frames.js';
@@ -266,7 +266,7 @@ export class ClientSession implements ClientTransport {
     );
   }
 
-  backendHeaders(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT'): Record<string, string> {
+  backendHeaders(eventType: EventType): Record<string, string> {
     return backendHeaders(this.record, eventType, this.connectedAtText(), this.ctx.messageIds.next(this.ctx.clock.now()));
   }
 

@@ -73,7 +73,7 @@ export class SwitchboardNode {
     });
     metrics.watchCircuits(() => pools.circuits());
     const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
-    const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log });
+    const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools });
     // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
     const throttle = settings.auth.failureThrottle;
     const apiKeyFailures = new AuthFailureThrottle(throttle);

@@ -4,6 +4,7 @@
  * names the field at fault so the client's `error` envelope can say what to fix.
  */
 import { InvalidArgument, LimitExceeded, type ErrorKind, type SwitchboardError } from '../errors/index.js';
+import { TopicForbidden } from './permissions.js';
 
 /** What a client sent, after validation; `data` is the type's business and is checked per type. */
 export interface ClientEnvelope {
@@ -23,6 +24,10 @@ export interface UnsubscribeData {
   topic: string;
 }
 
+export interface RefreshData {
+  token: string;
+}
+
 /** The parts of a hub `Publication` its envelope carries. */
 export interface PublishedPayload {
   offset: number;
@@ -35,6 +40,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: 'BAD_REQUEST',
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN_TENANT: 'FORBIDDEN_TENANT',
+  /** A topic permission refused the action (README, "Topic permissions"). */
+  FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   UNKNOWN_TYPE: 'UNKNOWN_TYPE',
   RATE_LIMITED: 'RATE_LIMITED',
@@ -60,6 +67,7 @@ const ERROR_CODE_OF_KIND: Readonly<Record<ErrorKind, ErrorCode>> = {
 /** The envelope code for an internal error: the realtime edge's one mapping of error kinds. */
 export function errorCodeOf(err: SwitchboardError): ErrorCode {
   if (err instanceof LimitExceeded) return ERROR_CODES.LIMIT_EXCEEDED;
+  if (err instanceof TopicForbidden) return ERROR_CODES.FORBIDDEN;
   return ERROR_CODE_OF_KIND[err.kind];
 }
 
@@ -139,6 +147,18 @@ export function parseSubscribeData(data: unknown): SubscribeData {
 /** `data` of an `unsubscribe` envelope. */
 export function parseUnsubscribeData(data: unknown): UnsubscribeData {
   return { topic: requireTopic(requireObject(data, 'data').topic) };
+}
+
+/** Longer than any honest JWT, as on the connect path. */
+export const MAX_TOKEN_LENGTH = 16_384;
+
+/** `data` of a `refresh` envelope: the connection's new token. */
+export function parseRefreshData(data: unknown): RefreshData {
+  const token = requireObject(data, 'data').token;
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    throw new InvalidArgument(`data.token must be a non-empty string of at most ${MAX_TOKEN_LENGTH} characters`, 'data.token');
+  }
+  return { token };
 }
 
 /** Printable ASCII without space: topics travel in URLs and logs unescaped. */

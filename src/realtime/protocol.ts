@@ -1,10 +1,10 @@
 import type { EnvelopeFramer, Hub, Publication, SubscribeResult } from '../cluster/index.js';
 import { scopeTopic, tenantOfTopic } from '../connections/index.js';
-import type { JwtSettings } from '../config/index.js';
-import type { ClientSession, RealtimeProtocol } from '../edge/index.js';
+import { REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
+import { CloseCode, type ClientSession, type RealtimeIdentity, type RealtimeProtocol } from '../edge/index.js';
 import { isSwitchboardError, Unauthenticated } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { BackendFailure, type Backend } from '../routing/index.js';
+import { BackendFailure, BackendPools, type Backend } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
 import {
   ERROR_CODES,
@@ -13,21 +13,32 @@ import {
   encodePublicationEnvelope,
   errorCodeOf,
   parseEnvelope,
+  parseRefreshData,
   parseSubscribeData,
   parseUnsubscribeData,
   type ErrorCode,
 } from './envelope.js';
+import { createTopicPermissions, type TopicAction, type TopicIdentity, type TopicPermissions } from './permissions.js';
+import { TokenLifetimes } from './token-lifetime.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 
 export interface RealtimeOptions {
   jwt: JwtSettings | undefined;
   clock: Clock;
   log: Logger;
+  /** The `topics[]` settings whose `permissions` clients are held to; absent: none. */
+  topics?: readonly TopicSettings[];
+  /** The node's backend pools, for topics' authorize integrations; absent: pools of its own. */
+  pools?: BackendPools;
 }
 
 export interface Realtime {
   framer: EnvelopeFramer;
   protocol: RealtimeProtocol;
+  /** The permission rules of client actions on topics (the management API is never held to them). */
+  permissions: TopicPermissions;
+  /** The tokens held by live connections, each with at most one timer. */
+  tokens: TokenLifetimes;
   /** The Hub exists after the framer it needs: the composition root joins them. */
   attach(hub: Hub): void;
 }
@@ -46,6 +57,16 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   let hub: Hub | undefined;
   let warnedUnverified = false;
   const now = (): string => formatRfc3339(clock.now());
+  const permissions = createTopicPermissions({
+    topics: options.topics ?? [],
+    pools: options.pools ?? new BackendPools(),
+    now: () => clock.now(),
+    ...(options.jwt?.claims.topics === undefined ? {} : { topicsClaim: options.jwt.claims.topics }),
+  });
+  const tokens = new TokenLifetimes((options.jwt?.refreshNoticeSeconds ?? REFRESH_NOTICE_DEFAULT_SECONDS) * 1000, clock, {
+    refreshRequired: (session, expiresAt) => reply(session, 'refresh_required', { expiresAt: formatRfc3339(expiresAt) }),
+    expired: (session) => session.close(CloseCode.TOKEN_EXPIRED, 'token expired'),
+  });
 
   const framer: EnvelopeFramer = {
     publication(topic: string, publication: Publication, epoch: string): Buffer {
@@ -113,8 +134,62 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     },
   });
 
+  /** Who the connection is, for the permission rules: its record and its token's current claims. */
+  const identityOf = (session: ClientSession): TopicIdentity => {
+    const record = session.record;
+    return {
+      connectionId: record.id,
+      tenantId: record.tenantId,
+      userId: record.userId,
+      claims: tokens.claimsOf(record.id),
+      backendHeaders: () => session.backendHeaders('AUTHORIZE'),
+    };
+  };
+
+  /**
+   * Runs `proceed` once the rules allow the action, else answers FORBIDDEN with the requestId.
+   * Rules decided locally run `proceed` in this turn, so a connection's requests keep their order.
+   */
+  const whenAllowed = (session: ClientSession, action: TopicAction, topic: string, requestId: string | undefined, proceed: () => void): void => {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = permissions.decide(identityOf(session), action, topic);
+    } catch (err) {
+      fail(session, err, requestId);
+      return;
+    }
+    if (pending === undefined) proceed();
+    else pending.then(() => (session.open ? proceed() : undefined), (err: unknown) => fail(session, err, requestId));
+  };
+
+  /** `refresh {token}`: a new token for the same tenant and user replaces the connection's, `refreshed {expiresAt}`. */
+  const refreshToken = (session: ClientSession, data: unknown, requestId: string | undefined): void => {
+    const record = session.record;
+    if (verifier === undefined || !tokens.holds(record.id)) {
+      replyError(session, ERROR_CODES.BAD_REQUEST, 'this connection was not opened with a token: nothing to refresh', requestId, 'type');
+      return;
+    }
+    let token: string;
+    try {
+      token = parseRefreshData(data).token;
+    } catch (err) {
+      fail(session, err, requestId);
+      return;
+    }
+    verifier
+      .verify(token)
+      .then((verified) => {
+        if (verified.tenantId !== record.tenantId) throw new Unauthenticated('token is for another tenant than this connection', 'data.token');
+        if (verified.userId !== record.userId) throw new Unauthenticated('token is for another user than this connection', 'data.token');
+        const replaced = tokens.replace(record.id, verified.claims);
+        if (replaced === false) return;
+        reply(session, 'refreshed', { expiresAt: replaced.expiresAt === undefined ? null : formatRfc3339(replaced.expiresAt) }, requestId);
+      })
+      .catch((err: unknown) => fail(session, err, requestId));
+  };
+
   const protocol: RealtimeProtocol = {
-    async authenticate(query: URLSearchParams): Promise<{ tenantId: string; userId: string }> {
+    async authenticate(query: URLSearchParams): Promise<RealtimeIdentity> {
       const tenantId = requireParam(query, 'tenantId');
       const userId = requireParam(query, 'userId');
       if (tenantId.includes(':')) throw new Unauthenticated('query parameter "tenantId" must not contain ":"');
@@ -129,12 +204,18 @@ export function createRealtime(options: RealtimeOptions): Realtime {
       const claims = await verifier.verify(token);
       if (claims.tenantId !== tenantId) throw new Unauthenticated('token tenant does not match query parameter "tenantId"');
       if (claims.userId !== userId) throw new Unauthenticated('token user does not match query parameter "userId"');
-      return { tenantId, userId };
+      return { tenantId, userId, proof: claims.claims };
     },
 
-    opened(session: ClientSession): void {
+    opened(session: ClientSession, proof: unknown): void {
       const record = session.record;
       reply(session, 'connected', { connectionId: record.id, tenantId: record.tenantId, userId: record.userId });
+      if (proof !== undefined) tokens.start(session, proof as Record<string, unknown>);
+    },
+
+    closed(session: ClientSession): void {
+      tokens.stop(session.record.id);
+      permissions.connectionGone(session.record.id);
     },
 
     message(session: ClientSession, data: Buffer, binary: boolean): void {
@@ -172,10 +253,13 @@ export function createRealtime(options: RealtimeOptions): Realtime {
             fail(session, err, requestId);
             return;
           }
-          connectedHub.subscribe(session.record.id, topic, since === undefined ? {} : { since }).then(
-            (result) => reply(session, 'subscribed', subscribed(topic, result), requestId),
-            (err: unknown) => fail(session, err, requestId),
-          );
+          const start = (): void => {
+            connectedHub.subscribe(session.record.id, topic, since === undefined ? {} : { since }).then(
+              (result) => reply(session, 'subscribed', subscribed(topic, result), requestId),
+              (err: unknown) => fail(session, err, requestId),
+            );
+          };
+          whenAllowed(session, 'subscribe', topic, requestId, start);
           return;
         }
         case 'unsubscribe': {
@@ -192,6 +276,9 @@ export function createRealtime(options: RealtimeOptions): Realtime {
           );
           return;
         }
+        case 'refresh':
+          refreshToken(session, envelope.data, requestId);
+          return;
         default: {
           const forward = session.route.realtime?.forward;
           if (forward === undefined) {
@@ -207,6 +294,8 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   return {
     framer,
     protocol,
+    permissions,
+    tokens,
     attach(target: Hub): void {
       hub = target;
     },

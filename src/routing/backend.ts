@@ -2,7 +2,8 @@ import { Pool } from 'undici';
 import type { BackendIntegrationSpec, CircuitBreakerSetting, DummyIntegrationSpec, HttpIntegrationSpec } from '../config/index.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 
-export type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
+/** AUTHORIZE: a topic's authorize integration asked whether a client may act on the topic. */
+export type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT' | 'AUTHORIZE';
 
 export interface BackendRequest {
   eventType: EventType;

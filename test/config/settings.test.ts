@@ -116,14 +116,41 @@ describe('defaults', () => {
     ]);
   });
 
+  it('a topic entry reads its permissions (missing actions: tenant) and authorize (defaults: 5 s, 60 s)', () => {
+    const yaml = [
+      'auth:\n  jwt:\n    secret: s\n    claims: {topics: grants}\n    refreshNoticeSeconds: 30',
+      'topics:',
+      '  - pattern: "{tenantId}:user.{userId}"',
+      '    permissions: {publish: none}',
+      '  - pattern: "*:room.*"',
+      '    permissions: {subscribe: token, publish: backend, presence: token, history: tenant}',
+      '    authorize: {url: "http://127.0.0.1:3000/authorize"}',
+      '',
+    ].join('\n');
+    const settings = load(yaml);
+    expect(settings.auth.jwt?.claims.topics).toBe('grants');
+    expect(settings.auth.jwt?.refreshNoticeSeconds).toBe(30);
+    expect(settings.topics[0]).toEqual({
+      pattern: '{tenantId}:user.{userId}',
+      historySize: 0,
+      historyTtlSeconds: 300,
+      presence: false,
+      joinLeave: false,
+      permissions: { subscribe: 'tenant', publish: 'none', presence: 'tenant', history: 'tenant' },
+    });
+    expect(settings.topics[1]?.permissions).toEqual({ subscribe: 'token', publish: 'backend', presence: 'token', history: 'tenant' });
+    expect(settings.topics[1]?.authorize).toEqual({ url: 'http://127.0.0.1:3000/authorize', timeoutSeconds: 5, cacheSeconds: 60 });
+  });
+
   it('jwt with a secret defaults to HS256, with a public key or JWKS to RS256 and ES256', () => {
     const withSecret = load('auth:\n  jwt:\n    secret: s3cret\n').auth.jwt;
     expect(withSecret).toEqual({
       secret: 's3cret',
       algorithms: ['HS256'],
-      claims: { tenantId: 'tid', userId: 'sub' },
+      claims: { tenantId: 'tid', userId: 'sub', topics: 'topics' },
       clockToleranceSeconds: 30,
       requireExp: true,
+      refreshNoticeSeconds: 60,
     });
     const withJwks = load('auth:\n  jwt:\n    jwksUrl: https://issuer.example/jwks.json\n').auth.jwt;
     expect(withJwks?.algorithms).toEqual(['RS256', 'ES256']);
@@ -187,10 +214,11 @@ drainSeconds: 0
       algorithms: ['HS256', 'HS512'],
       issuer: 'https://issuer.example',
       audience: 'switchboard',
-      claims: { tenantId: 'org', userId: 'sub' },
+      claims: { tenantId: 'org', userId: 'sub', topics: 'topics' },
       clockToleranceSeconds: 0,
       requireExp: false,
       maxTokenAgeSeconds: 3600,
+      refreshNoticeSeconds: 60,
     });
     expect(settings.limits.maxMessageBytes).toBe(1000);
     expect(settings.limits.handshakeTimeoutSeconds).toBe(3);
@@ -245,7 +273,10 @@ drainSeconds: 0
     expect(settings.management.apiKeys.map((k) => k.key)).toEqual(['mgmt-key-0123456789abcdef', 'acme-read-key-0123456789']);
     expect(settings.specs).toEqual([path.join(path.dirname(example), 'demo-gateway.yaml')]);
     expect(settings.auth.jwt?.secret).toBe('jwt');
-    expect(settings.topics).toHaveLength(2);
+    expect(settings.topics.map((t) => t.pattern)).toEqual(['{tenantId}:user.{userId}', '*:room.*', '*:doc.*', '*:chat.*', '*:ticker']);
+    expect(settings.topics[1]?.permissions?.subscribe).toBe('token');
+    expect(settings.topics[2]?.authorize).toEqual({ url: 'http://127.0.0.1:3000/authorize', timeoutSeconds: 5, cacheSeconds: 60 });
+    expect(settings.auth.jwt?.refreshNoticeSeconds).toBe(60);
   });
 });
 
@@ -452,6 +483,42 @@ describe('validation errors name the file, the key path and the problem', () => 
       'FILE: auth.jwt.maxTokenAgeSeconds: must be an integer from 1 to 2147483, got 0',
     ],
     ['a non-boolean flag', 'topics:\n  - pattern: x\n    presence: yes\n', 'FILE: topics[0].presence: must be true or false, got "yes"'],
+    [
+      'an unknown permission mode',
+      'topics:\n  - pattern: x\n    permissions: {subscribe: everyone}\n',
+      'FILE: topics[0].permissions.subscribe: must be one of tenant, none, token, backend, got "everyone"',
+    ],
+    [
+      'a permission for an unknown action',
+      'topics:\n  - pattern: x\n    permissions: {read: token}\n',
+      'FILE: topics[0].permissions.read: unknown key "read"; allowed keys: subscribe, publish, presence, history',
+    ],
+    [
+      'a token permission without auth.jwt',
+      'topics:\n  - pattern: x\n    permissions: {history: token}\n',
+      'FILE: topics[0].permissions.history: "token" needs auth.jwt: without it no connection carries a token',
+    ],
+    [
+      'a backend permission without authorize',
+      'topics:\n  - pattern: x\n    permissions: {subscribe: backend}\n',
+      'FILE: topics[0].authorize: is required when a permission of this topic is "backend": {url, timeoutSeconds, cacheSeconds}',
+    ],
+    [
+      'authorize without a backend permission',
+      'topics:\n  - pattern: x\n    authorize: {url: "http://127.0.0.1:1/a"}\n',
+      'FILE: topics[0].authorize: is set but no permission of this topic is "backend"',
+    ],
+    [
+      'an authorize url that is not http',
+      'topics:\n  - pattern: x\n    permissions: {subscribe: backend}\n    authorize: {url: "ftp://a/b"}\n',
+      'FILE: topics[0].authorize.url: must be an http:// or https:// URL, got "ftp://a/b"',
+    ],
+    [
+      'an unknown pattern placeholder',
+      'topics:\n  - pattern: "{tenant}:user.{userId}"\n',
+      'FILE: topics[0].pattern: placeholder "{tenant}" is unknown: use {tenantId} or {userId}',
+    ],
+    ['a refresh notice of zero', 'auth:\n  jwt:\n    secret: s\n    refreshNoticeSeconds: 0\n', 'FILE: auth.jwt.refreshNoticeSeconds: must be an integer from 1 to 2147483, got 0'],
     [
       'a listen address without host',
       'listen: 8080\n',

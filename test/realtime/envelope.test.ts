@@ -12,6 +12,7 @@ import {
   parseUnsubscribeData,
 } from '../../src/realtime/envelope.js';
 import { FailedPrecondition, InvalidArgument, LimitExceeded, NotFound, PermissionDenied, Unauthenticated, errorOfKind } from '../../src/errors/index.js';
+import { TopicForbidden } from '../../src/realtime/index.js';
 
 /** The error a call throws, asserted to be an InvalidArgument naming `field`. */
 function invalidField(call: () => unknown, field: string): InvalidArgument {
@@ -254,10 +255,12 @@ describe('error codes', () => {
     // Rebuilt from its kind and field on another node, it is still a limit.
     expect(errorCodeOf(errorOfKind('FAILED_PRECONDITION', 'too many', 'limits.maxSubscriptionsPerConnection'))).toBe(ERROR_CODES.LIMIT_EXCEEDED);
     expect(errorCodeOf(new FailedPrecondition('no presence'))).toBe(ERROR_CODES.BAD_REQUEST);
+    expect(errorCodeOf(new TopicForbidden('token does not grant subscribe'))).toBe(ERROR_CODES.FORBIDDEN);
     expect(Object.values(ERROR_CODES)).toEqual([
       'BAD_REQUEST',
       'UNAUTHORIZED',
       'FORBIDDEN_TENANT',
+      'FORBIDDEN',
       'NOT_FOUND',
       'UNKNOWN_TYPE',
       'RATE_LIMITED',
