@@ -1,20 +1,11 @@
 import type { Limits } from '../config/index.js';
 import type { MessageIdGenerator } from '../connections/index.js';
 import type { Logger, TrafficCounters } from '../observability/index.js';
+import type { RealtimeProtocol } from '../realtime/index.js';
 import type { Clock } from '../time/index.js';
 import type { ClientSession } from './session.js';
 
-/**
- * A path that speaks the realtime protocol (DESIGN.md §2.3). The edge owns the socket; the
- * protocol, wired in by the composition root, owns what the frames mean.
- */
-export interface RealtimeProtocol {
-  /** Checks the query of an upgrade; throws with a reason the client may read (closed with 1008). */
-  authenticate(query: URLSearchParams): Promise<{ tenantId: string; userId: string }>;
-  /** The connection is registered: greet it. */
-  opened(session: ClientSession): void;
-  message(session: ClientSession, data: Buffer, binary: boolean): void;
-}
+export type { RealtimeProtocol };
 
 /** What every session of one listener shares. */
 export interface EdgeContext {

@@ -1,7 +1,6 @@
 import type { EnvelopeFramer, Hub, Publication, SubscribeResult } from '../cluster/index.js';
 import { scopeTopic, tenantOfTopic } from '../connections/index.js';
 import type { JwtSettings } from '../config/index.js';
-import type { ClientSession, RealtimeProtocol } from '../edge/index.js';
 import { isSwitchboardError, Unauthenticated } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { BackendFailure, type Backend } from '../routing/index.js';
@@ -17,6 +16,7 @@ import {
   parseUnsubscribeData,
   type ErrorCode,
 } from './envelope.js';
+import type { RealtimeProtocol, RealtimeSession } from './session.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 
 export interface RealtimeOptions {
@@ -56,16 +56,16 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     },
   };
 
-  const reply = (session: ClientSession, type: string, data: unknown, requestId?: string): void => {
+  const reply = (session: RealtimeSession, type: string, data: unknown, requestId?: string): void => {
     const record = session.record;
     session.sendText(encodeEnvelope(type, data, record.tenantId, record.userId, now(), requestId));
   };
 
-  const replyError = (session: ClientSession, code: ErrorCode, message: string, requestId?: string, field?: string): void => {
+  const replyError = (session: RealtimeSession, code: ErrorCode, message: string, requestId?: string, field?: string): void => {
     reply(session, 'error', field === undefined ? { code, message } : { code, message, field }, requestId);
   };
 
-  const fail = (session: ClientSession, err: unknown, requestId?: string): void => {
+  const fail = (session: RealtimeSession, err: unknown, requestId?: string): void => {
     if (isSwitchboardError(err)) {
       replyError(session, errorCodeOf(err), err.message, requestId, err.field);
     } else {
@@ -92,7 +92,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
    * `error` envelope (BACKEND_ERROR, requestId echoed) rather than the raw paths' error frame,
    * which carries neither the tenant nor the requestId.
    */
-  const answeringInEnvelopes = (backend: Backend, session: ClientSession, requestId: string | undefined): Backend => ({
+  const answeringInEnvelopes = (backend: Backend, session: RealtimeSession, requestId: string | undefined): Backend => ({
     remote: backend.remote,
     async call(request) {
       let status: number;
@@ -132,12 +132,12 @@ export function createRealtime(options: RealtimeOptions): Realtime {
       return { tenantId, userId };
     },
 
-    opened(session: ClientSession): void {
+    opened(session: RealtimeSession): void {
       const record = session.record;
       reply(session, 'connected', { connectionId: record.id, tenantId: record.tenantId, userId: record.userId });
     },
 
-    message(session: ClientSession, data: Buffer, binary: boolean): void {
+    message(session: RealtimeSession, data: Buffer, binary: boolean): void {
       if (binary) {
         replyError(session, ERROR_CODES.BAD_REQUEST, 'the realtime protocol takes JSON text frames only');
         return;
