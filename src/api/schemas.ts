@@ -61,8 +61,8 @@ export const Connection = Type.Object(
     tenantId: Type.Optional(Type.String({ description: 'view=FULL only; absent without auth.' })),
     userId: Type.Optional(Type.String({ description: 'view=FULL only; absent without auth.' })),
     subscriptions: Type.Optional(Type.Array(Type.String(), { description: 'view=FULL only.' })),
-    isAlive: Type.Optional(Type.Boolean({ description: 'view=FULL only: false once a pong is overdue.' })),
-    lastPing: Type.Optional(Type.String({ ...RFC3339, description: 'view=FULL only, once the server has pinged.' })),
+    isAlive: Type.Optional(Type.Boolean({ description: 'view=FULL only: false from a heartbeat ping until its pong arrives.' })),
+    lastPing: Type.Optional(Type.String({ ...RFC3339, description: 'view=FULL only: set at connect, moved when the client answers a heartbeat ping (pong).' })),
   },
   {
     $id: 'Connection',

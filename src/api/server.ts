@@ -349,7 +349,7 @@ function shape(view: ConnectionView, mode: View): Record<string, unknown> {
     ...(view.userId !== undefined ? { userId: view.userId } : {}),
     subscriptions: view.subscriptions,
     isAlive: view.isAlive,
-    ...(view.lastPing !== undefined ? { lastPing: view.lastPing } : {}),
+    lastPing: view.lastPing,
   };
 }
 

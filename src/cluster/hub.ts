@@ -22,7 +22,7 @@ export interface ConnectionView {
   userId?: string;
   subscriptions: string[];
   isAlive: boolean;
-  lastPing?: string;
+  lastPing: string;
 }
 
 export interface Payload {

@@ -75,7 +75,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   };
 
   const subscribed = (topic: string, result: SubscribeResult): Record<string, unknown> => {
-    const data: Record<string, unknown> = { topic, offset: result.offset, epoch: result.epoch };
+    const data: Record<string, unknown> = { topic, channel: topic, offset: result.offset, epoch: result.epoch };
     if (result.recovered !== undefined) {
       data.recovered = result.recovered;
       data.publications = result.publications.map((p) => ({
@@ -166,7 +166,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
           let since;
           try {
             const request = parseSubscribeData(envelope.data);
-            topic = scopeTopic(tenantId, request.topic);
+            topic = scopeTopic(tenantId, request.topic, request.field);
             since = request.since;
           } catch (err) {
             fail(session, err, requestId);
@@ -181,13 +181,14 @@ export function createRealtime(options: RealtimeOptions): Realtime {
         case 'unsubscribe': {
           let topic: string;
           try {
-            topic = scopeTopic(tenantId, parseUnsubscribeData(envelope.data).topic);
+            const request = parseUnsubscribeData(envelope.data);
+            topic = scopeTopic(tenantId, request.topic, request.field);
           } catch (err) {
             fail(session, err, requestId);
             return;
           }
           connectedHub.unsubscribe(session.record.id, topic).then(
-            () => reply(session, 'unsubscribed', { topic }, requestId),
+            () => reply(session, 'unsubscribed', { topic, channel: topic }, requestId),
             (err: unknown) => fail(session, err, requestId),
           );
           return;
