@@ -175,7 +175,7 @@ function topicOrChannel(data: Record<string, unknown>): { topic: string; field: 
 /** Printable ASCII without space: topics travel in URLs and logs unescaped. */
 const TOPIC_PATTERN = /^[\x21-\x7e]+$/;
 
-function requireTopic(topic: unknown, field = 'data.topic'): string {
+export function requireTopic(topic: unknown, field = 'data.topic'): string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH || !TOPIC_PATTERN.test(topic)) {
     throw new InvalidArgument(`${field} must be 1 to ${MAX_TOPIC_LENGTH} printable ASCII characters without spaces`, field);
   }
@@ -252,7 +252,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function requireObject(value: unknown, field: string): Record<string, unknown> {
+export function requireObject(value: unknown, field: string): Record<string, unknown> {
   if (!isPlainObject(value)) throw new InvalidArgument(`${field} must be an object`, field);
   return value;
 }

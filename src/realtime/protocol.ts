@@ -16,13 +16,17 @@ import {
   parseUnsubscribeData,
   type ErrorCode,
 } from './envelope.js';
+import { TENANT_TOPIC_ACCESS, type TopicAccess } from './access.js';
 import type { RealtimeProtocol, RealtimeSession } from './session.js';
+import { handleHistory, handlePresence, handlePublish, type TopicRequestContext } from './topic-requests.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 
 export interface RealtimeOptions {
   jwt: JwtSettings | undefined;
   clock: Clock;
   log: Logger;
+  /** Who may publish, read presence and read history of a topic; default: its own tenant's connections. */
+  access?: TopicAccess;
 }
 
 export interface Realtime {
@@ -92,6 +96,16 @@ export function createRealtime(options: RealtimeOptions): Realtime {
    * `error` envelope (BACKEND_ERROR, requestId echoed) rather than the raw paths' error frame,
    * which carries neither the tenant nor the requestId.
    */
+  const topicRequests: TopicRequestContext = {
+    hub(): Hub {
+      if (hub === undefined) throw new Error('realtime protocol used before attach(hub)');
+      return hub;
+    },
+    access: options.access ?? TENANT_TOPIC_ACCESS,
+    reply,
+    fail,
+  };
+
   const answeringInEnvelopes = (backend: Backend, session: RealtimeSession, requestId: string | undefined): Backend => ({
     remote: backend.remote,
     async call(request) {
@@ -193,6 +207,15 @@ export function createRealtime(options: RealtimeOptions): Realtime {
           );
           return;
         }
+        case 'publish':
+          handlePublish(topicRequests, session, envelope.data, requestId);
+          return;
+        case 'presence':
+          handlePresence(topicRequests, session, envelope.data, requestId);
+          return;
+        case 'history':
+          handleHistory(topicRequests, session, envelope.data, requestId);
+          return;
         default: {
           const forward = session.route.realtime?.forward;
           if (forward === undefined) {
