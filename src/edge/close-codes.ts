@@ -1,4 +1,6 @@
-/** RFC 6455 §7.4.1 close codes the edge sends, by name. */
+import { USER_DISCONNECTED } from '../cluster/index.js';
+
+/** RFC 6455 §7.4.1 close codes the edge sends, by name; 4000-4999 are Switchboard's own (§7.4.2). */
 export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
@@ -7,6 +9,8 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
+  /** Every connection of a user was closed by `users/{userId}:disconnect`. */
+  USER_DISCONNECTED: USER_DISCONNECTED.code,
 } as const;
 
 /** Codes that may appear in a close frame (RFC 6455 §7.4.1-2): 1004-1006 and 1015 never do. */
