@@ -115,7 +115,7 @@ export function parseEnvelope(text: string, maxBytes = DEFAULT_MAX_ENVELOPE_BYTE
     throw new InvalidEnvelope(`tenantId must be a string of at most ${MAX_TENANT_ID_LENGTH} characters`, 'tenantId', requestId);
   }
   const timestamp = value.timestamp;
-  if (timestamp !== undefined && !isClientTimestamp(timestamp)) {
+  if (timestamp !== undefined && timestamp !== null && !isClientTimestamp(timestamp)) {
     throw new InvalidEnvelope('timestamp must be epoch milliseconds (a number) or an RFC 3339 string', 'timestamp', requestId);
   }
   const envelope: ClientEnvelope = { type, data: value.data };

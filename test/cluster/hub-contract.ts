@@ -233,6 +233,8 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
             userId: 'alice',
             subscriptions: [],
             isAlive: true,
+            // The seed's ConnectionInfo: set at connect, before any heartbeat.
+            lastPing: view.connectedAt,
           });
           const anonymous = connect(place, { protocol: 'raw' });
           expect(await hub.get(anonymous.id)).not.toHaveProperty('tenantId');
