@@ -6,8 +6,8 @@ import { base64ToBytes, compactBase64, plural, textToBase64 } from './format.js'
 import { clearOutcome, showOutcome } from './outcome.js';
 
 /**
- * The three actions that change something: send to a connection, disconnect it, publish to
- * a topic. Each asks for confirmation first and shows the API's answer as it came.
+ * The actions that change something: send to a connection, disconnect it, cut a user off,
+ * publish to a topic. Each asks for confirmation first and shows the API's answer as it came.
  */
 
 interface PayloadFields {
@@ -138,6 +138,52 @@ export function disconnectForm(ctx: ConsoleContext, options: { connectionId?: st
   return form;
 }
 
+/** Cut a user off: every connection of the user, on every node, closed with 4001. */
+export function disconnectUserForm(ctx: ConsoleContext, options: { userId?: string; tenantId?: string }): HTMLElement {
+  const user = idField('disconnect-user', options.userId ?? '', 'User id');
+  const tenantId = uid('disconnect-user-tenant');
+  const tenant = h('input', { id: tenantId, type: 'text', value: options.tenantId ?? '', autocomplete: 'off', spellcheck: false, 'data-testid': 'disconnect-user-tenant' });
+  const region = h('div', { class: 'outcome', 'data-testid': 'disconnect-user-outcome' });
+  const submit = h('button', { type: 'submit', class: 'danger', 'data-testid': 'disconnect-user-submit' }, 'Disconnect user…');
+  const form = h(
+    'form',
+    { class: 'action-form', 'aria-label': 'Disconnect a user' },
+    user.wrapper,
+    h('div', { class: 'field' }, h('label', { for: tenantId }, 'Tenant id (optional: every tenant when empty)'), tenant),
+    h('p', { class: 'hint' }, 'Closes every connection of the user on every node with code 4001 "user disconnected".'),
+    h('div', { class: 'button-row' }, submit),
+    region,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void (async () => {
+      const userId = user.input.value.trim();
+      const tenantValue = tenant.value.trim();
+      clearOutcome(region);
+      const yes = await confirmAction({
+        title: 'Disconnect this user?',
+        lines: [
+          `Every connection of user ${userId || '(none given)'}${tenantValue ? ` in tenant ${tenantValue}` : ' in every tenant'} will be closed with code 4001.`,
+          'Clients may reconnect unless their tokens are revoked.',
+        ],
+        confirmLabel: 'Disconnect user',
+        danger: true,
+      });
+      if (!yes) return;
+      submit.disabled = true;
+      try {
+        const result = await ctx.api.disconnectUser(userId, tenantValue || undefined);
+        showOutcome(region, { ok: `Disconnected ${plural(result.disconnected, 'connection')} of ${userId}.` });
+      } catch (error) {
+        showOutcome(region, { error });
+      } finally {
+        submit.disabled = false;
+      }
+    })();
+  });
+  return form;
+}
+
 export function publishForm(ctx: ConsoleContext, options: { topic?: string }): HTMLElement {
   const topic = idField('publish-topic', options.topic ?? '', 'Topic');
   topic.input.setAttribute('placeholder', 'tenant:topic');
@@ -181,7 +227,7 @@ export function publishForm(ctx: ConsoleContext, options: { topic?: string }): H
   return form;
 }
 
-/** The Actions view: all three, for an id or topic typed in (or carried in the link). */
+/** The Actions view: every action, for an id, user or topic typed in (or carried in the link). */
 export function actionsView(ctx: ConsoleContext, query: URLSearchParams): View {
   const connection = query.get('connection') ?? '';
   const topic = query.get('topic') ?? '';
@@ -192,6 +238,7 @@ export function actionsView(ctx: ConsoleContext, query: URLSearchParams): View {
     h('div', { class: 'cards' },
       h('section', { class: 'card', 'aria-labelledby': 'send-title' }, h('h2', { id: 'send-title' }, 'Send to a connection'), sendForm(ctx, { initialId: connection })),
       h('section', { class: 'card', 'aria-labelledby': 'disconnect-title' }, h('h2', { id: 'disconnect-title' }, 'Disconnect a connection'), disconnectForm(ctx, { initialId: connection })),
+      h('section', { class: 'card', 'aria-labelledby': 'disconnect-user-title' }, h('h2', { id: 'disconnect-user-title' }, 'Disconnect a user'), disconnectUserForm(ctx, { userId: query.get('user') ?? '', tenantId: query.get('tenant') ?? '' })),
       h('section', { class: 'card', 'aria-labelledby': 'publish-title' }, h('h2', { id: 'publish-title' }, 'Publish to a topic'), publishForm(ctx, { topic })),
     ),
   );

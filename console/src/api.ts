@@ -120,6 +120,11 @@ export class ManagementApi {
     return this.json('DELETE', `${V1}/connections/${encodeURIComponent(id)}`);
   }
 
+  /** Every connection of the user on every node (of one tenant when given), closed with 4001. */
+  disconnectUser(userId: string, tenantId?: string): Promise<{ disconnected: number }> {
+    return this.json('POST', `${V1}/users/${encodeURIComponent(userId)}:disconnect`, tenantId ? { tenantId } : {});
+  }
+
   publish(topic: string, data: string, type: PayloadType, idempotencyKey?: string): Promise<PublishResult> {
     return this.json('POST', `${V1}/topics/${encodeURIComponent(topic)}:publish`, { data, type, ...(idempotencyKey ? { idempotencyKey } : {}) });
   }

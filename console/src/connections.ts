@@ -218,6 +218,8 @@ export function connectionDetailView(ctx: ConsoleContext, id: string): View {
   const raw = h('pre', { class: 'raw', 'data-testid': 'connection-json' });
   const status = h('p', { class: 'status', 'data-testid': 'connection-status' }, 'Loading…');
   const region = h('div', { class: 'outcome' });
+  // Shown once the record names a user: the Actions view's user form, filled in.
+  const userLink = h('a', { class: 'hint', hidden: true, 'data-testid': 'disconnect-user-link' }, 'Disconnect every connection of this user…');
   const element = h(
     'section',
     { class: 'view', 'aria-labelledby': 'detail-title' },
@@ -228,7 +230,7 @@ export function connectionDetailView(ctx: ConsoleContext, id: string): View {
     h('div', { class: 'cards' },
       h('section', { class: 'card', 'aria-labelledby': 'record-title' }, h('h2', { id: 'record-title' }, 'Record'), fields, h('details', {}, h('summary', {}, 'As JSON'), raw)),
       h('section', { class: 'card', 'aria-labelledby': 'detail-send-title' }, h('h2', { id: 'detail-send-title' }, 'Send a message'), sendForm(ctx, { connectionId: id })),
-      h('section', { class: 'card', 'aria-labelledby': 'detail-disconnect-title' }, h('h2', { id: 'detail-disconnect-title' }, 'Disconnect'), disconnectForm(ctx, { connectionId: id, onDisconnected: () => poller.trigger() })),
+      h('section', { class: 'card', 'aria-labelledby': 'detail-disconnect-title' }, h('h2', { id: 'detail-disconnect-title' }, 'Disconnect'), disconnectForm(ctx, { connectionId: id, onDisconnected: () => poller.trigger() }), userLink),
     ),
   );
 
@@ -238,6 +240,11 @@ export function connectionDetailView(ctx: ConsoleContext, id: string): View {
       if (signal.aborted) return;
       const now = Date.now();
       renderRecord(fields, connection, now);
+      if (connection.userId !== undefined) {
+        const query = new URLSearchParams({ user: connection.userId, ...(connection.tenantId === undefined ? {} : { tenant: connection.tenantId }) });
+        userLink.setAttribute('href', `#/actions?${query.toString()}`);
+        userLink.hidden = false;
+      }
       setText(raw, JSON.stringify(connection, null, 2));
       clearOutcome(region);
       setText(status, `Connected · updated ${formatClock(now)}`);

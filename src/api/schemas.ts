@@ -61,8 +61,8 @@ export const Connection = Type.Object(
     tenantId: Type.Optional(Type.String({ description: 'view=FULL only; absent without auth.' })),
     userId: Type.Optional(Type.String({ description: 'view=FULL only; absent without auth.' })),
     subscriptions: Type.Optional(Type.Array(Type.String(), { description: 'view=FULL only.' })),
-    isAlive: Type.Optional(Type.Boolean({ description: 'view=FULL only: false once a pong is overdue.' })),
-    lastPing: Type.Optional(Type.String({ ...RFC3339, description: 'view=FULL only, once the server has pinged.' })),
+    isAlive: Type.Optional(Type.Boolean({ description: 'view=FULL only: false from a heartbeat ping until its pong arrives.' })),
+    lastPing: Type.Optional(Type.String({ ...RFC3339, description: 'view=FULL only: set at connect, moved when the client answers a heartbeat ping (pong).' })),
   },
   {
     $id: 'Connection',
@@ -137,6 +137,18 @@ export const UserSendRequest = Type.Object(
   { $id: 'UserSendRequest', additionalProperties: false, examples: [{ data: 'aGk=', type: 'TEXT', tenantId: 'acme' }] },
 );
 
+export const UserDisconnectRequest = Type.Object(
+  {
+    tenantId: Type.Optional(Type.String({ description: "Only this tenant's connections of the user; a tenant-bound key always means its own tenant." })),
+  },
+  { $id: 'UserDisconnectRequest', additionalProperties: false, examples: [{ tenantId: 'acme' }] },
+);
+
+export const DisconnectResult = Type.Object(
+  { disconnected: Type.Integer({ minimum: 0, description: 'Connections closed, on every node, with close code 4001 "user disconnected".' }) },
+  { $id: 'DisconnectResult' },
+);
+
 export const DeliveryResult = Type.Object({ delivered: Type.Integer({ minimum: 0, description: 'Connections the frame was sent to.' }) }, { $id: 'DeliveryResult' });
 
 export const Presence = Type.Object(
@@ -187,6 +199,8 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
   PublishRequest,
   PublishResponse,
   UserSendRequest,
+  UserDisconnectRequest,
+  DisconnectResult,
   DeliveryResult,
   Presence,
   History,
@@ -492,6 +506,18 @@ export const ROUTES = {
         body: UserSendRequest,
         response: DeliveryResult,
         responseDescription: 'Sent.',
+        errors: [400, 401, 403, 404],
+      },
+      {
+        verb: 'disconnect',
+        operationId: 'User.Disconnect',
+        summary: 'Close every connection of a user, on every node',
+        description:
+          'Each connection is closed with close code 4001 and reason "user disconnected". The body may be empty. A tenant-bound key closes only its own tenant\'s connections (another tenantId: 403).',
+        scope: 'write',
+        body: UserDisconnectRequest,
+        response: DisconnectResult,
+        responseDescription: 'Closed.',
         errors: [400, 401, 403, 404],
       },
     ],

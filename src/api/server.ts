@@ -9,7 +9,7 @@ import {
   type ManagementTimeouts,
 } from '../config/index.js';
 import { InvalidArgument, NotFound, PermissionDenied, isSwitchboardError } from '../errors/index.js';
-import type { ConnectionView, Hub, ListFilter } from '../cluster/index.js';
+import { USER_DISCONNECTED, type ConnectionView, type DisconnectResult, type Hub, type ListFilter } from '../cluster/index.js';
 import { topicBelongsTo } from '../connections/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { ApiKeyAuthenticator, requireScope, type Caller, type CallerBudget } from './auth.js';
@@ -277,7 +277,8 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
     // ---- users and tenants ----
     secured.post<{ Params: { target: string } }>(`${V1}/users/:target`, documented(ROUTES.userMethods), async (req) => {
       const { name: userId, verb } = splitVerb(req.params.target);
-      if (verb !== 'send') throw new NotFound(`no method ${verb} on users; use :send`);
+      if (verb === 'disconnect') return disconnectUser(hub, req.caller, userId, req.body);
+      if (verb !== 'send') throw new NotFound(`no method ${verb} on users; use :send or :disconnect`);
       requireScope(req.caller, 'broadcast');
       const body = requireObject(req.body);
       allowOnly(body, ['data', 'type', 'tenantId']);
@@ -349,7 +350,7 @@ function shape(view: ConnectionView, mode: View): Record<string, unknown> {
     ...(view.userId !== undefined ? { userId: view.userId } : {}),
     subscriptions: view.subscriptions,
     isAlive: view.isAlive,
-    ...(view.lastPing !== undefined ? { lastPing: view.lastPing } : {}),
+    lastPing: view.lastPing,
   };
 }
 
@@ -372,6 +373,21 @@ async function reachable(hub: Hub, caller: Caller, id: string): Promise<Connecti
   const view = await hub.get(id);
   if (caller.tenantId !== undefined && view.tenantId !== caller.tenantId) throw new NotFound(`connection ${id} not found`);
   return view;
+}
+
+/** `users/{userId}:disconnect`: every connection of the user, on every node; the body is optional. */
+async function disconnectUser(hub: Hub, caller: Caller, userId: string, rawBody: unknown): Promise<DisconnectResult> {
+  requireScope(caller, 'write');
+  const body = rawBody === undefined || rawBody === null ? {} : requireObject(rawBody);
+  allowOnly(body, ['tenantId']);
+  const requested = body.tenantId;
+  if (requested !== undefined && (typeof requested !== 'string' || requested === '')) throw new InvalidArgument('tenantId must be a non-empty string', 'tenantId');
+  let tenantId = requested as string | undefined;
+  if (caller.tenantId !== undefined) {
+    if (tenantId !== undefined && tenantId !== caller.tenantId) throw new PermissionDenied('this API key reaches only its own tenant');
+    tenantId = caller.tenantId;
+  }
+  return hub.disconnectUser(userId, tenantId, USER_DISCONNECTED.code, USER_DISCONNECTED.reason);
 }
 
 function requireTopicTenant(caller: Caller, topic: string): void {

@@ -149,13 +149,20 @@ export function topicsCommand(): Command {
 }
 
 export function usersCommand(): Command {
-  const users = new Command('users').description("Reach every connection of a user");
+  const users = new Command('users').description('Reach or cut off every connection of a user');
   withCommon(withPayload(users.command('send').argument('<userId>', 'the user id (from the JWT or the connect integration)').option('--tenant-id <id>', "only this tenant's connections of the user")))
     .description('Send one message to every connection of a user; prints how many got it')
     .action(async (userId: string, options: CommonOptions & PayloadOptions & { tenantId?: string }) => {
       const payload = await readPayload(options);
       const body = { ...payload, ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }) };
       const result = (await clientOf(options).call('POST', `/users/${segment(userId)}:send`, body)) as Record<string, unknown>;
+      print(result, formatOf(options), () => renderRecord(result));
+    });
+  withCommon(users.command('disconnect').argument('<userId>', 'the user id (from the JWT or the connect integration)').option('--tenant-id <id>', "only this tenant's connections of the user"))
+    .description('Close every connection of a user on every node (close code 4001 "user disconnected"); prints how many')
+    .action(async (userId: string, options: CommonOptions & { tenantId?: string }) => {
+      const body = options.tenantId === undefined ? {} : { tenantId: options.tenantId };
+      const result = (await clientOf(options).call('POST', `/users/${segment(userId)}:disconnect`, body)) as Record<string, unknown>;
       print(result, formatOf(options), () => renderRecord(result));
     });
   return users;

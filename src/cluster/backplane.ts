@@ -68,6 +68,7 @@ export type FanoutEvent =
   | { kind: 'publication'; topic: string; offset: number; epoch: string; publishedAt: number; data: string; binary: boolean }
   | { kind: 'user'; userId: string; tenantId?: string; data: string; binary: boolean }
   | { kind: 'tenant'; tenantId: string; data: string; binary: boolean }
+  | { kind: 'disconnect-user'; userId: string; tenantId?: string; code: number; reason: string }
   | { kind: 'presence'; action: 'join' | 'leave'; topic: string; connectionId: string; tenantId?: string; userId?: string };
 
 export interface BackplaneHandlers {

@@ -22,7 +22,7 @@ export interface ConnectionView {
   userId?: string;
   subscriptions: string[];
   isAlive: boolean;
-  lastPing?: string;
+  lastPing: string;
 }
 
 export interface Payload {
@@ -109,6 +109,18 @@ export interface DeliveryResult {
   delivered: number;
 }
 
+export interface DisconnectResult {
+  /** Connections that were open and are now closing. */
+  disconnected: number;
+}
+
+/**
+ * The close a user cut off by `disconnectUser` hears: an application code (RFC 6455 §7.4.2,
+ * 4000-4999), so a client can tell "you were cut off" from a restart or a limit and not
+ * reconnect at once. Named once here; the edge's CloseCode table refers to it.
+ */
+export const USER_DISCONNECTED = { code: 4001, reason: 'user disconnected' } as const;
+
 export interface Hub {
   readonly nodeId: string;
   get(connectionId: string): Promise<ConnectionView>;
@@ -119,6 +131,8 @@ export interface Hub {
   unsubscribe(connectionId: string, topic: string): Promise<void>;
   publish(topic: string, payload: Payload, options?: PublishOptions): Promise<PublishResult>;
   sendToUser(userId: string, payload: Payload, tenantId?: string): Promise<DeliveryResult>;
+  /** Closes every connection of a user (of one tenant when given) on every node. */
+  disconnectUser(userId: string, tenantId?: string, code?: number, reason?: string): Promise<DisconnectResult>;
   broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult>;
   presence(topic: string): Promise<PresenceResult>;
   history(topic: string, query: HistoryQuery): Promise<HistoryResult>;

@@ -1,4 +1,5 @@
 export type * from './hub.js';
+export { USER_DISCONNECTED } from './hub.js';
 export { viewOf } from './view.js';
 export type { EnvelopeFramer } from './delivery.js';
 export { NodeHub } from './node-hub.js';

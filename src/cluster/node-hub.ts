@@ -10,6 +10,7 @@ import { RecoveryMerge } from './recovery.js';
 import type {
   ConnectionView,
   DeliveryResult,
+  DisconnectResult,
   HistoryQuery,
   HistoryResult,
   Hub,
@@ -26,6 +27,7 @@ import type {
   SubscribeOptions,
   SubscribeResult,
 } from './hub.js';
+import { USER_DISCONNECTED } from './hub.js';
 import { listLocal, type LocalPage } from './listing.js';
 import {
   DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
@@ -239,6 +241,15 @@ export class NodeHub implements Hub {
     return { delivered: local + (await remote) };
   }
 
+  /** Fanned out like sendToUser: each node closes its own sockets of the user. */
+  async disconnectUser(userId: string, tenantId?: string, code: number = USER_DISCONNECTED.code, reason: string = USER_DISCONNECTED.reason): Promise<DisconnectResult> {
+    this.requireBackplane();
+    const event: FanoutEvent = { kind: 'disconnect-user', userId, code, reason, ...(tenantId === undefined ? {} : { tenantId }) };
+    const remote = this.fanoutSafely(event);
+    const local = this.deliverEvent(event);
+    return { disconnected: local + (await remote) };
+  }
+
   async broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult> {
     this.requireBackplane();
     const event: FanoutEvent = { kind: 'tenant', tenantId, data: payload.data.toString('base64'), binary: payload.binary };
@@ -353,6 +364,8 @@ export class NodeHub implements Hub {
         if (recipients === undefined) return 0;
         return deliverRaw(recipients, new OutboundFrame(decoded ?? Buffer.from(event.data, 'base64'), event.binary));
       }
+      case 'disconnect-user':
+        return this.closeUserLocally(event.userId, event.tenantId, event.code, event.reason);
       case 'presence': {
         const entry: PresenceEntry = { connectionId: event.connectionId };
         if (event.tenantId !== undefined) entry.tenantId = event.tenantId;
@@ -361,6 +374,19 @@ export class NodeHub implements Hub {
         return 0;
       }
     }
+  }
+
+  private closeUserLocally(userId: string, tenantId: string | undefined, code: number, reason: string): number {
+    const connections = this.registry.ofUser(userId);
+    if (connections === undefined) return 0;
+    // Copied first: each close takes the record out of the very index being walked.
+    let closed = 0;
+    for (const record of [...connections]) {
+      if (tenantId !== undefined && record.tenantId !== tenantId) continue;
+      record.transport.close(code, reason);
+      closed++;
+    }
+    return closed;
   }
 
   private orderedDelivery(topic: string, publication: Publication, epoch: string): number {

@@ -11,10 +11,10 @@ export function viewOf(record: ConnectionRecord): ConnectionView {
     lastActiveAt: formatRfc3339(record.lastActiveAt),
     subscriptions: record.subscriptions === undefined ? [] : [...record.subscriptions],
     isAlive: record.isAlive,
+    lastPing: formatRfc3339(record.lastPing),
   };
   if (record.tenantId !== undefined) view.tenantId = record.tenantId;
   if (record.userId !== undefined) view.userId = record.userId;
-  if (record.lastPing !== 0) view.lastPing = formatRfc3339(record.lastPing);
   return view;
 }
 

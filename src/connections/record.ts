@@ -27,9 +27,10 @@ export type ConnectionProtocol = 'raw' | 'realtime';
 
 export class ConnectionRecord {
   lastActiveAt: number;
+  /** The seed's ConnectionInfo meaning: false from a heartbeat ping until its pong. */
   isAlive = true;
-  /** 0 until the first heartbeat ping. */
-  lastPing = 0;
+  /** The seed's ConnectionInfo meaning: set at connect, moved when the client answers a ping. */
+  lastPing: number;
   subscriptions: Set<string> | undefined = undefined;
   /** Insertion order on this node; the list API pages by it. */
   seq = 0;
@@ -46,6 +47,7 @@ export class ConnectionRecord {
     readonly userId?: string,
   ) {
     this.lastActiveAt = connectedAt;
+    this.lastPing = connectedAt;
   }
 
   isSubscribed(topic: string): boolean {

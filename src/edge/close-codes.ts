@@ -1,4 +1,7 @@
-/** RFC 6455 §7.4.1 close codes the edge sends, by name. */
+import { USER_DISCONNECTED } from '../cluster/index.js';
+import { TOKEN_EXPIRED } from '../realtime/index.js';
+
+/** RFC 6455 §7.4.1 close codes the edge sends, by name; 4000-4999 are Switchboard's own (§7.4.2). */
 export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
@@ -11,7 +14,9 @@ export const CloseCode = {
    * Application code (RFC 6455 §7.4.2, 4000-4999): a realtime connection's token reached its
    * `exp` without a `refresh`. Reason `token expired`; a client reconnects with a new token.
    */
-  TOKEN_EXPIRED: 4401,
+  TOKEN_EXPIRED: TOKEN_EXPIRED.code,
+  /** Every connection of a user was closed by `users/{userId}:disconnect`. */
+  USER_DISCONNECTED: USER_DISCONNECTED.code,
 } as const;
 
 /** Codes that may appear in a close frame (RFC 6455 §7.4.1-2): 1004-1006 and 1015 never do. */

@@ -556,7 +556,6 @@ export class ClientEdge implements EdgeContext {
         else if (now - record.connectedAt >= lifetimeMs) session.close(CloseCode.GOING_AWAY, 'maximum connection lifetime reached');
         else {
           record.isAlive = false;
-          record.lastPing = now;
           session.ws.ping();
         }
       }
@@ -585,8 +584,10 @@ function onWsClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
 function onWsPong(this: TaggedWebSocket): void {
   const session = this[kSession];
   if (session === undefined) return;
-  session.record.isAlive = true;
+  const record = session.record;
+  record.isAlive = true;
   session.touch();
+  record.lastPing = record.lastActiveAt;
 }
 function onWsPing(this: TaggedWebSocket): void {
   this[kSession]?.touch();

@@ -7,6 +7,7 @@ import { CloseCode, isSendableCloseCode } from './close-codes.js';
 import { encodeFrame, FrameSizeGuard, type FrameJoiner } from './frames.js';
 import { backendHeaders, withDisconnect } from './backend-headers.js';
 import type { EdgeContext } from './context.js';
+import type { RealtimeSession } from '../realtime/index.js';
 
 /** `WebSocket.OPEN`, without importing ws's runtime here. */
 const WS_OPEN = 1;
@@ -23,7 +24,7 @@ const enum Phase {
  * the backend, enforces per-connection limits. Listeners are shared functions bound through
  * the socket, not closures, so a connection costs this object and what `ws` needs.
  */
-export class ClientSession implements ClientTransport {
+export class ClientSession implements ClientTransport, RealtimeSession {
   record!: ConnectionRecord;
   lastDataAt: number;
   private phase = Phase.Open;

@@ -17,16 +17,21 @@ export interface ClientEnvelope {
 
 export interface SubscribeData {
   topic: string;
+  /** Where the client named it (`data.topic`, or the seed's `data.channel`), for error envelopes. */
+  field: TopicField;
   since?: { offset: number; epoch: string };
 }
 
 export interface UnsubscribeData {
   topic: string;
+  field: TopicField;
 }
 
 export interface RefreshData {
   token: string;
 }
+
+export type TopicField = 'data.topic' | 'data.channel';
 
 /** The parts of a hub `Publication` its envelope carries. */
 export interface PublishedPayload {
@@ -119,16 +124,31 @@ export function parseEnvelope(text: string, maxBytes = DEFAULT_MAX_ENVELOPE_BYTE
   if (tenantId !== undefined && (typeof tenantId !== 'string' || tenantId.length > MAX_TENANT_ID_LENGTH)) {
     throw new InvalidEnvelope(`tenantId must be a string of at most ${MAX_TENANT_ID_LENGTH} characters`, 'tenantId', requestId);
   }
+  const timestamp = value.timestamp;
+  if (timestamp !== undefined && timestamp !== null && !isClientTimestamp(timestamp)) {
+    throw new InvalidEnvelope('timestamp must be epoch milliseconds (a number) or an RFC 3339 string', 'timestamp', requestId);
+  }
   const envelope: ClientEnvelope = { type, data: value.data };
   if (requestId !== undefined) envelope.requestId = requestId;
   if (tenantId !== undefined) envelope.tenantId = tenantId;
   return envelope;
 }
 
+/**
+ * The seed manager's clients send `timestamp` as epoch milliseconds, ours as RFC 3339; it is
+ * informational either way (the server stamps its own), so it is only checked for shape.
+ */
+function isClientTimestamp(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0;
+  return typeof value === 'string' && value.length <= 64 && RFC3339.test(value);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** `data` of a `subscribe` envelope; `since` (null counts as absent) asks for recovery. */
 export function parseSubscribeData(data: unknown): SubscribeData {
   const object = requireObject(data, 'data');
-  const parsed: SubscribeData = { topic: requireTopic(object.topic) };
+  const parsed: SubscribeData = topicOrChannel(object);
   const since = object.since;
   if (since === undefined || since === null) return parsed;
   const position = requireObject(since, 'data.since');
@@ -146,7 +166,20 @@ export function parseSubscribeData(data: unknown): SubscribeData {
 
 /** `data` of an `unsubscribe` envelope. */
 export function parseUnsubscribeData(data: unknown): UnsubscribeData {
-  return { topic: requireTopic(requireObject(data, 'data').topic) };
+  return topicOrChannel(requireObject(data, 'data'));
+}
+
+/**
+ * `topic`, or the seed manager's `channel` (its full `tenant:name`) for a client written to
+ * that manager; both at once must agree.
+ */
+function topicOrChannel(data: Record<string, unknown>): { topic: string; field: TopicField } {
+  if (data.topic === undefined && data.channel !== undefined) return { topic: requireTopic(data.channel, 'data.channel'), field: 'data.channel' };
+  const topic = requireTopic(data.topic);
+  if (data.channel !== undefined && data.channel !== topic) {
+    throw new InvalidArgument('data.channel and data.topic name different topics', 'data.channel');
+  }
+  return { topic, field: 'data.topic' };
 }
 
 /** Longer than any honest JWT, as on the connect path. */
@@ -164,12 +197,9 @@ export function parseRefreshData(data: unknown): RefreshData {
 /** Printable ASCII without space: topics travel in URLs and logs unescaped. */
 const TOPIC_PATTERN = /^[\x21-\x7e]+$/;
 
-function requireTopic(topic: unknown): string {
+export function requireTopic(topic: unknown, field = 'data.topic'): string {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH || !TOPIC_PATTERN.test(topic)) {
-    throw new InvalidArgument(
-      `data.topic must be 1 to ${MAX_TOPIC_LENGTH} printable ASCII characters without spaces`,
-      'data.topic',
-    );
+    throw new InvalidArgument(`${field} must be 1 to ${MAX_TOPIC_LENGTH} printable ASCII characters without spaces`, field);
   }
   return topic;
 }
@@ -244,7 +274,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function requireObject(value: unknown, field: string): Record<string, unknown> {
+export function requireObject(value: unknown, field: string): Record<string, unknown> {
   if (!isPlainObject(value)) throw new InvalidArgument(`${field} must be an object`, field);
   return value;
 }

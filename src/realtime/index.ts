@@ -6,3 +6,5 @@ export { ERROR_CODES, encodeEnvelope, encodePublicationEnvelope, parseEnvelope }
 export { createTopicPermissions, TopicForbidden } from './permissions.js';
 export type { TopicAction, TopicIdentity, TopicPermissions, TopicPermissionsOptions } from './permissions.js';
 export { TokenLifetimes } from './token-lifetime.js';
+export type { RealtimeIdentity, RealtimeProtocol, RealtimeSession } from './session.js';
+export { TOKEN_EXPIRED } from './session.js';

@@ -1,7 +1,6 @@
 import type { EnvelopeFramer, Hub, Publication, SubscribeResult } from '../cluster/index.js';
 import { scopeTopic, tenantOfTopic } from '../connections/index.js';
 import { REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
-import { CloseCode, type ClientSession, type RealtimeIdentity, type RealtimeProtocol } from '../edge/index.js';
 import { isSwitchboardError, Unauthenticated } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { BackendFailure, BackendPools, type Backend } from '../routing/index.js';
@@ -20,6 +19,8 @@ import {
 } from './envelope.js';
 import { createTopicPermissions, type TopicAction, type TopicIdentity, type TopicPermissions } from './permissions.js';
 import { TokenLifetimes } from './token-lifetime.js';
+import { TOKEN_EXPIRED, type RealtimeIdentity, type RealtimeProtocol, type RealtimeSession } from './session.js';
+import { handleHistory, handlePresence, handlePublish, type TopicRequestContext } from './topic-requests.js';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.js';
 
 export interface RealtimeOptions {
@@ -65,7 +66,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   });
   const tokens = new TokenLifetimes((options.jwt?.refreshNoticeSeconds ?? REFRESH_NOTICE_DEFAULT_SECONDS) * 1000, clock, {
     refreshRequired: (session, expiresAt) => reply(session, 'refresh_required', { expiresAt: formatRfc3339(expiresAt) }),
-    expired: (session) => session.close(CloseCode.TOKEN_EXPIRED, 'token expired'),
+    expired: (session) => session.close(TOKEN_EXPIRED.code, TOKEN_EXPIRED.reason),
   });
 
   const framer: EnvelopeFramer = {
@@ -77,16 +78,16 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     },
   };
 
-  const reply = (session: ClientSession, type: string, data: unknown, requestId?: string): void => {
+  const reply = (session: RealtimeSession, type: string, data: unknown, requestId?: string): void => {
     const record = session.record;
     session.sendText(encodeEnvelope(type, data, record.tenantId, record.userId, now(), requestId));
   };
 
-  const replyError = (session: ClientSession, code: ErrorCode, message: string, requestId?: string, field?: string): void => {
+  const replyError = (session: RealtimeSession, code: ErrorCode, message: string, requestId?: string, field?: string): void => {
     reply(session, 'error', field === undefined ? { code, message } : { code, message, field }, requestId);
   };
 
-  const fail = (session: ClientSession, err: unknown, requestId?: string): void => {
+  const fail = (session: RealtimeSession, err: unknown, requestId?: string): void => {
     if (isSwitchboardError(err)) {
       replyError(session, errorCodeOf(err), err.message, requestId, err.field);
     } else {
@@ -96,7 +97,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   };
 
   const subscribed = (topic: string, result: SubscribeResult): Record<string, unknown> => {
-    const data: Record<string, unknown> = { topic, offset: result.offset, epoch: result.epoch };
+    const data: Record<string, unknown> = { topic, channel: topic, offset: result.offset, epoch: result.epoch };
     if (result.recovered !== undefined) {
       data.recovered = result.recovered;
       data.publications = result.publications.map((p) => ({
@@ -113,7 +114,17 @@ export function createRealtime(options: RealtimeOptions): Realtime {
    * `error` envelope (BACKEND_ERROR, requestId echoed) rather than the raw paths' error frame,
    * which carries neither the tenant nor the requestId.
    */
-  const answeringInEnvelopes = (backend: Backend, session: ClientSession, requestId: string | undefined): Backend => ({
+  const topicRequests: TopicRequestContext = {
+    hub(): Hub {
+      if (hub === undefined) throw new Error('realtime protocol used before attach(hub)');
+      return hub;
+    },
+    check: (session, action, topic) => permissions.check(identityOf(session), action, topic),
+    reply,
+    fail,
+  };
+
+  const answeringInEnvelopes = (backend: Backend, session: RealtimeSession, requestId: string | undefined): Backend => ({
     remote: backend.remote,
     async call(request) {
       let status: number;
@@ -135,7 +146,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   });
 
   /** Who the connection is, for the permission rules: its record and its token's current claims. */
-  const identityOf = (session: ClientSession): TopicIdentity => {
+  const identityOf = (session: RealtimeSession): TopicIdentity => {
     const record = session.record;
     return {
       connectionId: record.id,
@@ -150,7 +161,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
    * Runs `proceed` once the rules allow the action, else answers FORBIDDEN with the requestId.
    * Rules decided locally run `proceed` in this turn, so a connection's requests keep their order.
    */
-  const whenAllowed = (session: ClientSession, action: TopicAction, topic: string, requestId: string | undefined, proceed: () => void): void => {
+  const whenAllowed = (session: RealtimeSession, action: TopicAction, topic: string, requestId: string | undefined, proceed: () => void): void => {
     let pending: Promise<void> | undefined;
     try {
       pending = permissions.decide(identityOf(session), action, topic);
@@ -163,7 +174,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   };
 
   /** `refresh {token}`: a new token for the same tenant and user replaces the connection's, `refreshed {expiresAt}`. */
-  const refreshToken = (session: ClientSession, data: unknown, requestId: string | undefined): void => {
+  const refreshToken = (session: RealtimeSession, data: unknown, requestId: string | undefined): void => {
     const record = session.record;
     if (verifier === undefined || !tokens.holds(record.id)) {
       replyError(session, ERROR_CODES.BAD_REQUEST, 'this connection was not opened with a token: nothing to refresh', requestId, 'type');
@@ -207,18 +218,18 @@ export function createRealtime(options: RealtimeOptions): Realtime {
       return { tenantId, userId, proof: claims.claims };
     },
 
-    opened(session: ClientSession, proof: unknown): void {
+    opened(session: RealtimeSession, proof: unknown): void {
       const record = session.record;
       reply(session, 'connected', { connectionId: record.id, tenantId: record.tenantId, userId: record.userId });
       if (proof !== undefined) tokens.start(session, proof as Record<string, unknown>);
     },
 
-    closed(session: ClientSession): void {
+    closed(session: RealtimeSession): void {
       tokens.stop(session.record.id);
       permissions.connectionGone(session.record.id);
     },
 
-    message(session: ClientSession, data: Buffer, binary: boolean): void {
+    message(session: RealtimeSession, data: Buffer, binary: boolean): void {
       if (binary) {
         replyError(session, ERROR_CODES.BAD_REQUEST, 'the realtime protocol takes JSON text frames only');
         return;
@@ -247,7 +258,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
           let since;
           try {
             const request = parseSubscribeData(envelope.data);
-            topic = scopeTopic(tenantId, request.topic);
+            topic = scopeTopic(tenantId, request.topic, request.field);
             since = request.since;
           } catch (err) {
             fail(session, err, requestId);
@@ -265,19 +276,29 @@ export function createRealtime(options: RealtimeOptions): Realtime {
         case 'unsubscribe': {
           let topic: string;
           try {
-            topic = scopeTopic(tenantId, parseUnsubscribeData(envelope.data).topic);
+            const request = parseUnsubscribeData(envelope.data);
+            topic = scopeTopic(tenantId, request.topic, request.field);
           } catch (err) {
             fail(session, err, requestId);
             return;
           }
           connectedHub.unsubscribe(session.record.id, topic).then(
-            () => reply(session, 'unsubscribed', { topic }, requestId),
+            () => reply(session, 'unsubscribed', { topic, channel: topic }, requestId),
             (err: unknown) => fail(session, err, requestId),
           );
           return;
         }
         case 'refresh':
           refreshToken(session, envelope.data, requestId);
+          return;
+        case 'publish':
+          handlePublish(topicRequests, session, envelope.data, requestId);
+          return;
+        case 'presence':
+          handlePresence(topicRequests, session, envelope.data, requestId);
+          return;
+        case 'history':
+          handleHistory(topicRequests, session, envelope.data, requestId);
           return;
         default: {
           const forward = session.route.realtime?.forward;

@@ -3,7 +3,7 @@
  * configured time before `exp`, closed with 4401 `token expired` when `exp` passes without a
  * `refresh`. One timer per connection at most, replaced on refresh and cleared when it goes.
  */
-import type { ClientSession } from '../edge/index.js';
+import type { RealtimeSession } from './session.js';
 import type { Clock } from '../time/index.js';
 
 /** setTimeout's longest delay (2^31-1 ms, about 24.8 days); a later `exp` is reached in steps. */
@@ -11,13 +11,13 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 export interface TokenLifetimeHandlers {
   /** The token expires at `expiresAt` (ms): ask the client for a new one. */
-  refreshRequired(session: ClientSession, expiresAt: number): void;
+  refreshRequired(session: RealtimeSession, expiresAt: number): void;
   /** `exp` passed unrefreshed. */
-  expired(session: ClientSession): void;
+  expired(session: RealtimeSession): void;
 }
 
 interface HeldToken {
-  readonly session: ClientSession;
+  readonly session: RealtimeSession;
   claims: Readonly<Record<string, unknown>>;
   /** `exp` in ms; undefined when the token has none (it never expires here). */
   expiresAt: number | undefined;
@@ -47,7 +47,7 @@ export class TokenLifetimes {
     return armed;
   }
 
-  start(session: ClientSession, claims: Readonly<Record<string, unknown>>): void {
+  start(session: RealtimeSession, claims: Readonly<Record<string, unknown>>): void {
     const token: HeldToken = { session, claims, expiresAt: expiryOf(claims), noticeSent: false, timer: undefined };
     this.held.set(session.record.id, token);
     this.arm(token);

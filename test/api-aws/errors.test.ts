@@ -30,6 +30,7 @@ const hub = {
       identity: { sourceIp: '192.0.2.1', userAgent: 'ua' },
       connectedAt: '2026-11-22T11:40:14.123456789Z',
       lastActiveAt: '2026-11-22T11:40:15Z',
+      lastPing: '2026-11-22T11:40:14.123456789Z',
       subscriptions: [],
       isAlive: true,
     };

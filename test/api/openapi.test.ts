@@ -207,6 +207,7 @@ describe('the management API document', () => {
       `GET ${V1}/topics/{topic}/presence`,
       `GET ${V1}/topics/{topic}/history`,
       `POST ${V1}/users/{userId}:send`,
+      `POST ${V1}/users/{userId}:disconnect`,
       `POST ${V1}/tenants/{tenantId}:broadcast`,
       'POST /@connections/{connectionId}',
       'GET /@connections/{connectionId}',
@@ -262,7 +263,7 @@ describe('the management API document', () => {
       expect((await call(method, url, body)).status, `${method} ${path} without a key`).toBe(401);
       checked++;
     }
-    expect(checked).toBe(12);
+    expect(checked).toBe(13);
   });
 
   it('public operations answer without a key; @connections takes SigV4, not the API key', async () => {
@@ -321,7 +322,7 @@ describe('the management API document', () => {
       expect(extra.json).toMatchObject({ code: 3, details: [{ fieldViolations: [{ field: 'undocumentedField' }] }] });
       checked++;
     }
-    expect(checked).toBe(6);
+    expect(checked).toBe(7);
     await client.next();
   });
 

@@ -212,6 +212,42 @@ describe('operator commands that reach users and tenants', () => {
   });
 });
 
+describe('users disconnect', () => {
+  let node: TestNode;
+
+  beforeAll(async () => {
+    node = await startRealtimeNode({
+      management: { apiKeys: [{ key: 'admin-key', scopes: ['read', 'write'] }, { key: 'acme-key', scopes: ['write'], tenantId: 'acme' }] },
+    });
+  });
+
+  afterAll(async () => {
+    await node.close();
+  });
+
+  it('closes every connection of the user (of one tenant with --tenant-id) with 4001 and prints how many', async () => {
+    const acme = [await connectRealtime(node, 'acme', 'alice'), await connectRealtime(node, 'acme', 'alice')];
+    const globex = await connectRealtime(node, 'globex', 'alice');
+    try {
+      const common = ['--endpoint', node.apiUrl, '--api-key', 'admin-key'];
+      const scoped = await run(['users', 'disconnect', 'alice', '--tenant-id', 'acme', ...common, '-o', 'json']);
+      expect(scoped.code, scoped.stderr).toBe(0);
+      expect(JSON.parse(scoped.stdout)).toEqual({ disconnected: 2 });
+      for (const client of acme) expect(await client.closed).toEqual({ code: 4001, reason: 'user disconnected' });
+      const refused = await run(['users', 'disconnect', 'alice', '--tenant-id', 'globex', '--endpoint', node.apiUrl, '--api-key', 'acme-key']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('this API key reaches only its own tenant');
+      expect(await globex.drain()).toEqual([]);
+      const all = await run(['users', 'disconnect', 'alice', ...common]);
+      expect(all.code, all.stderr).toBe(0);
+      expect(JSON.parse(all.stdout)).toEqual({ disconnected: 1 });
+      expect((await globex.closed).code).toBe(4001);
+    } finally {
+      await Promise.all([...acme, globex].map((c) => c.close()));
+    }
+  });
+});
+
 describe('help', () => {
   it('describes every command, argument and option', () => {
     const undescribed: string[] = [];

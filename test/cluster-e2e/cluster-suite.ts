@@ -131,6 +131,22 @@ export function describeClusterCore(kind: BackplaneKind): void {
       expect((await aliceElsewhere.next()).text).toBe('every alice');
     });
 
+    it('disconnects a user on every node with 4001, from any node, leaving other users and tenants connected', async () => {
+      const acme = tenant();
+      const other = tenant();
+      const user = `mallory-${acme}`;
+      const cutOff = [await connect(a, acme, user), await connect(b, acme, user), await connect(c, acme, user), await connect(c, acme, user)];
+      const bob = await connect(b, acme, 'bob');
+      const elsewhere = await connect(a, other, user);
+      expect(await expectApi(b, 200, 'POST', `${V1}/users/${user}:disconnect`, { tenantId: acme })).toEqual({ disconnected: 4 });
+      for (const client of cutOff) expect(await client.closed).toEqual({ code: 4001, reason: 'user disconnected' });
+      for (const client of cutOff) expect((await api(a, 'GET', connectionPath(client.connectionId))).status).toBe(404);
+      for (const client of [bob, elsewhere]) expect((await api(c, 'GET', connectionPath(client.connectionId))).status).toBe(200);
+      // No tenant named: the user's connections in every tenant.
+      expect(await expectApi(c, 200, 'POST', `${V1}/users/${user}:disconnect`)).toEqual({ disconnected: 1 });
+      expect((await elsewhere.closed).code).toBe(4001);
+    });
+
     it('lists connections and presence of every node, paging across nodes', async () => {
       const acme = tenant();
       const placed: [TestNode, string][] = [[a, 'u1'], [a, 'u2'], [b, 'u1'], [c, 'u3'], [c, 'u4']];

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backplane } from '../../src/cluster/backplane.js';
-import { MemoryBackplane, MemoryBus, NodeHub, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
+import { MemoryBackplane, MemoryBus, NodeHub, USER_DISCONNECTED, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
 import { ConnectionRecord, ConnectionRegistry, newConnectionId, type ClientTransport, type ConnectionProtocol, type OutboundFrame } from '../../src/connections/index.js';
 import { FailedPrecondition, InvalidArgument, LimitExceeded, NotFound, PermissionDenied } from '../../src/errors/index.js';
@@ -238,6 +238,8 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
             userId: 'alice',
             subscriptions: [],
             isAlive: true,
+            // The seed's ConnectionInfo: set at connect, before any heartbeat.
+            lastPing: view.connectedAt,
           });
           const anonymous = connect(place, { protocol: 'raw' });
           expect(await hub.get(anonymous.id)).not.toHaveProperty('tenantId');
@@ -505,6 +507,23 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
         for (const c of globex) expect(c.transport.frames.map((f) => [f.data, f.binary])).toEqual([[Buffer.from([7]), true]]);
         for (const c of bob) expect(c.transport.frames).toEqual([]);
         expect(await hub.sendToUser('nobody-at-all', text('x'))).toEqual({ delivered: 0 });
+      });
+
+      it('disconnects every connection of a user, in one tenant or in all, wherever they live, with 4001', async () => {
+        const { hub, connect } = await start();
+        const user = `mallory${++topicCounter}`;
+        const acme = places.flatMap((place) => [connect(place, { tenantId: 'acme', userId: user }), connect(place, { tenantId: 'acme', userId: user })]);
+        const globex = places.map((place) => connect(place, { tenantId: 'globex', userId: user }));
+        const bob = places.map((place) => connect(place, { tenantId: 'acme', userId: 'bob' }));
+        expect(await hub.disconnectUser(user, 'acme')).toEqual({ disconnected: acme.length });
+        for (const c of acme) expect(c.transport.closedWith).toEqual({ code: USER_DISCONNECTED.code, reason: 'user disconnected' });
+        for (const c of [...globex, ...bob]) expect(c.transport.closedWith).toBeUndefined();
+        for (const c of acme) await expect(hub.get(c.id)).rejects.toBeInstanceOf(NotFound);
+        // Again: nobody of that tenant is left; without a tenant the other tenant's go too.
+        expect(await hub.disconnectUser(user, 'acme')).toEqual({ disconnected: 0 });
+        expect(await hub.disconnectUser(user, undefined, 4003, 'banned')).toEqual({ disconnected: globex.length });
+        for (const c of globex) expect(c.transport.closedWith).toEqual({ code: 4003, reason: 'banned' });
+        for (const c of bob) expect(c.transport.open).toBe(true);
       });
 
       it('broadcasts to every connection of one tenant, wherever it lives', async () => {

@@ -308,6 +308,26 @@ describe('the web console in chromium', () => {
     }
   });
 
+  it.skipIf(!hasChromium)("cuts a user off from the connection's page: every connection of the user closes with 4001", async () => {
+    const mallory = [await connectRealtime(node!, 'globex', 'mallory'), await connectRealtime(node!, 'globex', 'mallory')];
+    const other = await connectRealtime(node!, 'acme', 'mallory');
+    try {
+      await page.goto(`${node!.apiUrl}/console/#/connections/${mallory[0]!.connectionId}`);
+      const link = page.getByTestId('disconnect-user-link');
+      await link.waitFor();
+      await link.click();
+      await expect.poll(() => page.getByTestId('disconnect-user').inputValue()).toBe('mallory');
+      expect(await page.getByTestId('disconnect-user-tenant').inputValue()).toBe('globex');
+      await page.getByTestId('disconnect-user-submit').click();
+      await confirm();
+      for (const client of mallory) expect(await client.closed).toEqual({ code: 4001, reason: 'user disconnected' });
+      await expect.poll(() => page.getByTestId('disconnect-user-outcome').textContent()).toContain('Disconnected 2 connections of mallory');
+      expect(await other.drain()).toEqual([]);
+    } finally {
+      await Promise.all([...mallory, other].map((client) => client.close()));
+    }
+  });
+
   it.skipIf(!hasChromium)('fits a narrow screen and never leaves its own origin', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByTestId('nav-connections').click();

@@ -63,7 +63,7 @@ describe('heartbeat', () => {
     expect(Object.keys(basic).sort()).toEqual(['connectedAt', 'gatewayId', 'id', 'identity', 'lastActiveAt']);
   });
 
-  it('shows isAlive false in ?view=FULL while a ping is unanswered', async () => {
+  it('shows isAlive false in ?view=FULL while a ping is unanswered, lastPing still at connect', async () => {
     await start();
     const silent = await connectClient(node!.wsUrl('/ws'), { autoPong: false });
     clients.push(silent);
@@ -72,6 +72,8 @@ describe('heartbeat', () => {
     const view = (await node!.api('GET', `${CONNECTIONS}/${idOf(silent)}?view=FULL`)).json as Record<string, unknown>;
     expect(view.isAlive).toBe(false);
     expect(view.lastPing).toMatch(RFC3339_UTC);
+    // The seed's ConnectionInfo: lastPing records the client's answer, not the server's ping.
+    expect(view.lastPing).toBe(view.connectedAt);
   });
 
   it('rejects an unknown view with 400 naming the field', async () => {

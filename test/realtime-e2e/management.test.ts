@@ -180,7 +180,8 @@ describe('management API extensions', () => {
       expect(basic).toMatchObject({ id: acmeAlice.connectionId, gatewayId: GATEWAY_ID, identity: { sourceIp: '127.0.0.1' } });
       const full = await expectApi(node, 200, 'GET', `${V1}/connections/${acmeAlice.connectionId}?view=FULL`, undefined, ADMIN);
       expect(full).toMatchObject({ ...basic, tenantId: 'acme', userId: 'alice', subscriptions: ['acme:room.view'], isAlive: true, lastActiveAt: expect.any(String) });
-      expect(full).not.toHaveProperty('lastPing');
+      // The seed's ConnectionInfo: lastPing is set at connect, before any heartbeat.
+      expect(full.lastPing).toBe(full.connectedAt);
       const rawView = await expectApi(node, 200, 'GET', `${V1}/connections/${rawId}?view=FULL`, undefined, ADMIN);
       expect(rawView).toMatchObject({ subscriptions: [], isAlive: true });
       expect(rawView).not.toHaveProperty('tenantId');
@@ -418,14 +419,14 @@ describe('heartbeat state in view=FULL', () => {
     await node?.close();
   });
 
-  it('shows lastPing once the server has pinged, and isAlive after the pong', async () => {
+  it('moves lastPing when the client answers a ping, and isAlive is true after the pong', async () => {
     node = await startRealtimeNode({ limits: { heartbeatSeconds: 0.1 } });
     const client = await connectRealtime(node, 'acme', 'alice');
     const view = await eventually(
       () => expectApi(node!, 200, 'GET', `${V1}/connections/${client.connectionId}?view=FULL`),
-      (body) => typeof body.lastPing === 'string' && body.isAlive === true,
+      (body) => typeof body.lastPing === 'string' && body.lastPing !== body.connectedAt && body.isAlive === true,
     );
-    expect(Date.parse(view.lastPing as string)).not.toBeNaN();
+    expect(Date.parse(view.lastPing as string)).toBeGreaterThan(Date.parse(view.connectedAt as string));
     await client.close();
   });
 });

@@ -86,13 +86,30 @@ describe('parseEnvelope', () => {
 
 describe('parseSubscribeData and parseUnsubscribeData', () => {
   it('read a topic and an optional since position', () => {
-    expect(parseSubscribeData({ topic: 'chat.room1' })).toEqual({ topic: 'chat.room1' });
+    expect(parseSubscribeData({ topic: 'chat.room1' })).toEqual({ topic: 'chat.room1', field: 'data.topic' });
     expect(parseSubscribeData({ topic: 'acme:chat.room1', since: { offset: 12, epoch: 'e1' } })).toEqual({
       topic: 'acme:chat.room1',
+      field: 'data.topic',
       since: { offset: 12, epoch: 'e1' },
     });
-    expect(parseSubscribeData({ topic: 'chat', since: null })).toEqual({ topic: 'chat' });
-    expect(parseUnsubscribeData({ topic: 'chat' })).toEqual({ topic: 'chat' });
+    expect(parseSubscribeData({ topic: 'chat', since: null })).toEqual({ topic: 'chat', field: 'data.topic' });
+    expect(parseUnsubscribeData({ topic: 'chat' })).toEqual({ topic: 'chat', field: 'data.topic' });
+  });
+
+  it("take the seed manager's channel for topic, and refuse a channel that disagrees with topic", () => {
+    expect(parseSubscribeData({ channel: 'acme:orders' })).toEqual({ topic: 'acme:orders', field: 'data.channel' });
+    expect(parseUnsubscribeData({ channel: 'acme:orders' })).toEqual({ topic: 'acme:orders', field: 'data.channel' });
+    expect(parseSubscribeData({ topic: 'acme:orders', channel: 'acme:orders' })).toEqual({ topic: 'acme:orders', field: 'data.topic' });
+    invalidField(() => parseSubscribeData({ topic: 'acme:a', channel: 'acme:b' }), 'data.channel');
+    invalidField(() => parseSubscribeData({ channel: 42 }), 'data.channel');
+  });
+
+  it('accept a timestamp in epoch milliseconds or RFC 3339, and nothing else', () => {
+    expect(parseEnvelope('{"type":"ping","timestamp":1732275614123}').type).toBe('ping');
+    expect(parseEnvelope('{"type":"ping","timestamp":"2026-11-22T11:40:14.123456789Z"}').type).toBe('ping');
+    invalidField(() => parseEnvelope('{"type":"ping","timestamp":"yesterday"}'), 'timestamp');
+    invalidField(() => parseEnvelope('{"type":"ping","timestamp":{}}'), 'timestamp');
+    invalidField(() => parseEnvelope('{"type":"ping","timestamp":-1}'), 'timestamp');
   });
 
   it('name "data" when data is not an object', () => {
