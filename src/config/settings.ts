@@ -273,6 +273,55 @@ function expandVariables(text: string, env: Environment, fail: (problem: string)
   return result + text.slice(position);
 }
 
+/** The names of the `${VAR}` references in a text (`$${` escapes and malformed references skipped). */
+function referencedVariables(text: string): string[] {
+  const names: string[] = [];
+  for (let start = text.indexOf('${'); start >= 0; start = text.indexOf('${', start + 2)) {
+    if (start > 0 && text[start - 1] === '$') continue;
+    const end = text.indexOf('}', start + 2);
+    if (end < 0) break;
+    const name = text.slice(start + 2, end);
+    if (VARIABLE_NAME.test(name)) names.push(name);
+  }
+  return names;
+}
+
+/** Each unset variable a settings tree references, with the key paths that reference it. */
+function unsetVariables(tree: unknown, env: Environment, path = '', found = new Map<string, string[]>()): Map<string, string[]> {
+  if (typeof tree === 'string') {
+    for (const name of referencedVariables(tree)) {
+      if (env[name] !== undefined) continue;
+      const paths = found.get(name) ?? [];
+      if (!paths.includes(path)) paths.push(path);
+      found.set(name, paths);
+    }
+  } else if (Array.isArray(tree)) {
+    tree.forEach((entry, index) => unsetVariables(entry, env, itemPath(path, index), found));
+  } else if (isMapping(tree)) {
+    for (const [key, value] of Object.entries(tree)) unsetVariables(value, env, childPath(path, key), found);
+  }
+  return found;
+}
+
+/**
+ * Reports every unset `${VAR}` of a settings file in one error, each with the key it is for,
+ * so a start needs one round of exports rather than one failed try per variable.
+ */
+function checkVariablesSet(document: unknown, env: Environment, file: string): void {
+  if (!isMapping(document)) return;
+  // Unknown root keys are left to the reader, whose error names them as such.
+  const known = Object.entries(document).filter(([key]) => (ROOT_KEYS as readonly string[]).includes(key));
+  const unset = [...unsetVariables(Object.fromEntries(known), env)];
+  const [first, ...others] = unset;
+  if (!first) return;
+  const [name, paths] = first;
+  let problem = `environment variable ${name} is not set (referenced as \${${name}}${paths.length > 1 ? `, also in ${paths.slice(1).join(', ')}` : ''})`;
+  if (others.length > 0) {
+    problem += `; also not set: ${others.map(([other, otherPaths]) => `${other} (${otherPaths.join(', ')})`).join(', ')}`;
+  }
+  throw new ConfigError(file, paths[0]!, problem);
+}
+
 // ---------------------------------------------------------------------------------------------
 // HOST:PORT
 // ---------------------------------------------------------------------------------------------
@@ -1124,6 +1173,7 @@ export function loadSettingsWithSources(input: SettingsInput): { settings: Setti
   const origins: ListenerOrigins = { listen: { ...base }, 'management.listen': { ...base }, 'grpc.listen': { ...base }, backplane: { ...base } };
   if (configFile !== undefined) {
     const document = parseYamlText(readConfigText(configFile, 'config file'), configFile);
+    checkVariablesSet(document, input.env, configFile);
     const reader = new SettingsFileReader(configFile, dirname(resolve(configFile)), input.env);
     settings = reader.read(document);
   }

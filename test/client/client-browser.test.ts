@@ -1,7 +1,8 @@
 /**
  * The built client (dist/src/client/*.js, as `switchboard/client` ships it) in Debian's
  * chromium, driven by playwright-core: connect with a token, subscribe, receive, get
- * disconnected by the management API, and recover what was published meanwhile.
+ * disconnected by the management API, and recover what was published meanwhile. Also the
+ * runnable example of the README (examples/browser-client/), served by its own serve.js.
  *
  * Needs `npm run build` (or `npx tsc -p tsconfig.build.json`) first; `npm test` does it.
  */
@@ -9,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, type TestBackend, type TestNode } from '../support/harness.js';
@@ -182,5 +184,46 @@ describe('SwitchboardClient in chromium', () => {
     expect(new Set(settled.publications.map((p) => p.epoch)).size).toBe(1);
     expect(settled.tokenCalls).toBe(2);
     expect(pageErrors).toEqual([]);
+  });
+
+  it.skipIf(!hasChromium)('examples/browser-client connects, subscribes, receives, and recovers after a server-side disconnect', async () => {
+    const exampleBackend = await startEchoBackend();
+    const exampleNode = await startClientNode(exampleBackend);
+    // A .js file of examples/, loaded as the README runs it: `node examples/browser-client/serve.js`.
+    const serveModule = pathToFileURL(join(import.meta.dirname, '../../examples/browser-client/serve.js')).href;
+    const { startExampleServer } = (await import(serveModule)) as { startExampleServer(port: number): Promise<{ url: string; close(): Promise<void> }> };
+    const site = await startExampleServer(0);
+    const exampleBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await exampleBrowser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      const query = new URLSearchParams({ ws: exampleNode.wsUrl('/rt'), tenantId: 'acme', userId: 'bob', token: await signToken('acme', 'bob'), topic: 'news' });
+      await page.goto(`${site.url}/?${query.toString()}`);
+      const logLines = async (): Promise<string[]> => (await page.locator('#log').textContent() ?? '').split('\n').filter((line) => line !== '');
+
+      const subscribed = await eventually(logLines, (lines) => lines.some((line) => /^(subscribed|failed)/.test(line)), 10_000);
+      expect(subscribed, pageErrors.join(' | ')).toEqual([expect.stringMatching(/^connected \S+$/), 'subscribed acme:news at offset 0']);
+      const connectionId = subscribed[0]!.slice('connected '.length);
+
+      await publish(exampleNode, 'acme:news', JSON.stringify({ n: 1 }));
+      await eventually(logLines, (lines) => lines.includes('publication acme:news #1: {"n":1}'));
+
+      expect((await exampleNode.api('DELETE', `${V1}/connections/${connectionId}`)).status).toBe(200);
+      const back = await eventually(logLines, (lines) => lines.some((line) => line.startsWith('recovered')), 10_000);
+      expect(back.slice(3)).toEqual([
+        expect.stringMatching(/^disconnected 1000, reconnecting in \d+ ms$/),
+        expect.stringMatching(/^connected \S+ \(reconnected\)$/),
+        'recovered acme:news: 0 missed',
+      ]);
+      await publish(exampleNode, 'acme:news', 'after the reconnect');
+      await eventually(logLines, (lines) => lines.includes('publication acme:news #2: "after the reconnect"'));
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await exampleBrowser.close().catch(() => undefined);
+      await site.close();
+      await exampleNode.close();
+      await exampleBackend.close();
+    }
   });
 });

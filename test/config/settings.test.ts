@@ -263,8 +263,8 @@ drainSeconds: 0
     expect(loadSettings({ configFile: explicit, flags: {}, env: { SWITCHBOARD_CONFIG: fromEnv } }).listen.port).toBe(7001);
   });
 
-  it('examples/switchboard.yaml loads once its variables are set', () => {
-    const example = fileURLToPath(new URL('../../examples/switchboard.yaml', import.meta.url));
+  it('a file with every feature (test/config/fixtures/every-feature.yaml) loads once its variables are set', () => {
+    const example = fileURLToPath(new URL('./fixtures/every-feature.yaml', import.meta.url));
     const settings = loadSettings({
       configFile: example,
       flags: {},
@@ -422,6 +422,31 @@ describe('${VAR} substitution', () => {
   it('an unset variable is an error naming the key and the variable', () => {
     expect(problemOf('management:\n  apiKeys:\n    - key: ${MGMT_KEY}\n      scopes: [read]\n')).toBe(
       'FILE: management.apiKeys[0].key: environment variable MGMT_KEY is not set (referenced as ${MGMT_KEY})',
+    );
+  });
+
+  it('every unset variable is reported at once, each with the key it is for', () => {
+    const text = [
+      'management:',
+      '  apiKeys:',
+      '    - key: ${MGMT_KEY}',
+      '      scopes: [read]',
+      '    - key: ${READ_KEY}',
+      '      scopes: [read]',
+      '  awsAccessKeys:',
+      '    - accessKeyId: AKID',
+      '      secretAccessKey: ${AWS_SECRET}',
+      'auth:',
+      '  jwt:',
+      '    secret: ${JWT_SECRET}',
+      '    issuer: https://${ISSUER_HOST}/${MGMT_KEY}',
+      'nodeId: node-${SET_ONE}',
+      '',
+    ].join('\n');
+    expect(problemOf(text, { SET_ONE: 'a' })).toBe(
+      'FILE: management.apiKeys[0].key: environment variable MGMT_KEY is not set (referenced as ${MGMT_KEY}, also in auth.jwt.issuer); ' +
+        'also not set: READ_KEY (management.apiKeys[1].key), AWS_SECRET (management.awsAccessKeys[0].secretAccessKey), ' +
+        'JWT_SECRET (auth.jwt.secret), ISSUER_HOST (auth.jwt.issuer)',
     );
   });
 

@@ -1,5 +1,5 @@
 /**
- * Hostile configuration: the shipped examples (examples/switchboard.yaml, the demo gateway
+ * Hostile configuration: the shipped examples (a settings file using every feature, the demo gateway
  * spec and a spec using every integration) mutated at random — values replaced by values of
  * any type, keys deleted, renamed or added, text truncated or corrupted, written back as YAML
  * or JSON. Each must either load or throw a ConfigError that names the file and the path (or
@@ -20,7 +20,8 @@ import { realtimeSpec } from '../realtime-e2e/support.js';
 import { RUNS, timeoutFor } from './runs.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const SETTINGS_TEXT = readFileSync(path.join(root, 'examples/switchboard.yaml'), 'utf8');
+// Every optional feature turned on, so the mutations reach every reader (the shipped example shows defaults).
+const SETTINGS_TEXT = readFileSync(path.join(root, 'test/config/fixtures/every-feature.yaml'), 'utf8');
 const DEMO_SPEC_TEXT = readFileSync(path.join(root, 'examples/demo-gateway.yaml'), 'utf8');
 const RICH_SPEC_TEXT = specYaml({
   '/chat/{room}': {
