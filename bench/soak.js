@@ -37,7 +37,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { openFilesLimit, startChild } from './lib/control.js';
-import { startRedis } from './soak/redis.js';
+import { startRedis } from './lib/redis.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');

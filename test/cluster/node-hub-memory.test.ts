@@ -1,40 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackplane, MemoryBus, NodeHub, type EnvelopeFramer } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
-import { ConnectionRecord, ConnectionRegistry, OutboundFrame, type ClientTransport, type ConnectionProtocol } from '../../src/connections/index.js';
+import { ConnectionRecord, ConnectionRegistry, type ConnectionProtocol } from '../../src/connections/index.js';
 import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from '../../src/errors/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { ManualClock } from '../../src/time/index.js';
-
-/** A socket stand-in that records every frame; closing takes it out of the registry as the edge does. */
-class FakeTransport implements ClientTransport {
-  readonly frames: OutboundFrame[] = [];
-  open = true;
-  closedWith: { code: number; reason: string } | undefined;
-  onClose: (() => void) | undefined;
-  write(frame: OutboundFrame): boolean {
-    if (!this.open) return false;
-    this.frames.push(frame);
-    return true;
-  }
-  close(code: number, reason: string): void {
-    if (!this.open) return;
-    this.open = false;
-    this.closedWith = { code, reason };
-    this.onClose?.();
-  }
-  texts(): string[] {
-    return this.frames.map((f) => f.data.toString('utf8'));
-  }
-  envelopes(): { type: string; data: Record<string, unknown>; tenantId?: string }[] {
-    return this.texts().map((t) => JSON.parse(t));
-  }
-}
-
-function topicSettings(pattern: string, overrides: Partial<TopicSettings> = {}): TopicSettings {
-  return { pattern, historySize: 10, historyTtlSeconds: 300, presence: true, joinLeave: false, ...overrides };
-}
+import { FakeTransport, topicSettings } from './hub-contract.js';
 
 function setup(topics: TopicSettings[] = [topicSettings('*')]) {
   const clock = new ManualClock();
