@@ -50,6 +50,12 @@ export interface Presence {
   users: string[];
 }
 
+export interface NodeMetrics {
+  nodeId: string;
+  /** The Prometheus text exposition of that node's /metrics. */
+  metrics: string;
+}
+
 export interface HistoryPublication {
   offset: number;
   data: string;
@@ -141,9 +147,9 @@ export class ManagementApi {
     return this.json('GET', `${V1}/topics/${encodeURIComponent(topic)}/history${suffix}`, undefined, signal);
   }
 
-  /** The Prometheus text of /metrics. */
-  async metrics(signal?: AbortSignal): Promise<string> {
-    return (await this.call('GET', '/metrics', undefined, signal)).text;
+  /** Every live node's own Prometheus text (its /metrics), gathered by the serving node. */
+  nodeMetrics(signal?: AbortSignal): Promise<{ nodes: NodeMetrics[] }> {
+    return this.json('GET', `${V1}/nodes/metrics`, undefined, signal);
   }
 
   private async json<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {

@@ -15,6 +15,10 @@ function formatMs(value: number): string {
   return `${value < 10 ? Number(value.toFixed(1)) : Math.round(value)} ms`;
 }
 
+function nodesLabel(count: number): string {
+  return `all ${count} node${count === 1 ? '' : 's'}`;
+}
+
 /** Connections, message rates and backend latency over the sampler's window. */
 export function chartsView(ctx: ConsoleContext): View {
   const { sampler } = ctx;
@@ -47,7 +51,7 @@ export function chartsView(ctx: ConsoleContext): View {
     'section',
     { class: 'view', 'aria-labelledby': 'charts-title' },
     h('h1', { id: 'charts-title', tabindex: -1 }, 'Charts'),
-    h('p', { class: 'hint' }, `From this node's /metrics, scraped every ${sampler.intervalMs / 1000} s while the console is open; rates are differences between two scrapes. Prometheus stays the source of truth.`),
+    h('p', { class: 'hint' }, `From every node's /metrics, scraped every ${sampler.intervalMs / 1000} s while the console is open and summed across nodes; rates are differences between two scrapes of each node. Prometheus stays the source of truth.`),
     status,
     region,
     h('div', { class: 'chart-grid' }, ...charts.map((c) => c.element)),
@@ -58,7 +62,7 @@ export function chartsView(ctx: ConsoleContext): View {
     if (sampler.lastError !== undefined) showOutcome(region, { error: sampler.lastError });
     else clearOutcome(region);
     const last = sampler.points[sampler.points.length - 1];
-    setText(status, last === undefined ? 'Collecting…' : `${sampler.points.length} samples · last at ${formatClock(last.at)}`);
+    setText(status, last === undefined ? 'Collecting…' : `${nodesLabel(sampler.nodeCount)} · ${sampler.points.length} samples · last at ${formatClock(last.at)}`);
   };
   draw();
   const unsubscribe = sampler.subscribe(draw);

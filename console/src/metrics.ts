@@ -1,9 +1,11 @@
-import type { ManagementApi } from './api.js';
+import type { ManagementApi, NodeMetrics } from './api.js';
 
 /**
- * Rates and latency computed in the browser from /metrics, which stays the source of truth:
- * the console polls the same Prometheus text a scraper reads and differentiates counters
- * between two scrapes, as `rate()` would. Names are those of src/observability/metrics.ts.
+ * Rates and latency computed in the browser from every node's /metrics, which stays the
+ * source of truth: the console polls the same Prometheus text a scraper reads (each node's,
+ * gathered by the serving node) and differentiates counters between two scrapes, as `rate()`
+ * would, node by node before summing, as `sum(rate())` does. Names are those of
+ * src/observability/metrics.ts.
  */
 export const METRIC = {
   connections: 'switchboard_connections',
@@ -98,19 +100,55 @@ export interface Point {
   backendP95Ms: number | null;
 }
 
-export function pointBetween(previous: Scrape | undefined, current: Scrape): Point {
-  const point: Point = { at: current.at, connections: current.connections ?? null, messagesInPerSecond: null, messagesOutPerSecond: null, backendMeanMs: null, backendP95Ms: null };
+/** Every node's scrape at one moment, by node id. */
+export interface ClusterScrape {
+  at: number;
+  nodes: Map<string, Scrape>;
+}
+
+export function clusterScrape(nodes: readonly NodeMetrics[], at: number): ClusterScrape {
+  return { at, nodes: new Map(nodes.map((node) => [node.nodeId, reduceScrape(parsePrometheus(node.metrics), at)])) };
+}
+
+/**
+ * The cluster's point for the interval ending at `current.at`. Connections are summed over
+ * the nodes answering now; rates and latency over the nodes seen in both scrapes, each
+ * differenced against its own previous scrape, so a node joining or leaving (or restarting,
+ * its counters reset) adds no spike, only its share missing for one interval.
+ */
+export function clusterPoint(previous: ClusterScrape | undefined, current: ClusterScrape): Point {
+  const point: Point = { at: current.at, connections: null, messagesInPerSecond: null, messagesOutPerSecond: null, backendMeanMs: null, backendP95Ms: null };
+  for (const scrape of current.nodes.values()) point.connections = addKnown(point.connections, scrape.connections ?? null);
   if (previous === undefined) return point;
   const seconds = (current.at - previous.at) / 1000;
   if (seconds <= 0) return point;
-  point.messagesInPerSecond = rate(previous.messagesIn, current.messagesIn, seconds);
-  point.messagesOutPerSecond = rate(previous.messagesOut, current.messagesOut, seconds);
-  const calls = current.backendCount - previous.backendCount;
-  if (calls > 0) {
-    point.backendMeanMs = ((current.backendSum - previous.backendSum) / calls) * 1000;
-    point.backendP95Ms = quantileMs(previous.buckets, current.buckets, 0.95);
+  const latency = { sum: 0, calls: 0, before: new Map<number, number>(), after: new Map<number, number>() };
+  for (const [nodeId, now] of current.nodes) {
+    const then = previous.nodes.get(nodeId);
+    if (then === undefined) continue;
+    point.messagesInPerSecond = addKnown(point.messagesInPerSecond, rate(then.messagesIn, now.messagesIn, seconds));
+    point.messagesOutPerSecond = addKnown(point.messagesOutPerSecond, rate(then.messagesOut, now.messagesOut, seconds));
+    const calls = now.backendCount - then.backendCount;
+    if (calls <= 0) continue;
+    latency.calls += calls;
+    latency.sum += now.backendSum - then.backendSum;
+    addBuckets(latency.before, then.buckets);
+    addBuckets(latency.after, now.buckets);
+  }
+  if (latency.calls > 0) {
+    point.backendMeanMs = (latency.sum / latency.calls) * 1000;
+    point.backendP95Ms = quantileMs(latency.before, latency.after, 0.95);
   }
   return point;
+}
+
+function addKnown(total: number | null, value: number | null): number | null {
+  if (value === null) return total;
+  return (total ?? 0) + value;
+}
+
+function addBuckets(into: Map<number, number>, buckets: Map<number, number>): void {
+  for (const [le, count] of buckets) into.set(le, (into.get(le) ?? 0) + count);
 }
 
 /** A counter that went down was reset (the node restarted): no rate for that interval. */
@@ -144,13 +182,15 @@ function quantileMs(before: Map<number, number>, after: Map<number, number>, q: 
 }
 
 /**
- * Polls /metrics while signed in, whatever view is open, so the charts already hold the
+ * Polls every node's /metrics while signed in, whatever view is open, so the charts already hold the
  * last minutes when the operator opens them. Keeps `windowMs` of points.
  */
 export class MetricsSampler {
   readonly points: Point[] = [];
   lastError: unknown = undefined;
-  private previous: Scrape | undefined;
+  /** How many nodes answered the last scrape. */
+  nodeCount = 0;
+  private previous: ClusterScrape | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private inFlight = false;
   private readonly listeners = new Set<() => void>();
@@ -182,10 +222,11 @@ export class MetricsSampler {
     if (this.inFlight) return;
     this.inFlight = true;
     try {
-      const text = await this.api.metrics();
-      const scrape = reduceScrape(parsePrometheus(text), Date.now());
-      this.points.push(pointBetween(this.previous, scrape));
+      const { nodes } = await this.api.nodeMetrics();
+      const scrape = clusterScrape(nodes, Date.now());
+      this.points.push(clusterPoint(this.previous, scrape));
       this.previous = scrape;
+      this.nodeCount = nodes.length;
       this.lastError = undefined;
     } catch (error) {
       this.lastError = error;

@@ -176,6 +176,19 @@ export const History = Type.Object(
   { $id: 'History' },
 );
 
+export const NodeMetricsList = Type.Object(
+  {
+    nodes: Type.Array(
+      Type.Object({
+        nodeId: Type.String(),
+        metrics: Type.String({ description: "The node's own /metrics, in the Prometheus text exposition format." }),
+      }),
+      { description: 'Every live node, the serving one included; a node gone from the backplane is left out.' },
+    ),
+  },
+  { $id: 'NodeMetricsList' },
+);
+
 export const AwsConnection = Type.Object(
   {
     connectedAt: Type.String({ format: 'date-time' }),
@@ -204,6 +217,7 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
   DeliveryResult,
   Presence,
   History,
+  NodeMetricsList,
   AwsConnection,
   AwsError,
 ];
@@ -369,6 +383,14 @@ export const ROUTES = {
       },
       ...errors([401, 403], {}, false),
     },
+  },
+  nodeMetrics: {
+    tags: [TAG.operations],
+    operationId: 'Node.Metrics',
+    summary: "Every node's Prometheus metrics",
+    description: 'Each live node answers its own /metrics text over the backplane, for cluster-wide charts. Node-wide: a tenant-bound key is refused.',
+    security: apiKey('read'),
+    response: { 200: ok(NodeMetricsList, "Each node's metrics."), ...errors([401, 403], { 403: 'PERMISSION_DENIED: the key lacks the read scope, or is bound to a tenant' }) },
   },
   openapi: {
     tags: [TAG.operations],

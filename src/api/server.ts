@@ -160,6 +160,13 @@ export function createManagementApi(options: ManagementApiOptions): FastifyInsta
       return options.metrics.registry.metrics();
     });
 
+    // Node-wide, as /metrics: no tenant's share can be told apart in it.
+    secured.get(`${V1}/nodes/metrics`, documented(ROUTES.nodeMetrics), async (req) => {
+      requireScope(req.caller, 'read');
+      if (req.caller.tenantId !== undefined) throw new PermissionDenied('metrics are node-wide: a tenant-bound API key cannot read them');
+      return { nodes: await hub.nodeMetrics() };
+    });
+
     // ---- connections ----
     secured.get<{ Params: { connectionId: string }; Querystring: Record<string, string> }>(`${V1}/connections/:connectionId`, documented(ROUTES.getConnection), async (req) => {
       requireScope(req.caller, 'read');

@@ -55,7 +55,8 @@ export type RemoteRequest =
   | { op: 'subscribe'; connectionId: string; topic: string; since?: StreamPosition }
   | { op: 'unsubscribe'; connectionId: string; topic: string }
   | { op: 'list'; filter: { gatewayId?: string; tenantId?: string; userId?: string; topic?: string }; afterSeq: number; pageSize: number }
-  | { op: 'presence'; topic: string };
+  | { op: 'presence'; topic: string }
+  | { op: 'metrics' };
 
 /** The answer: a JSON value, or the error the owning node raised (kind + message + field). */
 export type RemoteAnswer = { ok: true; value: unknown } | { ok: false; kind: string; message: string; field?: string };

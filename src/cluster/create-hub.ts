@@ -22,6 +22,8 @@ export interface HubOptions {
   listen?: string;
   /** `limits.maxSubscriptionsPerConnection`; default 128. */
   maxSubscriptionsPerConnection?: number;
+  /** This node's Prometheus text (the composition root renders it from its Metrics). */
+  metricsText?: () => Promise<string>;
   /** For tests: a backplane built elsewhere (its URL is then ignored). */
   backplaneInstance?: Backplane;
 }
@@ -32,7 +34,8 @@ export async function createHub(options: HubOptions): Promise<NodeHub> {
   const limits = options.maxSubscriptionsPerConnection === undefined ? {} : { maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection };
   const backplane = options.backplaneInstance ?? backplaneFor(options.backplane, clock, log);
   const holder = { ...thisProcess(), ...(options.listen === undefined ? {} : { listen: options.listen }) };
-  const hub = new NodeHub({ nodeId, registry, backplane, topics, framer, log, holder, ...limits });
+  const metricsText = options.metricsText === undefined ? {} : { metricsText: options.metricsText };
+  const hub = new NodeHub({ nodeId, registry, backplane, topics, framer, log, holder, ...limits, ...metricsText });
   await hub.start();
   backplane.onHealthChange((healthy) => {
     if (healthy) log.info({ backplane: backplane.name }, 'backplane connected');

@@ -105,6 +105,12 @@ export interface PresenceResult {
   users: string[];
 }
 
+/** One node's Prometheus text exposition, as its own /metrics renders it. */
+export interface NodeMetrics {
+  nodeId: string;
+  metrics: string;
+}
+
 export interface DeliveryResult {
   delivered: number;
 }
@@ -136,5 +142,7 @@ export interface Hub {
   broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult>;
   presence(topic: string): Promise<PresenceResult>;
   history(topic: string, query: HistoryQuery): Promise<HistoryResult>;
+  /** Every live node's own Prometheus text, this node's included. */
+  nodeMetrics(): Promise<NodeMetrics[]>;
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import type {
   ListResult,
   Payload,
   PresenceEntry,
+  NodeMetrics,
   PresenceResult,
   Publication,
   PublishOptions,
@@ -54,6 +55,8 @@ export interface NodeHubOptions {
   holder?: NodeHolder;
   /** How long the order state of a topic nobody here subscribes to outlives its last publication; tests shorten it. */
   orderIdleMs?: number;
+  /** This node's Prometheus text, for `nodeMetrics`; the composition root supplies it so the Hub needs no metrics registry. */
+  metricsText?: () => Promise<string>;
 }
 
 const NO_HISTORY = { historySize: 0, historyTtlSeconds: 300 };
@@ -86,6 +89,7 @@ export class NodeHub implements Hub {
   private readonly holder: NodeHolder;
   /** Publications from several nodes reach this node's subscribers in offset order. */
   private readonly order: PublicationOrder;
+  private readonly metricsText: () => Promise<string>;
 
   constructor(options: NodeHubOptions) {
     this.nodeId = options.nodeId;
@@ -98,6 +102,7 @@ export class NodeHub implements Hub {
     this.recovery = new RecoveryMerge(this.timeoutMs);
     this.maxSubscriptions = options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     this.holder = options.holder ?? thisProcess();
+    this.metricsText = options.metricsText ?? (() => Promise.resolve(''));
     this.order = new PublicationOrder((topic, publication, epoch) => this.deliverPublicationLocally(topic, publication, epoch), {
       hasSubscribers: (topic) => this.registry.subscribersOf(topic) !== undefined,
       ...(options.orderIdleMs === undefined ? {} : { idleMs: options.orderIdleMs }),
@@ -305,6 +310,19 @@ export class NodeHub implements Hub {
     return { connections, users };
   }
 
+  /** Every live node's own Prometheus text, gathered like presence: a node gone from the backplane is left out. */
+  async nodeMetrics(): Promise<NodeMetrics[]> {
+    this.requireBackplane();
+    const nodes = await this.backplane.liveNodes();
+    const parts = await Promise.all(
+      nodes.map(async (nodeId) => {
+        const metrics = nodeId === this.nodeId ? await this.metricsText() : ((await this.askUnlessGone(nodeId, { op: 'metrics' })) as string | undefined);
+        return metrics === undefined ? undefined : { nodeId, metrics };
+      }),
+    );
+    return parts.filter((part): part is NodeMetrics => part !== undefined);
+  }
+
   async history(topic: string, query: HistoryQuery): Promise<HistoryResult> {
     this.requireBackplane();
     return this.backplane.history.read(topic, query);
@@ -341,6 +359,8 @@ export class NodeHub implements Hub {
         return listLocal(this.registry, request.filter, request.afterSeq, request.pageSize);
       case 'presence':
         return this.presenceLocal(request.topic);
+      case 'metrics':
+        return this.metricsText();
     }
   }
 

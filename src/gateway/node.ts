@@ -88,6 +88,7 @@ export class SwitchboardNode {
       log,
       maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
       listen: formatHostPort(settings.listen),
+      metricsText: () => metrics.registry.metrics(),
       ...(backplane === undefined ? {} : { backplane }),
     }).catch(async (err: unknown) => {
       await pools.close();

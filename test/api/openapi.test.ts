@@ -216,6 +216,7 @@ describe('the management API document', () => {
       'GET /{stage}/@connections/{connectionId}',
       'DELETE /{stage}/@connections/{connectionId}',
       'GET /metrics',
+      `GET ${V1}/nodes/metrics`,
       'GET /healthz',
       'GET /readyz',
       'GET /openapi.json',
@@ -263,7 +264,7 @@ describe('the management API document', () => {
       expect((await call(method, url, body)).status, `${method} ${path} without a key`).toBe(401);
       checked++;
     }
-    expect(checked).toBe(13);
+    expect(checked).toBe(14);
   });
 
   it('public operations answer without a key; @connections takes SigV4, not the API key', async () => {
@@ -335,6 +336,8 @@ describe('the management API document', () => {
     expectShape(document, document.paths[`${V1}/connections`]!.get!.responses['200']!.content?.['application/json']?.schema.$ref, list.json, 'list');
     const history = await call('GET', concrete(`${V1}/topics/{topic}/history`), undefined, ADMIN);
     expectShape(document, document.paths[`${V1}/topics/{topic}/history`]!.get!.responses['200']!.content?.['application/json']?.schema.$ref, history.json, 'history');
+    const nodeMetrics = await call('GET', `${V1}/nodes/metrics`, undefined, ADMIN);
+    expectShape(document, document.paths[`${V1}/nodes/metrics`]!.get!.responses['200']!.content?.['application/json']?.schema.$ref, nodeMetrics.json, 'node metrics');
   });
 
   it('left the answers as they were: messages naming the field, scope before body, no field dropped, no CSP on the API', async () => {

@@ -83,6 +83,9 @@ export function topicSettings(pattern: string, overrides: Partial<TopicSettings>
 
 const log = createLogger('silent');
 
+/** What each test node answers as its Prometheus text: its id, so a test can tell whose it got. */
+export const metricsTextOf = (nodeId: string) => (): Promise<string> => Promise.resolve(`# node ${nodeId}\nswitchboard_connections ${nodeId.length}\n`);
+
 /** The envelope framer of the realtime protocol, as the composition root injects it. */
 export function framer() {
   return createRealtime({ jwt: undefined, clock: systemClock, log }).framer;
@@ -96,7 +99,7 @@ export function memoryEnvironment(): HubEnvironment {
     async createCluster(topics, limits = {}) {
       const nodeId = `mem${++counter}`;
       const registry = new ConnectionRegistry();
-      const hub = new NodeHub({ nodeId, registry, backplane: new MemoryBackplane(new MemoryBus(systemClock)), topics, framer: framer(), log, ...limits });
+      const hub = new NodeHub({ nodeId, registry, backplane: new MemoryBackplane(new MemoryBus(systemClock)), topics, framer: framer(), log, metricsText: metricsTextOf(nodeId), ...limits });
       await hub.start();
       return { nodes: [{ nodeId, hub, registry }], close: () => hub.close() };
     },
@@ -140,7 +143,7 @@ export function clusterEnvironment(options: {
         for (const suffix of ['a', 'b']) {
           const nodeId = `${namespace}${suffix}`;
           const registry = new ConnectionRegistry();
-          const hub = new NodeHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000, ...limits });
+          const hub = new NodeHub({ nodeId, registry, backplane: options.create(namespace), topics, framer: framer(), log, requestTimeoutMs: 3000, metricsText: metricsTextOf(nodeId), ...limits });
           await hub.start();
           nodes.push({ nodeId, hub, registry });
         }
@@ -586,6 +589,18 @@ export function describeHubContract(name: string, env: HubEnvironment): void {
           expect(bob.transport.envelopes().filter((e) => e.data.connectionId === bob.id)).toEqual([]);
         }
         expect(raw.transport.frames).toEqual([]);
+      });
+    });
+
+    describe('nodeMetrics', () => {
+      it("answers every live node's own Prometheus text, this node's included, and leaves out a node that left", async () => {
+        const { hub, nodes, cluster } = await start();
+        const answered = await hub.nodeMetrics();
+        const expected = await Promise.all(nodes.map(async (node) => ({ nodeId: node.nodeId, metrics: await metricsTextOf(node.nodeId)() })));
+        expect([...answered].sort((a, b) => a.nodeId.localeCompare(b.nodeId))).toEqual(expected.sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
+        if (nodes.length < 2) return;
+        await cluster.nodes[1]!.hub.close();
+        expect((await hub.nodeMetrics()).map((entry) => entry.nodeId)).toEqual([nodes[0]!.nodeId]);
       });
     });
 

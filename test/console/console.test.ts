@@ -262,7 +262,7 @@ describe('the web console in chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'topic.png'), fullPage: true });
   });
 
-  it.skipIf(!hasChromium)('charts connections, message rates and backend latency from /metrics', async () => {
+  it.skipIf(!hasChromium)("charts connections, message rates and backend latency from every node's /metrics", async () => {
     await page.getByTestId('nav-charts').click();
     const legend = (chart: string, index: number): Promise<string | null> => page.locator(`[data-testid="chart-${chart}"] .legend-value`).nth(index).textContent();
     await eventually(() => legend('connections', 0), (v) => v === '1', 10_000);
@@ -280,6 +280,8 @@ describe('the web console in chromium', () => {
     expect(Number.parseFloat(latency!)).toBeGreaterThanOrEqual(15);
     const inRate = await eventually(() => page.locator('[data-testid="chart-messages"] path.series-a').getAttribute('d'), (d) => (d ?? '').includes('L'), 10_000);
     expect(inRate).toBeTruthy();
+    // Every node's metrics, through the cluster route: on the memory backplane, the one node.
+    expect(await page.getByTestId('charts-status').textContent()).toMatch(/^all 1 node · /);
     await page.screenshot({ path: join(ARTIFACTS, 'charts.png'), fullPage: true });
   });
 
@@ -340,7 +342,7 @@ describe('the web console in chromium', () => {
     const foreign = requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
     expect(foreign).toEqual([]);
     expect(requests.some((url) => url.includes('/apigateways/websocket/v1/connections'))).toBe(true);
-    expect(requests.some((url) => url.endsWith('/metrics'))).toBe(true);
+    expect(requests.some((url) => url.endsWith('/apigateways/websocket/v1/nodes/metrics'))).toBe(true);
     expect(pageErrors).toEqual([]);
   });
 });
