@@ -93,9 +93,24 @@ function plan() {
   }
   for (const stacks of wanted.values()) {
     for (const stack of [...stacks]) if (STACKS[stack + COMPARED] !== undefined) stacks.add(stack + COMPARED);
+    if (!uwsLoadsHere()) stacks.delete('uws');
   }
   return wanted;
 }
+
+/**
+ * uWebSockets.js ships a binary per Node ABI; on a Node it has none for (24 and later, with
+ * this package) it falls back to a slow stand-in that is not the peer we mean to measure, so
+ * the stack is left out and said so once.
+ */
+function uwsLoadsHere() {
+  if (uwsAvailable !== undefined) return uwsAvailable;
+  const binary = path.join(here, '..', 'node_modules', '@trufflesuite', 'uws-js-unofficial', 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  uwsAvailable = fs.existsSync(binary);
+  if (!uwsAvailable) console.log(`uWebSockets.js has no binary for this Node (${process.version}, ABI ${process.versions.modules}): its stack is left out`);
+  return uwsAvailable;
+}
+let uwsAvailable;
 
 // ---- children ----
 
