@@ -1,6 +1,7 @@
 /** The topic permission rules as the protocol applies them to one connection's requests. */
 import type { EnvelopeReplies } from './replies.js';
-import type { TopicAction, TopicIdentity, TopicPermissions } from './permissions.js';
+import type { TopicAction, TopicPermissions } from './permissions.js';
+import type { TopicIdentity } from './topic-identity.js';
 import type { RealtimeSession } from './session.js';
 import type { TokenLifetimes } from './token-lifetime.js';
 
