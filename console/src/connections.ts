@@ -34,18 +34,138 @@ export function connectionHref(id: string): string {
  * updated in place, so a refresh keeps focus and selection where the operator left them.
  */
 export function connectionsView(ctx: ConsoleContext, query: URLSearchParams): View {
+  const filter = filterOf(query);
+  const requestedSize = Number(query.get('pageSize'));
+  let pageSize = PAGE_SIZES.includes(requestedSize) ? requestedSize : DEFAULT_PAGE_SIZE;
+  const pages = new PageTokens();
+  const filters = filterForm(filter, pageSize, () => clearFilters());
+  const toolbar = refreshToolbar();
+  const region = h('div', { class: 'outcome' });
+  const rows = new ConnectionRows();
+  const pager = pagerControls();
+  const element = h(
+    'section',
+    { class: 'view', 'aria-labelledby': 'connections-title' },
+    h('h1', { id: 'connections-title', tabindex: -1 }, 'Connections'),
+    filters.form,
+    toolbar.element,
+    region,
+    h('div', { class: 'table-wrap' }, rows.table),
+    rows.empty,
+    pager.element,
+  );
+
+  const load = async (signal: AbortSignal): Promise<void> => {
+    try {
+      const page = await ctx.api.listConnections(filter, pageSize, pages.current, signal);
+      if (signal.aborted) return;
+      pages.nextToken = page.nextPageToken;
+      const now = Date.now();
+      rows.render(page.connections, now);
+      clearOutcome(region);
+      const more = pages.nextToken !== '' ? '; more on the next pages' : '';
+      setText(toolbar.status, `${plural(page.connections.length, 'connection')} on page ${pages.index + 1}${more} · updated ${formatClock(now)}`);
+    } catch (error) {
+      if (isAbort(error)) return;
+      showOutcome(region, { error });
+      setText(toolbar.status, `Update failed at ${formatClock(Date.now())}`);
+    }
+    pager.show(pages);
+  };
+  const poller = new Poller(load, REFRESH_MS);
+
+  const restart = (): void => {
+    pages.reset();
+    writeQuery(filter, pageSize);
+    poller.trigger();
+  };
+  const clearFilters = (): void => {
+    for (const input of filters.inputs.values()) input.value = '';
+    for (const [name] of FILTERS) delete filter[name];
+    restart();
+  };
+  filters.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    for (const [name] of FILTERS) {
+      const value = filters.inputs.get(name)?.value.trim() ?? '';
+      if (value) filter[name] = value;
+      else delete filter[name];
+    }
+    pageSize = Number(filters.sizeSelect.value);
+    restart();
+  });
+  toolbar.autoRefresh.addEventListener('change', () => poller.setPaused(!toolbar.autoRefresh.checked));
+  toolbar.refreshButton.addEventListener('click', () => poller.trigger());
+  pager.previous.addEventListener('click', () => {
+    if (pages.back()) poller.trigger();
+  });
+  pager.next.addEventListener('click', () => {
+    if (pages.forward()) poller.trigger();
+  });
+
+  poller.trigger();
+  return { title: 'Connections', element, dispose: () => poller.stop() };
+}
+
+function filterOf(query: URLSearchParams): ConnectionFilter {
   const filter: ConnectionFilter = {};
   for (const [name] of FILTERS) {
     const value = query.get(name);
     if (value) filter[name] = value;
   }
-  const requestedSize = Number(query.get('pageSize'));
-  let pageSize = PAGE_SIZES.includes(requestedSize) ? requestedSize : DEFAULT_PAGE_SIZE;
-  /** Token of each page visited so far; '' is the first page. */
-  let tokens: string[] = [''];
-  let pageIndex = 0;
-  let nextToken = '';
+  return filter;
+}
 
+/** The filter's place in the link, for reloads and sharing. */
+function writeQuery(filter: ConnectionFilter, pageSize: number): void {
+  const params = new URLSearchParams();
+  for (const [name] of FILTERS) if (filter[name]) params.set(name, filter[name]);
+  if (pageSize !== DEFAULT_PAGE_SIZE) params.set('pageSize', String(pageSize));
+  const suffix = params.toString();
+  // replaceState: the filter is in the link for reloads and sharing, without a hashchange re-render.
+  history.replaceState(null, '', `#/connections${suffix ? `?${suffix}` : ''}`);
+}
+
+/** Which page is shown: the API's opaque token of each page visited so far ('' is the first page). */
+class PageTokens {
+  private tokens: string[] = [''];
+  index = 0;
+  nextToken = '';
+
+  get current(): string {
+    return this.tokens[this.index] ?? '';
+  }
+
+  reset(): void {
+    this.tokens = [''];
+    this.index = 0;
+    this.nextToken = '';
+  }
+
+  /** To the previous page; false on the first. */
+  back(): boolean {
+    if (this.index === 0) return false;
+    this.index -= 1;
+    this.tokens = this.tokens.slice(0, this.index + 1);
+    return true;
+  }
+
+  /** To the next page; false when there is none. */
+  forward(): boolean {
+    if (this.nextToken === '') return false;
+    this.tokens = [...this.tokens.slice(0, this.index + 1), this.nextToken];
+    this.index += 1;
+    return true;
+  }
+}
+
+interface FilterForm {
+  form: HTMLFormElement;
+  inputs: Map<string, HTMLInputElement>;
+  sizeSelect: HTMLSelectElement;
+}
+
+function filterForm(filter: ConnectionFilter, pageSize: number, onClear: () => void): FilterForm {
   const inputs = new Map<string, HTMLInputElement>();
   const filterFields = FILTERS.map(([name, label]) => {
     const id = `filter-${name}`;
@@ -54,138 +174,70 @@ export function connectionsView(ctx: ConsoleContext, query: URLSearchParams): Vi
     return h('div', { class: 'field' }, h('label', { for: id }, label), input);
   });
   const sizeSelect = h('select', { id: 'filter-pageSize', 'data-testid': 'filter-pageSize' }, ...PAGE_SIZES.map((n) => h('option', { value: n, selected: n === pageSize }, String(n))));
-  const filterForm = h(
+  const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filter connections' },
     ...filterFields,
     h('div', { class: 'field' }, h('label', { for: 'filter-pageSize' }, 'Per page'), sizeSelect),
-    h('div', { class: 'button-row' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'filter-apply' }, 'Apply'), h('button', { type: 'button', class: 'secondary', onclick: () => clearFilters() }, 'Clear')),
+    h('div', { class: 'button-row' }, h('button', { type: 'submit', class: 'primary', 'data-testid': 'filter-apply' }, 'Apply'), h('button', { type: 'button', class: 'secondary', onclick: () => onClear() }, 'Clear')),
   );
+  return { form, inputs, sizeSelect };
+}
 
+function refreshToolbar(): { element: HTMLDivElement; autoRefresh: HTMLInputElement; refreshButton: HTMLButtonElement; status: HTMLParagraphElement } {
   const autoRefresh = h('input', { type: 'checkbox', id: 'auto-refresh', checked: true, 'data-testid': 'auto-refresh' });
   const refreshButton = h('button', { type: 'button', class: 'secondary', 'data-testid': 'refresh' }, 'Refresh now');
   const status = h('p', { class: 'status', 'data-testid': 'connections-status' }, 'Loading…');
-  const region = h('div', { class: 'outcome' });
-  const tbody = h('tbody', { 'data-testid': 'connections-body' });
-  const table = h(
+  const element = h('div', { class: 'toolbar' }, h('span', { class: 'checkbox' }, autoRefresh, h('label', { for: 'auto-refresh' }, 'Auto-refresh')), refreshButton, status);
+  return { element, autoRefresh, refreshButton, status };
+}
+
+function pagerControls(): { element: HTMLElement; previous: HTMLButtonElement; next: HTMLButtonElement; show(pages: PageTokens): void } {
+  const previous = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'page-previous' }, '← Previous');
+  const next = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'page-next' }, 'Next →');
+  const pageLabel = h('span', { class: 'page-label', 'aria-live': 'polite' }, 'Page 1');
+  const element = h('nav', { class: 'pager', 'aria-label': 'Pages of connections' }, previous, pageLabel, next);
+  const show = (pages: PageTokens): void => {
+    previous.disabled = pages.index === 0;
+    next.disabled = pages.nextToken === '';
+    setText(pageLabel, `Page ${pages.index + 1}`);
+  };
+  return { element, previous, next, show };
+}
+
+/** The table and its rows, keyed by connection id and updated in place. */
+class ConnectionRows {
+  private readonly rows = new Map<string, Row>();
+  private readonly tbody = h('tbody', { 'data-testid': 'connections-body' });
+  readonly table = h(
     'table',
     { class: 'connections', 'data-testid': 'connections-table' },
     h('caption', { class: 'visually-hidden' }, 'Live connections, one page'),
     h('thead', {}, h('tr', {}, ...COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
-    tbody,
+    this.tbody,
   );
-  const empty = h('p', { class: 'empty', hidden: true, 'data-testid': 'connections-empty' }, 'No connections match.');
-  const previous = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'page-previous' }, '← Previous');
-  const next = h('button', { type: 'button', class: 'secondary', disabled: true, 'data-testid': 'page-next' }, 'Next →');
-  const pageLabel = h('span', { class: 'page-label', 'aria-live': 'polite' }, 'Page 1');
+  readonly empty = h('p', { class: 'empty', hidden: true, 'data-testid': 'connections-empty' }, 'No connections match.');
 
-  const element = h(
-    'section',
-    { class: 'view', 'aria-labelledby': 'connections-title' },
-    h('h1', { id: 'connections-title', tabindex: -1 }, 'Connections'),
-    filterForm,
-    h('div', { class: 'toolbar' }, h('span', { class: 'checkbox' }, autoRefresh, h('label', { for: 'auto-refresh' }, 'Auto-refresh')), refreshButton, status),
-    region,
-    h('div', { class: 'table-wrap' }, table),
-    empty,
-    h('nav', { class: 'pager', 'aria-label': 'Pages of connections' }, previous, pageLabel, next),
-  );
-
-  const rows = new Map<string, Row>();
-
-  const render = (connections: Connection[], now: number): void => {
+  render(connections: Connection[], now: number): void {
     const seen = new Set<string>();
     connections.forEach((connection, index) => {
       seen.add(connection.id);
-      let row = rows.get(connection.id);
+      let row = this.rows.get(connection.id);
       if (row === undefined) {
         row = newRow(connection.id);
-        rows.set(connection.id, row);
+        this.rows.set(connection.id, row);
       }
       updateRow(row, connection, now);
-      if (tbody.children[index] !== row.tr) tbody.insertBefore(row.tr, tbody.children[index] ?? null);
+      if (this.tbody.children[index] !== row.tr) this.tbody.insertBefore(row.tr, this.tbody.children[index] ?? null);
     });
-    for (const [id, row] of rows) {
+    for (const [id, row] of this.rows) {
       if (!seen.has(id)) {
         row.tr.remove();
-        rows.delete(id);
+        this.rows.delete(id);
       }
     }
-    empty.hidden = connections.length > 0;
-  };
-
-  const load = async (signal: AbortSignal): Promise<void> => {
-    try {
-      const page = await ctx.api.listConnections(filter, pageSize, tokens[pageIndex] ?? '', signal);
-      if (signal.aborted) return;
-      nextToken = page.nextPageToken;
-      const now = Date.now();
-      render(page.connections, now);
-      clearOutcome(region);
-      const more = nextToken !== '' ? '; more on the next pages' : '';
-      setText(status, `${plural(page.connections.length, 'connection')} on page ${pageIndex + 1}${more} · updated ${formatClock(now)}`);
-    } catch (error) {
-      if (isAbort(error)) return;
-      showOutcome(region, { error });
-      setText(status, `Update failed at ${formatClock(Date.now())}`);
-    }
-    previous.disabled = pageIndex === 0;
-    next.disabled = nextToken === '';
-    setText(pageLabel, `Page ${pageIndex + 1}`);
-  };
-
-  const poller = new Poller(load, REFRESH_MS);
-
-  const restart = (): void => {
-    tokens = [''];
-    pageIndex = 0;
-    nextToken = '';
-    writeQuery();
-    poller.trigger();
-  };
-
-  const writeQuery = (): void => {
-    const params = new URLSearchParams();
-    for (const [name] of FILTERS) if (filter[name]) params.set(name, filter[name]);
-    if (pageSize !== DEFAULT_PAGE_SIZE) params.set('pageSize', String(pageSize));
-    const suffix = params.toString();
-    // replaceState: the filter is in the link for reloads and sharing, without a hashchange re-render.
-    history.replaceState(null, '', `#/connections${suffix ? `?${suffix}` : ''}`);
-  };
-
-  const clearFilters = (): void => {
-    for (const input of inputs.values()) input.value = '';
-    for (const [name] of FILTERS) delete filter[name];
-    restart();
-  };
-
-  filterForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    for (const [name] of FILTERS) {
-      const value = inputs.get(name)?.value.trim() ?? '';
-      if (value) filter[name] = value;
-      else delete filter[name];
-    }
-    pageSize = Number(sizeSelect.value);
-    restart();
-  });
-  autoRefresh.addEventListener('change', () => poller.setPaused(!autoRefresh.checked));
-  refreshButton.addEventListener('click', () => poller.trigger());
-  previous.addEventListener('click', () => {
-    if (pageIndex === 0) return;
-    pageIndex -= 1;
-    tokens = tokens.slice(0, pageIndex + 1);
-    poller.trigger();
-  });
-  next.addEventListener('click', () => {
-    if (nextToken === '') return;
-    tokens = [...tokens.slice(0, pageIndex + 1), nextToken];
-    pageIndex += 1;
-    poller.trigger();
-  });
-
-  poller.trigger();
-  return { title: 'Connections', element, dispose: () => poller.stop() };
+    this.empty.hidden = connections.length > 0;
+  }
 }
 
 function newRow(id: string): Row {

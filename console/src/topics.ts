@@ -88,17 +88,8 @@ async function countSubscribers(api: ManagementApi, topic: string, signal: Abort
 
 /** One topic: subscribers, presence and the latest publications, refreshed; and publish. */
 export function topicDetailView(ctx: ConsoleContext, topic: string): View {
-  const subscribers = h('p', { class: 'big-number', 'data-testid': 'topic-subscribers' }, '…');
-  const subscriberList = h('ul', { class: 'id-list' });
-  const subscribersRegion = h('div', { class: 'outcome' });
-  const presence = h('div', { 'data-testid': 'topic-presence' }, 'Loading…');
-  const presenceRegion = h('div', { class: 'outcome' });
-  const historyBody = h('tbody', { 'data-testid': 'topic-history' });
-  const historyEmpty = h('p', { class: 'empty', hidden: true }, 'No publication in history.');
-  const historyStatus = h('p', { class: 'status' });
-  const historyRegion = h('div', { class: 'outcome' });
   const status = h('p', { class: 'status' }, 'Loading…');
-
+  const cards = [subscribersCard(ctx.api, topic), presenceCard(ctx.api, topic), historyCard(ctx.api, topic)];
   const element = h(
     'section',
     { class: 'view', 'aria-labelledby': 'topic-title' },
@@ -106,43 +97,59 @@ export function topicDetailView(ctx: ConsoleContext, topic: string): View {
     h('h1', { id: 'topic-title', tabindex: -1 }, 'Topic ', h('span', { class: 'mono' }, topic)),
     status,
     h('div', { class: 'cards' },
-      h('section', { class: 'card', 'aria-labelledby': 'subs-title' },
-        h('h2', { id: 'subs-title' }, 'Subscribers'),
-        subscribers,
-        subscriberList,
-        h('p', {}, h('a', { href: `#/connections?topic=${encodeURIComponent(topic)}` }, 'Show them in the connections table')),
-        subscribersRegion,
-      ),
-      h('section', { class: 'card', 'aria-labelledby': 'presence-title' }, h('h2', { id: 'presence-title' }, 'Presence'), presence, presenceRegion),
-      h('section', { class: 'card wide', 'aria-labelledby': 'history-title' },
-        h('h2', { id: 'history-title' }, 'Recent history'),
-        historyStatus,
-        h('div', { class: 'table-wrap' }, h('table', { class: 'history' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, 'Offset'), h('th', { scope: 'col' }, 'Published'), h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Data'))), historyBody)),
-        historyEmpty,
-        historyRegion,
-      ),
+      ...cards.map((card) => card.element),
       h('section', { class: 'card', 'aria-labelledby': 'topic-publish-title' }, h('h2', { id: 'topic-publish-title' }, 'Publish'), publishForm(ctx, { topic })),
     ),
   );
+  const poller = new Poller(async (signal) => {
+    await Promise.all(cards.map((card) => card.load(signal)));
+    if (!signal.aborted) setText(status, `Updated ${formatClock(Date.now())}`);
+  }, REFRESH_MS * 1.5);
+  poller.trigger();
+  return { title: `Topic ${topic}`, element, dispose: () => poller.stop() };
+}
 
-  const loadSubscribers = async (signal: AbortSignal): Promise<void> => {
+/** A card of the topic page that refreshes itself; its failures show in its own outcome region. */
+interface TopicCard {
+  element: HTMLElement;
+  load(signal: AbortSignal): Promise<void>;
+}
+
+function subscribersCard(api: ManagementApi, topic: string): TopicCard {
+  const subscribers = h('p', { class: 'big-number', 'data-testid': 'topic-subscribers' }, '…');
+  const subscriberList = h('ul', { class: 'id-list' });
+  const region = h('div', { class: 'outcome' });
+  const element = h('section', { class: 'card', 'aria-labelledby': 'subs-title' },
+    h('h2', { id: 'subs-title' }, 'Subscribers'),
+    subscribers,
+    subscriberList,
+    h('p', {}, h('a', { href: `#/connections?topic=${encodeURIComponent(topic)}` }, 'Show them in the connections table')),
+    region,
+  );
+  const load = async (signal: AbortSignal): Promise<void> => {
     try {
-      const result = await countSubscribers(ctx.api, topic, signal);
+      const result = await countSubscribers(api, topic, signal);
       setText(subscribers, `${result.count}${result.capped ? ' or more' : ''}`);
       const signature = result.first.join(',');
       if (subscriberList.dataset.signature !== signature) {
         subscriberList.dataset.signature = signature;
         subscriberList.replaceChildren(...result.first.map((id) => h('li', {}, h('a', { href: connectionHref(id), class: 'mono' }, id))));
       }
-      clearOutcome(subscribersRegion);
+      clearOutcome(region);
     } catch (error) {
-      if (!isAbort(error)) showOutcome(subscribersRegion, { error });
+      if (!isAbort(error)) showOutcome(region, { error });
     }
   };
+  return { element, load };
+}
 
-  const loadPresence = async (signal: AbortSignal): Promise<void> => {
+function presenceCard(api: ManagementApi, topic: string): TopicCard {
+  const presence = h('div', { 'data-testid': 'topic-presence' }, 'Loading…');
+  const region = h('div', { class: 'outcome' });
+  const element = h('section', { class: 'card', 'aria-labelledby': 'presence-title' }, h('h2', { id: 'presence-title' }, 'Presence'), presence, region);
+  const load = async (signal: AbortSignal): Promise<void> => {
     try {
-      const result = await ctx.api.presence(topic, signal);
+      const result = await api.presence(topic, signal);
       const signature = JSON.stringify(result);
       if (presence.dataset.signature !== signature) {
         presence.dataset.signature = signature;
@@ -153,21 +160,35 @@ export function topicDetailView(ctx: ConsoleContext, topic: string): View {
         }
         presence.replaceChildren(...parts);
       }
-      clearOutcome(presenceRegion);
+      clearOutcome(region);
     } catch (error) {
       if (isAbort(error)) return;
       delete presence.dataset.signature;
       presence.replaceChildren(h('p', {}, 'Presence is not available for this topic:'));
-      showOutcome(presenceRegion, { error });
+      showOutcome(region, { error });
     }
   };
+  return { element, load };
+}
 
-  const loadHistory = async (signal: AbortSignal): Promise<void> => {
+function historyCard(api: ManagementApi, topic: string): TopicCard {
+  const historyBody = h('tbody', { 'data-testid': 'topic-history' });
+  const historyEmpty = h('p', { class: 'empty', hidden: true }, 'No publication in history.');
+  const historyStatus = h('p', { class: 'status' });
+  const region = h('div', { class: 'outcome' });
+  const element = h('section', { class: 'card wide', 'aria-labelledby': 'history-title' },
+    h('h2', { id: 'history-title' }, 'Recent history'),
+    historyStatus,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'history' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, 'Offset'), h('th', { scope: 'col' }, 'Published'), h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Data'))), historyBody)),
+    historyEmpty,
+    region,
+  );
+  const load = async (signal: AbortSignal): Promise<void> => {
     try {
       // The newest offset first, then the last publications up to it (history reads oldest first).
-      const head = await ctx.api.history(topic, { limit: 1 }, signal);
+      const head = await api.history(topic, { limit: 1 }, signal);
       const since = Math.max(0, head.offset - HISTORY_SHOWN);
-      const recent = head.offset === 0 ? head : await ctx.api.history(topic, { sinceOffset: since, limit: HISTORY_SHOWN }, signal);
+      const recent = head.offset === 0 ? head : await api.history(topic, { sinceOffset: since, limit: HISTORY_SHOWN }, signal);
       const publications = [...recent.publications].reverse();
       const signature = `${recent.epoch}:${publications.map((p) => p.offset).join(',')}`;
       if (historyBody.dataset.signature !== signature) {
@@ -180,16 +201,10 @@ export function topicDetailView(ctx: ConsoleContext, topic: string): View {
       }
       historyEmpty.hidden = publications.length > 0;
       setText(historyStatus, `Latest offset ${recent.offset}, epoch ${recent.epoch || '—'}${recent.complete ? '' : ` (history no longer holds all of the last ${HISTORY_SHOWN})`}`);
-      clearOutcome(historyRegion);
+      clearOutcome(region);
     } catch (error) {
-      if (!isAbort(error)) showOutcome(historyRegion, { error });
+      if (!isAbort(error)) showOutcome(region, { error });
     }
   };
-
-  const poller = new Poller(async (signal) => {
-    await Promise.all([loadSubscribers(signal), loadPresence(signal), loadHistory(signal)]);
-    if (!signal.aborted) setText(status, `Updated ${formatClock(Date.now())}`);
-  }, REFRESH_MS * 1.5);
-  poller.trigger();
-  return { title: `Topic ${topic}`, element, dispose: () => poller.stop() };
+  return { element, load };
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
-import { childPath, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, readOrigins, type YamlMapping } from './settings.js';
+import { childPath, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, readOrigins, type YamlMapping } from './yaml-fields.js';
 import type {
   BackendIntegrationSpec,
   DummyIntegrationSpec,

@@ -4,7 +4,7 @@
  * names the field at fault so the client's `error` envelope can say what to fix.
  */
 import { InvalidArgument, LimitExceeded, type ErrorKind, type SwitchboardError } from '../errors/index.js';
-import { TopicForbidden } from './permissions.js';
+import { TopicForbidden } from './topic-identity.js';
 
 /** What a client sent, after validation; `data` is the type's business and is checked per type. */
 export interface ClientEnvelope {

@@ -1,0 +1,77 @@
+/**
+ * Who a realtime connection is: taken from the upgrade's query and proven by its token
+ * (when auth.jwt is set), and proven again by each `refresh`.
+ */
+import { Unauthenticated } from '../errors/index.js';
+import type { Logger } from '../observability/index.js';
+import { formatRfc3339 } from '../time/index.js';
+import { ERROR_CODES, parseRefreshData } from './envelope.js';
+import type { EnvelopeReplies } from './replies.js';
+import type { RealtimeIdentity, RealtimeSession } from './session.js';
+import type { TokenLifetimes } from './token-lifetime.js';
+import type { TokenVerifier } from './token-verifier.js';
+
+const QUERY_LIMIT = 256;
+
+export class RealtimeAuthentication {
+  private warnedUnverified = false;
+
+  constructor(
+    private readonly verifier: TokenVerifier | undefined,
+    private readonly tokens: TokenLifetimes,
+    private readonly replies: EnvelopeReplies,
+    private readonly log: Logger,
+  ) {}
+
+  async authenticate(query: URLSearchParams): Promise<RealtimeIdentity> {
+    const tenantId = requireParam(query, 'tenantId');
+    const userId = requireParam(query, 'userId');
+    if (tenantId.includes(':')) throw new Unauthenticated('query parameter "tenantId" must not contain ":"');
+    if (this.verifier === undefined) {
+      if (!this.warnedUnverified) {
+        this.warnedUnverified = true;
+        this.log.warn('realtime path used without auth.jwt: tenantId and userId are taken from the query unverified');
+      }
+      return { tenantId, userId };
+    }
+    const token = requireParam(query, 'token', 16_384);
+    const claims = await this.verifier.verify(token);
+    if (claims.tenantId !== tenantId) throw new Unauthenticated('token tenant does not match query parameter "tenantId"');
+    if (claims.userId !== userId) throw new Unauthenticated('token user does not match query parameter "userId"');
+    return { tenantId, userId, proof: claims.claims };
+  }
+
+  /** `refresh {token}`: a new token for the same tenant and user replaces the connection's, `refreshed {expiresAt}`. */
+  refresh(session: RealtimeSession, data: unknown, requestId: string | undefined): void {
+    const record = session.record;
+    const verifier = this.verifier;
+    if (verifier === undefined || !this.tokens.holds(record.id)) {
+      this.replies.error(session, ERROR_CODES.BAD_REQUEST, 'this connection was not opened with a token: nothing to refresh', requestId, 'type');
+      return;
+    }
+    let token: string;
+    try {
+      token = parseRefreshData(data).token;
+    } catch (err) {
+      this.replies.fail(session, err, requestId);
+      return;
+    }
+    verifier
+      .verify(token)
+      .then((verified) => {
+        if (verified.tenantId !== record.tenantId) throw new Unauthenticated('token is for another tenant than this connection', 'data.token');
+        if (verified.userId !== record.userId) throw new Unauthenticated('token is for another user than this connection', 'data.token');
+        const replaced = this.tokens.replace(record.id, verified.claims);
+        if (replaced === false) return;
+        this.replies.reply(session, 'refreshed', { expiresAt: replaced.expiresAt === undefined ? null : formatRfc3339(replaced.expiresAt) }, requestId);
+      })
+      .catch((err: unknown) => this.replies.fail(session, err, requestId));
+  }
+}
+
+function requireParam(query: URLSearchParams, name: string, maxLength = QUERY_LIMIT): string {
+  const value = query.get(name);
+  if (value === null || value === '') throw new Unauthenticated(`missing query parameter "${name}"`);
+  if (value.length > maxLength) throw new Unauthenticated(`query parameter "${name}" is longer than ${maxLength} characters`);
+  return value;
+}
