@@ -173,8 +173,70 @@ export function buildReport(input) {
     },
     errors,
   };
+  report.httpIntegrations = httpIntegrations(figures, evaluated);
   report.markdownTables = markdownTables(report);
   return report;
+}
+
+const HTTP_SCENARIOS = ['http-echo', 'http-connect'];
+const RELAY = 'relay-http';
+
+/**
+ * The HTTP integration scenarios in one place: every stack against the hand-written relay of
+ * the same round, its round trip, the CPU of the server, of its backend and of the load
+ * generator, and the added single-client latency against its target.
+ */
+function httpIntegrations(figures, targets) {
+  const added = targets.find((t) => t.metric === 'addedP50');
+  const rows = [];
+  for (const scenario of HTTP_SCENARIOS) {
+    const fig = figures[scenario];
+    if (fig === undefined) continue;
+    const relay = fig.stacks[RELAY];
+    for (const [stack, e] of Object.entries(fig.stacks)) {
+      const s = e.secondary;
+      const perRound = relay === undefined ? [] : e.rounds.map((v, i) => v / relay.rounds[i]).filter(Number.isFinite);
+      rows.push({
+        scenario,
+        stack,
+        label: e.label,
+        unit: fig.unit,
+        value: e.median,
+        ratioToRelay: relay === undefined ? NaN : e.median / relay.median,
+        ratioRange: perRound.length ? [Math.min(...perRound), Math.max(...perRound)] : undefined,
+        p50: s.p50?.median ?? NaN,
+        p99: s.p99?.median ?? NaN,
+        cpu: { server: e.cpu.server, backend: s.backendCpu?.median ?? NaN, loadGenerator: e.cpu.loadGenerator },
+        serverUsPerOperation: (s.serverUsPerMessage ?? s.serverUsPerConnection)?.median ?? NaN,
+        singleP50: s.singleP50?.median ?? NaN,
+        directP50: s.directP50?.median ?? NaN,
+        addedP50: s.addedP50?.median ?? NaN,
+        addedP50Target: added === undefined ? undefined : { op: added.op, ms: added.needed },
+      });
+    }
+  }
+  return rows;
+}
+
+function httpIntegrationLines(report) {
+  const rows = report.httpIntegrations ?? [];
+  if (rows.length === 0) return [];
+  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '—');
+  const cores = (v) => (Number.isFinite(v) ? v.toFixed(2) : '—');
+  const lines = [
+    '| Scenario | Stack | Median | × relay (per-round range) | p50 | p99 | CPU server / backend / load gen. | Server CPU per operation | Single client p50 / direct p50 / added |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const ratio =
+      r.stack === RELAY ? 'reference' : Number.isFinite(r.ratioToRelay) ? `${r.ratioToRelay.toFixed(2)}×${r.ratioRange ? ` (${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)})` : ''}` : '—';
+    const per = Number.isFinite(r.serverUsPerOperation) ? `${r.serverUsPerOperation.toFixed(1)} µs/${r.scenario === 'http-echo' ? 'message' : 'connection'}` : '—';
+    const target = r.addedP50Target === undefined || !r.stack.startsWith('switchboard') ? '' : ` (target ${r.addedP50Target.op} ${r.addedP50Target.ms} ms: ${compare(r.addedP50, r.addedP50Target.op, r.addedP50Target.ms) ? 'met' : 'missed'})`;
+    const single = Number.isFinite(r.singleP50) ? `${ms(r.singleP50)} / ${ms(r.directP50)} / ${ms(r.addedP50)}${target}` : '—';
+    const label = r.stack.startsWith('switchboard') ? `**${r.label}**` : r.label;
+    lines.push(`| ${r.scenario} | ${label} | ${formatValue(r.value, r.unit)} | ${ratio} | ${ms(r.p50)} | ${ms(r.p99)} | ${cores(r.cpu.server)} / ${cores(r.cpu.backend)} / ${cores(r.cpu.loadGenerator)} | ${per} | ${single} |`);
+  }
+  return lines;
 }
 
 function valuesOf(figures, scenario, stack, metric) {
@@ -279,6 +341,12 @@ function markdown(report) {
   const [targets, figures] = report.markdownTables.split('\n\n');
   lines.push(targets, '');
   lines.push('## Figures', '', figures, '');
+  const http = httpIntegrationLines(report);
+  if (http.length > 0) {
+    lines.push('## HTTP integrations against the hand-written relay', '');
+    lines.push('Ratios are to the relay of the same round; CPU is a share of one core; the server CPU per operation is steadier than the rate on a shared machine.', '');
+    lines.push(...http, '');
+  }
   lines.push('## Nothing lost?', '');
   lines.push(
     lc.ok
@@ -353,6 +421,19 @@ function svg(report) {
       const extra = e.secondary.p99 ? `, p99 ${e.secondary.p99.median.toFixed(2)} ms` : '';
       text(LABEL + BAR + 10, top + 14, `${formatValue(e.median, fig.unit)}${extra}${e.lost > 0 ? ` LOST ${e.lost}` : ''}`, 'class="value"');
       y += ROW;
+    }
+  }
+  const http = report.httpIntegrations ?? [];
+  if (http.length > 0) {
+    y += 30;
+    text(16, y, 'HTTP integrations against the hand-written relay (same round)', 'class="h2"');
+    for (const r of http) {
+      const parts = [`${r.scenario}, ${r.label}: ${formatValue(r.value, r.unit)}`];
+      if (Number.isFinite(r.ratioToRelay) && r.stack !== RELAY) parts.push(`${r.ratioToRelay.toFixed(2)}× relay`);
+      if (Number.isFinite(r.p50)) parts.push(`p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      parts.push(`CPU server ${r.cpu.server.toFixed(2)}, backend ${Number.isFinite(r.cpu.backend) ? r.cpu.backend.toFixed(2) : '—'}, load gen. ${r.cpu.loadGenerator.toFixed(2)}`);
+      if (Number.isFinite(r.addedP50)) parts.push(`added p50 ${r.addedP50.toFixed(2)} ms${r.addedP50Target && r.stack !== RELAY ? ` (target ${r.addedP50Target.op} ${r.addedP50Target.ms} ms)` : ''}`);
+      lines(16, parts.join('; '), 'class="small"', 150, 18);
     }
   }
   y += 30;

@@ -1,7 +1,8 @@
 // The hand-written relay a team would write instead of Switchboard: a `ws` server that, for
 // every client message, does one undici `Pool.request` to the backend and sends the answer's
 // body back; and, for every handshake, asks the backend first (POST /connect) and completes
-// the upgrade only on a 2xx, the way Switchboard's connect integration does.
+// the upgrade only on a 2xx, sending a non-empty answer as the client's first message: the
+// contract of Switchboard's connect integration (README, "connect").
 //   --backend-url URL   the backend (bench/servers/http-backend.js)
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -32,12 +33,15 @@ server.on('upgrade', (req, socket, head) => {
       headers: { 'x-connection-id': id, 'x-forwarded-for': req.socket.remoteAddress ?? '', 'user-agent': req.headers['user-agent'] ?? '' },
     })
     .then(async (response) => {
-      await response.body.dump();
+      const welcome = Buffer.from(await response.body.arrayBuffer());
       if (response.statusCode < 200 || response.statusCode >= 300 || socket.destroyed) {
         socket.destroy();
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => opened(ws, id));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        opened(ws, id);
+        if (welcome.length > 0) ws.send(welcome, { binary: false });
+      });
     })
     .catch(() => socket.destroy());
 });

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.js';
 
 /**
  * Hot-path counts are plain numbers bumped in place; Prometheus reads them when scraped.
@@ -19,7 +20,8 @@ export type AuthSurface = 'management' | 'grpc' | 'aws' | 'realtime';
 export class Metrics {
   readonly registry = new Registry();
   readonly traffic = new TrafficCounters();
-  readonly backendLatency: Histogram<'event' | 'outcome'>;
+  /** Observed on every backend call: counted plainly, read by Prometheus when scraped. */
+  readonly backendLatency: LatencyHistogram;
   readonly connectRejections: Counter<'reason'>;
   readonly closes: Counter<'code'>;
   /** Failed authentications (a wrong key, signature or token), by surface. */
@@ -39,13 +41,12 @@ export class Metrics {
     counterFrom('switchboard_bytes_out_total', 'Payload bytes written to clients', () => traffic.bytesOut);
     counterFrom('switchboard_connections_opened_total', 'Connections accepted', () => traffic.connectionsOpened);
     counterFrom('switchboard_connections_closed_total', 'Connections closed', () => traffic.connectionsClosed);
-    this.backendLatency = new Histogram({
-      name: 'switchboard_backend_seconds',
-      help: 'Backend integration call latency',
-      labelNames: ['event', 'outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.backendLatency = new LatencyHistogram(
+      'switchboard_backend_seconds',
+      'Backend integration call latency',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
-    });
+    );
     this.connectRejections = new Counter({ name: 'switchboard_connect_rejections_total', help: 'Upgrades refused', labelNames: ['reason'], registers });
     this.closes = new Counter({ name: 'switchboard_closes_total', help: 'Connections closed by close code', labelNames: ['code'], registers });
     this.authFailures = new Counter({

@@ -23,8 +23,19 @@ export interface BackendRequest {
 
 export interface BackendResponse {
   status: number;
-  headers: Record<string, string>;
+  /** Lower-case names, repeated ones joined with ", ". */
+  readonly headers: Record<string, string>;
+  /**
+   * The `content-type` header, when the backend read it apart from the others (an http
+   * backend does, and builds `headers` only when they are read): see contentTypeOf.
+   */
+  readonly contentType?: string | undefined;
   body: Buffer;
+}
+
+/** A backend answer's content type, without building its header object when it was read apart. */
+export function contentTypeOf(response: BackendResponse): string | undefined {
+  return 'contentType' in response ? response.contentType : response.headers['content-type'];
 }
 
 /** A backend that could not be asked: down (502), behind an open circuit breaker (503) or too slow (504). */
@@ -166,8 +177,10 @@ export class HttpBackend implements Backend {
   private readonly origin: string;
   /** The request target when the URL has no placeholders: read once, not per call. */
   private readonly fixedTarget: string | undefined;
-  /** The spec's own headers, names lower-cased once. */
+  /** The spec's own headers, names lower-cased once (the last of a name repeated in other cases). */
   private readonly specHeaders: [string, string][];
+  /** Their names; undefined when the spec sets none. */
+  private readonly specHeaderNames: ReadonlySet<string> | undefined;
   /** Query parameter names the integration URL sets itself (lower case); undefined when it sets none. */
   private readonly ownQueryNames: ReadonlySet<string> | undefined;
   private readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -188,7 +201,10 @@ export class HttpBackend implements Backend {
     }
     const query = spec.url.indexOf('?');
     this.ownQueryNames = query < 0 ? undefined : new Set(spec.url.slice(query + 1).split('#')[0]!.split('&').map(parameterName));
-    this.specHeaders = Object.entries(spec.headers).map(([name, value]) => [name.toLowerCase(), value]);
+    const specHeaders = new Map<string, string>();
+    for (const [name, value] of Object.entries(spec.headers)) specHeaders.set(name.toLowerCase(), value);
+    this.specHeaders = [...specHeaders];
+    this.specHeaderNames = specHeaders.size === 0 ? undefined : new Set(specHeaders.keys());
     this.method = spec.method as 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   }
 
@@ -213,12 +229,36 @@ export class HttpBackend implements Backend {
     return url.pathname + url.search;
   }
 
+  /**
+   * The call's headers as undici's flat `[name, value, …]` list, which it reads as it is: no
+   * merged copy of the caller's object. The spec's headers win over the caller's, the
+   * request's content type over both, each name sent once.
+   */
+  private headerList(request: BackendRequest): string[] {
+    const list: string[] = [];
+    const given = request.headers;
+    const contentType = request.contentType;
+    const overridden = this.specHeaderNames;
+    if (overridden === undefined && contentType === undefined) {
+      for (const name in given) list.push(name, given[name]!);
+      return list;
+    }
+    for (const name in given) {
+      if (overridden?.has(name) === true || (contentType !== undefined && name === 'content-type')) continue;
+      list.push(name, given[name]!);
+    }
+    const specHeaders = this.specHeaders;
+    for (let i = 0; i < specHeaders.length; i++) {
+      const [name, value] = specHeaders[i]!;
+      if (contentType === undefined || name !== 'content-type') list.push(name, value);
+    }
+    if (contentType !== undefined) list.push('content-type', contentType);
+    return list;
+  }
+
   private send(request: BackendRequest): Promise<BackendResponse> {
     const path = this.target(request);
-    const headers: Record<string, string> = { ...request.headers };
-    const specHeaders = this.specHeaders;
-    for (let i = 0; i < specHeaders.length; i++) headers[specHeaders[i]![0]] = specHeaders[i]![1];
-    if (request.contentType !== undefined) headers['content-type'] = request.contentType;
+    const headers = this.headerList(request);
     const method = this.method;
     const sendsBody = method !== 'GET' && request.body !== undefined;
     const origin = this.origin;
@@ -315,7 +355,8 @@ class BackendCall {
     if (status === 502 || status === 503 || status === 504) this.breaker?.failed();
     else this.breaker?.succeeded();
     const chunks = this.chunks;
-    this.resolve({ status, headers: headersOf(this.rawHeaders), body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size) });
+    const body = chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, this.size);
+    this.resolve(new HttpAnswer(status, this.rawHeaders, body));
   }
 
   onError(err: Error): void {
@@ -336,6 +377,41 @@ class BackendCall {
     if (this.timer !== undefined) clearTimeout(this.timer);
     return false;
   }
+}
+
+/**
+ * An http backend's answer. Callers read the content type and seldom anything else, so it is
+ * read from the raw headers alone and the header object is built when first asked for.
+ */
+class HttpAnswer implements BackendResponse {
+  readonly contentType: string | undefined;
+  private decoded: Record<string, string> | undefined;
+
+  constructor(
+    public status: number,
+    private readonly rawHeaders: Buffer[],
+    public body: Buffer,
+  ) {
+    this.contentType = contentTypeIn(rawHeaders);
+  }
+
+  get headers(): Record<string, string> {
+    return (this.decoded ??= headersOf(this.rawHeaders));
+  }
+}
+
+const CONTENT_TYPE_LENGTH = 'content-type'.length;
+
+/** The content-type of raw response headers (repeated ones joined with ", ", as headersOf does). */
+function contentTypeIn(raw: Buffer[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== CONTENT_TYPE_LENGTH || name.toString('latin1').toLowerCase() !== 'content-type') continue;
+    const value = raw[i + 1]!.toString('latin1');
+    found = found === undefined ? value : `${found}, ${value}`;
+  }
+  return found;
 }
 
 /** Response headers as one lower-case name each, repeated ones joined with ", ". */

@@ -37,6 +37,7 @@ interface SmokeReport {
   figures: Record<string, { stacks: Record<string, { median: number; lost: number; secondary: Record<string, { median: number }> }> }>;
   targets: { label: string; status: string }[];
   notMeasurable: { scenario: string }[];
+  httpIntegrations: { scenario: string; stack: string; ratioToRelay: number; cpu: { server: number; backend: number; loadGenerator: number }; addedP50Target?: { ms: number } }[];
 }
 
 function runSmoke(out: string): Promise<{ code: number; output: string }> {
@@ -79,12 +80,22 @@ describe('benchmark harness smoke run', () => {
         expect(report.notMeasurable).toEqual([]);
         expect(report.figures.cluster!.stacks['switchboard-cluster']!.secondary.p99, 'cluster latency').toBeDefined();
         expect(Number.isFinite(report.figures['http-echo']!.stacks['switchboard-http']!.secondary.addedP50?.median), 'added latency over the backend').toBe(true);
+        // The HTTP integrations side by side: each stack against the relay, with the CPU of all three processes.
+        const http = report.httpIntegrations.map((row) => `${row.scenario}/${row.stack}`).sort();
+        expect(http).toEqual(['http-connect/relay-http', 'http-connect/switchboard-http', 'http-echo/relay-http', 'http-echo/switchboard-http']);
+        for (const row of report.httpIntegrations) {
+          expect(Number.isFinite(row.ratioToRelay), `${row.scenario}/${row.stack} ratio`).toBe(true);
+          expect([row.cpu.server, row.cpu.backend, row.cpu.loadGenerator].every(Number.isFinite), `${row.scenario}/${row.stack} CPU`).toBe(true);
+          expect(row.addedP50Target?.ms).toBe(0.2);
+        }
         expect(report.machine.cores).toBeGreaterThan(0);
         expect(Object.keys(report.versions)).toEqual(expect.arrayContaining(['switchboard', 'ws', 'socket.io', '@trufflesuite/uws-js-unofficial']));
 
         const markdown = readFileSync(path.join(out, 'smoke.md'), 'utf8');
         expect(markdown).toContain(report.machine.cpu);
         expect(markdown).toContain('Switchboard, 2 nodes + Redis');
+        expect(markdown).toContain('## HTTP integrations against the hand-written relay');
+        expect(markdown).toMatch(/\| http-echo \| \*\*Switchboard, http integrations\*\* \|.*\(target < 0\.2 ms: (met|missed)\)/);
         const svg = readFileSync(path.join(out, 'smoke.svg'), 'utf8');
         expect(svg.startsWith('<svg')).toBe(true);
         expect(svg).toContain(report.machine.cpu);
