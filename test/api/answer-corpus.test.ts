@@ -7,13 +7,21 @@
  * Re-record (only for a deliberate change, listed in its commit):
  *   RECORD_ANSWER_CORPUS=1 npx vitest run test/api/answer-corpus.test.ts
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { recordCorpus, type CorpusEntry } from './answer-corpus/recorder.js';
 import { corpusRequests } from './answer-corpus/requests.js';
 
 const FIXTURE = new URL('./answer-corpus/answers.json', import.meta.url);
 const RECORD = process.env.RECORD_ANSWER_CORPUS === '1';
+const ACTUAL = new URL('../../test-results/answer-corpus.actual.json', import.meta.url).pathname;
+
+/** An answer in a line: a failing replay lists each changed request, not the whole corpus. */
+function brief(answer: CorpusEntry['answer'] | undefined): string {
+  if (answer === undefined) return 'nothing';
+  const body = answer.body.length > 300 ? `${answer.body.slice(0, 300)}… (${answer.body.length} characters)` : answer.body;
+  return `${answer.status} ${answer.contentType ?? '-'}${answer.awsErrorType ? ` ${answer.awsErrorType}` : ''} ${body}`;
+}
 
 describe('management API answer corpus', () => {
   let recorded: CorpusEntry[];
@@ -22,6 +30,9 @@ describe('management API answer corpus', () => {
   beforeAll(async () => {
     recorded = await recordCorpus();
     if (RECORD) writeFileSync(FIXTURE, `${JSON.stringify(recorded, null, 1)}\n`);
+    // What was answered this time, to diff against the fixture when the replay fails.
+    mkdirSync(ACTUAL.replace(/[^/]+$/, ''), { recursive: true });
+    writeFileSync(ACTUAL, `${JSON.stringify(recorded, null, 1)}\n`);
   }, 120_000);
 
   it('covers at least 500 requests, each named once', () => {
@@ -37,7 +48,8 @@ describe('management API answer corpus', () => {
   it('answers every request exactly as recorded', () => {
     const differences = recorded
       .map((entry, i) => ({ name: entry.name, got: entry.answer, want: (RECORD ? recorded : expected)[i]?.answer }))
-      .filter(({ got, want }) => JSON.stringify(got) !== JSON.stringify(want));
+      .filter(({ got, want }) => JSON.stringify(got) !== JSON.stringify(want))
+      .map(({ name, got, want }) => `${name}: was ${brief(want)}, now ${brief(got)}`);
     expect(differences).toEqual([]);
   });
 });
