@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
+import { INTEGER_RANGE, type IntegerRange } from './validation.js';
 import { CUSTOM_METHODS, ROUTES, SECURITY_SCHEMES, SHARED_SCHEMAS, TAGS, apiKey, awsConnectionsSchema, customMethodResponses, type CustomMethod, type CustomMethods, type RouteSchema } from './schemas.js';
 
 /**
@@ -60,6 +61,7 @@ export function registerOpenApi(app: FastifyInstance): void {
       tags: TAGS,
       components: { securitySchemes: SECURITY_SCHEMES },
     },
+    transform: ({ schema, url }) => ({ schema: withQueryIntegers(schema), url }),
     // Shared schemas appear under their own $id in components.schemas, not as def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     transformObject: (documentObject) => {
@@ -78,6 +80,31 @@ export function registerOpenApi(app: FastifyInstance): void {
   app.register(async (docs) => {
     docs.get('/openapi.json', { schema: ROUTES.openapi }, async () => docs.swagger());
   });
+}
+
+// ---- query integers ---------------------------------------------------------------------------
+
+interface QueryProperty {
+  [INTEGER_RANGE]?: IntegerRange;
+  default?: unknown;
+  description?: string;
+}
+
+/**
+ * A route validates a number in its query string as the digits it arrives as (schemas.ts); to
+ * a client it is an integer parameter in a range, which is what the document says.
+ */
+function withQueryIntegers(schema: FastifySchema): FastifySchema {
+  const query = schema.querystring as { properties?: Record<string, QueryProperty> } | undefined;
+  if (query?.properties === undefined) return schema;
+  const properties = Object.fromEntries(
+    Object.entries(query.properties).map(([name, property]) => {
+      const range = property[INTEGER_RANGE];
+      if (range === undefined) return [name, property];
+      return [name, { type: 'integer', minimum: range.minimum, ...(range.maximum < Number.MAX_SAFE_INTEGER ? { maximum: range.maximum } : {}), ...(property.default !== undefined ? { default: Number(property.default) } : {}), ...(property.description !== undefined ? { description: property.description } : {}) }];
+    }),
+  );
+  return { ...schema, querystring: { ...query, properties } };
 }
 
 // ---- custom methods ---------------------------------------------------------------------------

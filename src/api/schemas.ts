@@ -321,7 +321,7 @@ const topicName = Type.String({ ...TOPIC, description: 'A topic, 1-256 printable
 
 /** A query parameter holding a decimal integer in a range; empty means absent. */
 function integerParam(minimum: number, maximum: number, options: Record<string, unknown> = {}): TSchema {
-  return Type.Optional(Type.String({ pattern: '^\\d*$', [INTEGER_RANGE]: { minimum, maximum }, description: `A decimal integer, ${minimum} to ${maximum}.`, ...options }));
+  return Type.Optional(Type.String({ pattern: '^\\d*$', [INTEGER_RANGE]: { minimum, maximum }, ...options }));
 }
 
 /** What a custom-method route (`{name}:verb`) is documented as: one operation per verb. */
