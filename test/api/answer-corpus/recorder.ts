@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { amzDateOf, sha256Hex, sign } from '../../../src/api/sigv4.js';
+import { dummy, specYaml } from '../../gateway/fixtures.js';
 import { connectClient, startTestNode, type TestClient, type TestNode } from '../../support/harness.js';
 import { AWS_KEY, KEYS, corpusRequests, type CorpusRequest } from './requests.js';
 
@@ -23,15 +24,7 @@ export interface CorpusEntry {
   answer: RecordedAnswer;
 }
 
-const SPEC = `
-openapi: 3.0.0
-info: {title: answer corpus, version: '1.0.0'}
-x-switchboard: {gatewayId: corpus-gw}
-paths:
-  /ws:
-    x-yc-apigateway-websocket-message:
-      x-yc-apigateway-integration: {type: dummy, http_code: 200, content: ''}
-`;
+const SPEC = specYaml({ '/ws': { message: dummy('') } }, 'corpus-gw');
 
 const CONNECTIONS = ['c1', 'c2', 'c3', 'c4'] as const;
 
