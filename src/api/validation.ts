@@ -48,7 +48,7 @@ function inRange(n: number, range: IntegerRange): boolean {
 /** What `verbose` adds to an Ajv error: the value at fault and the schema holding the keyword. */
 interface VerboseError extends FastifySchemaValidationError {
   data?: unknown;
-  parentSchema?: { minLength?: number; [INTEGER_RANGE]?: IntegerRange };
+  parentSchema?: { minLength?: number; pattern?: string; [INTEGER_RANGE]?: IntegerRange };
 }
 
 /** The order the API has always checked fields in; the first failing one is answered. */
@@ -57,7 +57,8 @@ const FIELD_ORDER = ['topic', 'data', 'type', 'idempotencyKey', 'tenantId', 'sin
 const MESSAGES: Record<string, (error: VerboseError, field: string) => string> = {
   data: (error) => (error.keyword === 'format' ? 'data is not valid base64' : 'data must be a base64 string'),
   type: (error) => `type must be "TEXT" or "BINARY", got ${JSON.stringify(error.data)}`,
-  topic: () => 'topic must be 1-256 printable ASCII characters without spaces',
+  // A topic to subscribe or publish to; the list filter `topic` is any string, and falls through.
+  topic: (error, field) => (error.keyword === 'required' || error.parentSchema?.pattern !== undefined ? 'topic must be 1-256 printable ASCII characters without spaces' : anyValue(error, field)),
   idempotencyKey: () => 'idempotencyKey must be a string of 1-256 characters',
   tenantId: (error) => (error.parentSchema?.minLength === 1 ? 'tenantId must be a non-empty string' : 'tenantId must be a string'),
   view: (error) => `view must be "BASIC" or "FULL", got ${JSON.stringify(error.data)}`,
@@ -70,7 +71,10 @@ function messageOf(error: VerboseError, field: string): string {
     return error.keyword === INTEGER_RANGE ? `${field} must be between ${range.minimum} and ${range.maximum}` : `${field} must be an integer, got ${JSON.stringify(error.data)}`;
   }
   const message = MESSAGES[field];
-  if (message !== undefined) return message(error, field);
+  return message !== undefined ? message(error, field) : anyValue(error, field);
+}
+
+function anyValue(error: VerboseError, field: string): string {
   return `${field} must be a ${String(error.params.type ?? 'valid value')}, got ${JSON.stringify(error.data)}`;
 }
 
