@@ -78,28 +78,25 @@ const BY_KIND: Record<ErrorKind, [number, AwsErrorType]> = {
 
 /** Fastify plugin; register it outside the API-key scope. */
 export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnectionsOptions): Promise<void> {
-  const { hub } = options;
-  const verifier = new SigV4Verifier(options.awsAccessKeys, {
-    service: SERVICE,
-    maxClockSkewMs: options.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS,
-    ...(options.now ? { now: options.now } : {}),
-  });
-  const pending = new WeakMap<FastifyRequest, PendingVerification>();
-
   // The body is the message itself, whatever its content type (the SDK sends
   // application/octet-stream): no JSON or text parsing here, just the bytes.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     done(null, body);
   });
+  answerErrorsInAwsShape(app, options.log);
+  requireSignatures(app, options);
+  declareRoutes(app, options.hub);
+}
 
+function answerErrorsInAwsShape(app: FastifyInstance, log: Logger): void {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof AwsApiError) return sendError(reply, err.status, err.type, err.message);
     if (err instanceof SigV4Error) return sendError(reply, 403, 'ForbiddenException', err.message);
     if (isSwitchboardError(err)) {
       const [status, type] = BY_KIND[err.kind];
       if (err instanceof RateLimited) reply.header('retry-after', String(retryAfterSeconds(err.retryAfterMs)));
-      if (status >= 500) options.log.error({ err, url: req.url }, '@connections request failed');
+      if (status >= 500) log.error({ err, url: req.url }, '@connections request failed');
       return sendError(reply, status, type, err.message);
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -108,33 +105,22 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 400, 'BadRequestException', err.message);
     }
-    options.log.error({ err, url: req.url }, '@connections request failed');
+    log.error({ err, url: req.url }, '@connections request failed');
     return sendError(reply, 500, 'InternalServerErrorException', 'Internal server error');
   });
+}
 
-  app.addHook('onRequest', async (req, reply) => {
-    reply.header('x-amzn-RequestId', randomUUID());
-    if (!verifier.enabled) throw new AwsApiError(403, 'ForbiddenException', 'no AWS access keys configured: add management.awsAccessKeys to use @connections');
-    options.authFailures?.admit(req.socket.remoteAddress);
-    // Header checks first, so an unsigned request is refused before its body is read.
-    pending.set(req, signatureFailure(req, () => verifier.precheck(headersOf(req))));
+/**
+ * SigV4 on every request: the headers as it arrives, so an unsigned request is refused before
+ * its body is read; the signature over the body before the handler; then the key's rate limit.
+ */
+function requireSignatures(app: FastifyInstance, options: AwsConnectionsOptions): void {
+  const verifier = new SigV4Verifier(options.awsAccessKeys, {
+    service: SERVICE,
+    maxClockSkewMs: options.maxClockSkewMs ?? MAX_CLOCK_SKEW_MS,
+    ...(options.now ? { now: options.now } : {}),
   });
-
-  app.addHook('preHandler', async (req) => {
-    const started = pending.get(req);
-    if (started === undefined) throw new AwsApiError(403, 'ForbiddenException', 'request was not authenticated');
-    const url = req.raw.url ?? '/';
-    const q = url.indexOf('?');
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    signatureFailure(req, () =>
-      verifier.verify(
-        { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headersOf(req) },
-        body,
-        started,
-      ),
-    );
-    options.rateLimiter?.charge(started.auth.accessKeyId);
-  });
+  const pending = new WeakMap<FastifyRequest, PendingVerification>();
 
   /** A request that carries a signature which does not hold counts against its address; an unsigned one guesses nothing. */
   function signatureFailure<T>(req: FastifyRequest, check: () => T): T {
@@ -146,12 +132,33 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
     }
   }
 
-  const post = async (req: FastifyRequest<{ Params: { connectionId: string } }>, reply: FastifyReply) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    await hub.send(req.params.connectionId, framePayload(body, req.headers[MESSAGE_TYPE_HEADER]));
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-amzn-RequestId', randomUUID());
+    if (!verifier.enabled) throw new AwsApiError(403, 'ForbiddenException', 'no AWS access keys configured: add management.awsAccessKeys to use @connections');
+    options.authFailures?.admit(req.socket.remoteAddress);
+    pending.set(req, signatureFailure(req, () => verifier.precheck(headersOf(req))));
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const started = pending.get(req);
+    if (started === undefined) throw new AwsApiError(403, 'ForbiddenException', 'request was not authenticated');
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const signed = { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headersOf(req) };
+    signatureFailure(req, () => verifier.verify(signed, bodyOf(req), started));
+    options.rateLimiter?.charge(started.auth.accessKeyId);
+  });
+}
+
+type ConnectionRequest = FastifyRequest<{ Params: { connectionId: string } }>;
+
+/** PostToConnection, GetConnection and DeleteConnection, with and without a leading stage segment. */
+function declareRoutes(app: FastifyInstance, hub: Hub): void {
+  const post = async (req: ConnectionRequest, reply: FastifyReply) => {
+    await hub.send(req.params.connectionId, framePayload(bodyOf(req), req.headers[MESSAGE_TYPE_HEADER]));
     return reply.code(200).send();
   };
-  const get = async (req: FastifyRequest<{ Params: { connectionId: string } }>) => {
+  const get = async (req: ConnectionRequest) => {
     const view = await hub.get(req.params.connectionId);
     return {
       connectedAt: iso(view.connectedAt),
@@ -159,17 +166,20 @@ export async function awsConnectionsApi(app: FastifyInstance, options: AwsConnec
       lastActiveAt: iso(view.lastActiveAt),
     };
   };
-  const remove = async (req: FastifyRequest<{ Params: { connectionId: string } }>, reply: FastifyReply) => {
+  const remove = async (req: ConnectionRequest, reply: FastifyReply) => {
     await hub.disconnect(req.params.connectionId, 1000, '');
     return reply.code(204).send();
   };
-
   for (const prefix of ['', '/:stage']) {
     const path = `${prefix}/@connections/:connectionId`;
     app.post<{ Params: { connectionId: string } }>(path, { bodyLimit: MAX_SEND_BYTES }, post);
     app.get<{ Params: { connectionId: string } }>(path, get);
     app.delete<{ Params: { connectionId: string } }>(path, { bodyLimit: MAX_SEND_BYTES }, remove);
   }
+}
+
+function bodyOf(req: FastifyRequest): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
 /**

@@ -3,12 +3,14 @@ import type { FastifySchema } from 'fastify';
 import type { Scope } from '../config/index.js';
 import { MESSAGE_TYPE_HEADER } from './aws-connections.js';
 import { MAX_SEND_BYTES } from './payload.js';
+import { INTEGER_RANGE } from './validation.js';
 
 /**
- * The management API's contract as TypeBox schemas: every route declares one, and the OpenAPI
- * document at /openapi.json is generated from them (openapi.ts). They describe what the
- * handlers accept and answer; the handlers themselves still validate, in their order (key,
- * scope, verb, body) and with their messages, so a schema here never changes an answer.
+ * The management API's contract as TypeBox schemas: every route declares one, Fastify validates
+ * each request against it with Ajv (validation.ts turns its errors into our google.rpc.Status
+ * answers), and the OpenAPI document at /openapi.json is generated from the same schemas
+ * (openapi.ts). Query parameters are strings, as sent: numbers in them are decimal digits with
+ * an `x-integer-range`. Responses are described here but written with JSON.stringify.
  */
 
 // ---- shared shapes (components.schemas) ------------------------------------------------------
@@ -98,8 +100,10 @@ export const SendRequest = Type.Object(payloadFields, {
   examples: [{ data: 'aGVsbG8=', type: 'TEXT' }],
 });
 
+const TOPIC = { minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' };
+
 export const SubscribeRequest = Type.Object(
-  { topic: Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', description: 'Printable ASCII without spaces; `{tenantId}:…` for a connection with a tenant.' }) },
+  { topic: Type.String({ ...TOPIC, description: 'Printable ASCII without spaces; `{tenantId}:…` for a connection with a tenant.' }) },
   { $id: 'SubscribeRequest', additionalProperties: false, examples: [{ topic: 'acme:chat.room1' }] },
 );
 
@@ -139,7 +143,7 @@ export const UserSendRequest = Type.Object(
 
 export const UserDisconnectRequest = Type.Object(
   {
-    tenantId: Type.Optional(Type.String({ description: "Only this tenant's connections of the user; a tenant-bound key always means its own tenant." })),
+    tenantId: Type.Optional(Type.String({ minLength: 1, description: "Only this tenant's connections of the user; a tenant-bound key always means its own tenant." })),
   },
   { $id: 'UserDisconnectRequest', additionalProperties: false, examples: [{ tenantId: 'acme' }] },
 );
@@ -310,9 +314,15 @@ export const TAGS = [
   { name: TAG.operations, description: 'Probes, metrics and this document.' },
 ];
 
-const connectionId = Type.String({ maxLength: 50, description: 'A connection id, as the upgrade answered it in X-Yc-Apigateway-Websocket-Connection-Id.' });
-const view = Type.Optional(StringEnum(['BASIC', 'FULL'], { description: 'FULL adds tenantId, userId, subscriptions, isAlive and lastPing.', default: 'BASIC' }));
-const topicName = Type.String({ description: 'A topic, 1-256 printable ASCII characters without spaces (`{tenantId}:…` for a tenant).' });
+// No maxLength: an id no connection can have is simply not found.
+const connectionId = Type.String({ description: 'A connection id (at most 50 characters), as the upgrade answered it in X-Yc-Apigateway-Websocket-Connection-Id.' });
+const view = Type.Optional(StringEnum(['BASIC', 'FULL', ''], { description: 'FULL adds tenantId, userId, subscriptions, isAlive and lastPing; empty or absent means BASIC.', default: 'BASIC' }));
+const topicName = Type.String({ ...TOPIC, description: 'A topic, 1-256 printable ASCII characters without spaces (`{tenantId}:…` for a tenant).' });
+
+/** A query parameter holding a decimal integer in a range; empty means absent. */
+function integerParam(minimum: number, maximum: number, options: Record<string, unknown> = {}): TSchema {
+  return Type.Optional(Type.String({ pattern: '^\\d*$', [INTEGER_RANGE]: { minimum, maximum }, ...options }));
+}
 
 /** What a custom-method route (`{name}:verb`) is documented as: one operation per verb. */
 export interface CustomMethod {
@@ -428,7 +438,7 @@ export const ROUTES = {
       tenantId: Type.Optional(Type.String()),
       userId: Type.Optional(Type.String()),
       topic: Type.Optional(Type.String({ description: 'Connections subscribed to this topic.' })),
-      pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+      pageSize: integerParam(1, 1000, { default: '100' }),
       pageToken: Type.Optional(Type.String({ description: 'nextPageToken of the previous page.' })),
       view,
     }),
@@ -508,9 +518,9 @@ export const ROUTES = {
     security: apiKey('read'),
     params: Type.Object({ topic: topicName }),
     querystring: Type.Object({
-      sinceOffset: Type.Optional(Type.Integer({ minimum: 0, description: 'Only publications after this offset.' })),
+      sinceOffset: integerParam(0, Number.MAX_SAFE_INTEGER, { description: 'Only publications after this offset.' }),
       epoch: Type.Optional(Type.String({ description: 'The epoch sinceOffset belongs to; another epoch answers complete=false.' })),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+      limit: integerParam(1, 10000),
     }),
     response: { 200: ok(History, 'The retained publications.'), ...errors([400, 401, 403]) },
   },
