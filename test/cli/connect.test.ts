@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { dummy, http, specYaml, unusedPort } from '../gateway/fixtures.js';
+import { dummy, http, specYaml, unusedPort } from '../support/fixtures.js';
 import { b64, startBackend, startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml, unusedPort, upgradeRequest } from '../gateway/fixtures.js';
+import { dummy, http, specYaml, unusedPort, upgradeRequest } from '../support/fixtures.js';
 
 type Refusal = Error & { status: number; body: string; headers: Record<string, string> };
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml } from '../gateway/fixtures.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
 
 describe('drain', () => {
   let node: TestNode | undefined;

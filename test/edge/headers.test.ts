@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type RecordedRequest, type TestBackend, type TestNode } from '../support/harness.js';
-import { http, RFC3339_UTC, specYaml } from '../gateway/fixtures.js';
+import { http, RFC3339_UTC, specYaml } from '../support/fixtures.js';
 
 const ID = 'x-yc-apigateway-websocket-connection-id';
 const EVENT = 'x-yc-apigateway-websocket-event-type';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, RFC3339_UTC, sleep, specYaml } from '../gateway/fixtures.js';
+import { dummy, http, RFC3339_UTC, sleep, specYaml } from '../support/fixtures.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const idOf = (client: TestClient): string => client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { b64, connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, rawUpgrade, sleep, specYaml, type RawUpgrade } from '../gateway/fixtures.js';
+import { dummy, http, rawUpgrade, sleep, specYaml, type RawUpgrade } from '../support/fixtures.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const ECHO_SPEC = specYaml({ '/ws': { message: dummy('ok') } });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultSettings, SwitchboardNode } from '../../src/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { b64, connectClient, eventually, startTestNode, type ApiResponse, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, RFC3339_UTC, sleep, specYaml } from './fixtures.js';
+import { dummy, RFC3339_UTC, sleep, specYaml } from '../support/fixtures.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const SPEC = specYaml({ '/ws': { message: dummy('') } }, 'mgmt-gw');

@@ -7,7 +7,7 @@
  */
 import { expect } from 'vitest';
 import { b64, connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml } from '../gateway/fixtures.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
 import type { EdgeLimits } from './verdict.js';
 
 export const V1 = '/apigateways/websocket/v1';

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64, connectClient, type TestClient, type TestNode, startTestNode } from '../support/harness.js';
-import { dummy, specYaml } from '../gateway/fixtures.js';
+import { dummy, specYaml } from '../support/fixtures.js';
 import { RUNS, timeoutFor } from './runs.js';
 
 const V1 = '/apigateways/websocket/v1';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, rawUpgrade, specYaml, type RawUpgrade } from '../gateway/fixtures.js';
+import { dummy, http, rawUpgrade, specYaml, type RawUpgrade } from '../support/fixtures.js';
 
 const V1 = '/apigateways/websocket/v1';
 const CHUNK = Buffer.alloc(64 * 1024, 0x61).toString('base64');

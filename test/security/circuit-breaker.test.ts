@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend, type CircuitState } from '../../src/routing/index.js';
 import { connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { unusedPort } from '../gateway/fixtures.js';
+import { unusedPort } from '../support/fixtures.js';
 import { rawRequest } from './support.js';
 
 describe('CircuitBreaker', () => {

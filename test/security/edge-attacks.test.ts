@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend } from '../../src/routing/index.js';
 import { startBackend, startTestNode, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
 import { RawClient } from '../hostile/raw-client.js';
-import { dummy, http, sleep, specYaml } from '../gateway/fixtures.js';
+import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
 import { jwtSettings, realtimeSpec } from '../realtime-e2e/support.js';
 import { rawRequest } from './support.js';
 

@@ -1,5 +1,5 @@
 /**
- * Spec builders and raw-socket helpers shared by the gateway tests. Specs are built as
+ * Spec builders and raw-socket helpers shared by the tests that run a node. Specs are built as
  * objects and written out as YAML, the format operators write them in.
  */
 import { createServer, connect as netConnect, type Socket, type AddressInfo } from 'node:net';
