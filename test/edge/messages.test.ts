@@ -1,29 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml } from '../support/fixtures.js';
+import { describe, expect, it } from 'vitest';
+import type { BackendHandler, TestBackend, TestClient } from '../support/harness.js';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { http, specYaml } from '../support/fixtures.js';
 
 describe('messages through an http integration', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  async function setup(handler?: Parameters<typeof startBackend>[0]): Promise<TestClient> {
-    backend = await startBackend(handler);
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }) });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
-    return client;
+  async function setup(handler?: BackendHandler): Promise<{ client: TestClient; backend: TestBackend }> {
+    const backend = await useBackend(handler);
+    const node = await useNode({ spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }) });
+    return { client: await useClient(node.wsUrl('/ws')), backend };
   }
 
   it('posts a text frame as application/json and returns a JSON answer as a text frame', async () => {
-    const client = await setup((req, res) => {
+    const { client, backend } = await setup((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ echo: req.body.toString('utf8') }));
     });
@@ -31,14 +19,14 @@ describe('messages through an http integration', () => {
     const reply = await client.next();
     expect(reply.binary).toBe(false);
     expect(JSON.parse(reply.text)).toEqual({ echo: '{"say":"hi"}' });
-    const call = backend!.requests[0]!;
+    const call = backend.requests[0]!;
     expect(call.method).toBe('POST');
     expect(call.headers['content-type']).toBe('application/json');
     expect(call.body.toString('utf8')).toBe('{"say":"hi"}');
   });
 
   it('posts a binary frame as application/octet-stream and returns a binary answer as a binary frame', async () => {
-    const client = await setup((req, res) => {
+    const { client, backend } = await setup((req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(Buffer.from([...req.body].reverse()));
     });
@@ -46,13 +34,13 @@ describe('messages through an http integration', () => {
     const reply = await client.next();
     expect(reply.binary).toBe(true);
     expect([...reply.data]).toEqual([255, 2, 1, 0]);
-    const call = backend!.requests[0]!;
+    const call = backend.requests[0]!;
     expect(call.headers['content-type']).toBe('application/octet-stream');
     expect([...call.body]).toEqual([0, 1, 2, 255]);
   });
 
   it('returns a text/* answer as a text frame and an answer without a content type as binary', async () => {
-    const client = await setup((req, res) => {
+    const { client } = await setup((req, res) => {
       if (req.body.toString() === 'plain') {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('plain answer');
@@ -69,16 +57,16 @@ describe('messages through an http integration', () => {
   });
 
   it('sends nothing back for an empty 2xx answer', async () => {
-    const client = await setup((_req, res) => {
+    const { client, backend } = await setup((_req, res) => {
       res.writeHead(204).end();
     });
     client.ws.send('x');
-    await backend!.waitFor(() => true);
+    await backend.waitFor(() => true);
     expect(await client.silentFor(150)).toBe(true);
   });
 
   it('keeps the order of one connection: 50 quick messages to a backend with random delays come back in order', async () => {
-    const client = await setup(async (req, res) => {
+    const { client, backend } = await setup(async (req, res) => {
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 8)));
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`re:${req.body.toString()}`);
@@ -87,11 +75,11 @@ describe('messages through an http integration', () => {
     const replies: string[] = [];
     for (let i = 0; i < 50; i++) replies.push((await client.next()).text);
     expect(replies).toEqual(Array.from({ length: 50 }, (_, i) => `re:${i}`));
-    expect(backend!.requests.map((r) => r.body.toString())).toEqual(Array.from({ length: 50 }, (_, i) => String(i)));
+    expect(backend.requests.map((r) => r.body.toString())).toEqual(Array.from({ length: 50 }, (_, i) => String(i)));
   });
 
   it('answers a backend error status with the documented error frame and keeps the connection open', async () => {
-    const client = await setup((req, res) => {
+    const { client } = await setup((req, res) => {
       if (req.body.toString() === 'fail') {
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('boom');
@@ -111,16 +99,15 @@ describe('messages through an http integration', () => {
   });
 
   it('answers a backend answer larger than the message limit with a 502 error frame, and the breaker stays shut', async () => {
-    backend = await startBackend((req, res) => {
+    const backend = await useBackend((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(req.body.toString() === 'big' ? 'x'.repeat(64 * 1024) : 'small');
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }),
       settings: { limits: { maxMessageBytes: 16 * 1024 }, backends: { circuitBreaker: { failureThreshold: 1, cooldownSeconds: 60 } } },
     });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'));
     client.ws.send('big');
     const frame = await client.nextJson<{ type: string; data: { code: string; status: number; message: string } }>();
     expect(frame).toMatchObject({ type: 'error', data: { code: 'BACKEND_ERROR', status: 502 } });
@@ -131,99 +118,11 @@ describe('messages through an http integration', () => {
   });
 
   it('answers an unreachable message backend with a BACKEND_ERROR frame of status 502 and stays open', async () => {
-    const client = await setup();
-    await backend!.close();
+    const { client, backend } = await setup();
+    await backend.close();
     client.ws.send('hello');
     const frame = await client.nextJson<{ type: string; data: { code: string; status: number } }>();
     expect(frame).toMatchObject({ type: 'error', data: { code: 'BACKEND_ERROR', status: 502 } });
     expect(client.ws.readyState).toBe(client.ws.OPEN);
-  });
-});
-
-describe('route selection', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  afterEach(async () => {
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  it('picks the integration by $request.body.action and falls back to $default', async () => {
-    backend = await startBackend((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(req.url);
-    });
-    node = await startTestNode({
-      spec: specYaml({
-        '/ws': {
-          selection: '$request.body.action',
-          routes: {
-            join: http(`${backend.url}/join`),
-            leave: { 'x-yc-apigateway-integration': http(`${backend.url}/leave`) },
-            $default: http(`${backend.url}/default`),
-          },
-        },
-      }),
-    });
-    const client = await connectClient(node.wsUrl('/ws'));
-    const ask = async (frame: string | Buffer): Promise<string> => {
-      client.ws.send(frame);
-      return (await client.next()).text;
-    };
-    expect(await ask('{"action":"join","room":"a"}')).toBe('/join');
-    expect(await ask('{"action":"leave"}')).toBe('/leave');
-    expect(await ask('{"action":"dance"}')).toBe('/default');
-    expect(await ask('{"action":42}')).toBe('/default');
-    expect(await ask('{"other":"join"}')).toBe('/default');
-    expect(await ask('not json at all')).toBe('/default');
-    expect(await ask(Buffer.from('{"action":"join"}'))).toBe('/default'); // binary frames are never parsed
-    await client.close();
-  });
-
-  it('answers a message no route takes, on a path without $default, with a NO_ROUTE error frame', async () => {
-    backend = await startBackend((_req, res) => {
-      res.end('joined');
-    });
-    node = await startTestNode({
-      spec: specYaml({ '/ws': { selection: '$request.body.action', routes: { join: http(`${backend.url}/join`) } } }),
-    });
-    const client = await connectClient(node.wsUrl('/ws'));
-    client.ws.send('{"action":"nope"}');
-    expect(await client.nextJson()).toMatchObject({ type: 'error', data: { code: 'NO_ROUTE', status: 404 } });
-    expect(backend.requests).toHaveLength(0);
-    await client.close();
-  });
-
-  it('answers a dummy route in the order of the connection, behind a slower http route, and a dummy error status with an error frame', async () => {
-    backend = await startBackend((_req, res) => {
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('slow');
-      }, 50);
-    });
-    node = await startTestNode({
-      spec: specYaml({
-        '/ws': {
-          selection: '$request.body.action',
-          routes: {
-            slow: http(`${backend.url}/slow`),
-            fixed: dummy('fixed'),
-            broken: dummy('nope', 503),
-          },
-        },
-      }),
-    });
-    const client = await connectClient(node.wsUrl('/ws'));
-    for (const action of ['slow', 'fixed', 'slow', 'fixed']) client.ws.send(JSON.stringify({ action }));
-    const replies: string[] = [];
-    for (let i = 0; i < 4; i++) replies.push((await client.next()).text);
-    expect(replies).toEqual(['slow', 'fixed', 'slow', 'fixed']);
-    client.ws.send('{"action":"fixed"}');
-    expect((await client.next()).text).toBe('fixed');
-    client.ws.send('{"action":"broken"}');
-    expect(await client.nextJson()).toMatchObject({ type: 'error', data: { code: 'BACKEND_ERROR', status: 503 } });
-    await client.close();
   });
 });
