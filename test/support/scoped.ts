@@ -23,7 +23,7 @@ interface Stoppable {
 }
 
 /** Awaits `starting` and registers its close() to run when the current test finishes. */
-export async function useStarted<T extends Stoppable>(starting: Promise<T>): Promise<T> {
+export async function useStarted<T extends Stoppable>(starting: T | Promise<T>): Promise<T> {
   const started = await starting;
   onTestFinished(async () => {
     await started.close();
@@ -59,9 +59,9 @@ export function useNode(options?: NodeOptions): Promise<TestNode> {
   return useStarted(startTestNode(options));
 }
 
-/** A real node:http backend on 127.0.0.1:0, stopped when the test finishes. */
-export function useBackend(handler?: BackendHandler): Promise<TestBackend> {
-  return useStarted(startBackend(handler));
+/** A real node:http backend on 127.0.0.1 (`port`, or a free one), stopped when the test finishes. */
+export function useBackend(handler?: BackendHandler, port?: number): Promise<TestBackend> {
+  return useStarted(startBackend(handler, port));
 }
 
 /** A WebSocket client, closed when the test finishes. */
