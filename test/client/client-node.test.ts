@@ -13,8 +13,9 @@ import {
   type PublicationEvent,
   type SwitchboardClientOptions,
 } from '../../src/client/index.js';
-import { eventually, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, gate, nextEvent, type Gate, publish, recordEvents, signToken, startClientNode, startEchoBackend } from './support.js';
+import { eventually, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { gate, nextEvent, type Gate, publish, recordEvents, startClientNode, startEchoBackend } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 describe('SwitchboardClient against a node (ws)', () => {
   let node: TestNode;
@@ -272,7 +273,7 @@ describe('SwitchboardClient against a node (ws)', () => {
   });
 
   it('with getToken, a refused token is retried once with a fresh one', async () => {
-    const expired = await signToken('acme', 'alice', Math.floor(Date.now() / 1000) - 60);
+    const expired = await signToken('acme', 'alice', {}, Math.floor(Date.now() / 1000) - 60);
     const tokens = [expired, await signToken('acme', 'alice')];
     let calls = 0;
     const sb = client({ getToken: () => tokens[calls++]! });

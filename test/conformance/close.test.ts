@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { closePayload, encodeFrame, INVALID_UTF8, Opcode, text } from '../hostile/frames.js';
 import { RawClient } from '../hostile/raw-client.js';
-import { V1 } from '../hostile/edge-fixture.js';
 import { expectConformingServer, expectFailure, shippedEdgeForSuite } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const closeFrame = (code?: number, reason: Buffer | string = ''): Buffer => encodeFrame({ opcode: Opcode.CLOSE, payload: closePayload(code, reason) });
 

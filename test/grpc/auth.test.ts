@@ -1,10 +1,9 @@
-import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
 import { connectClient, type TestClient, type TestNode } from '../support/harness.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode, type ConnectionServiceClient } from './support.js';
 
-const JWT_SECRET = 'grpc-auth-test-secret-of-at-least-32-bytes';
 const KEYS = {
   admin: { key: 'grpc-admin-key', scopes: ['read', 'write', 'broadcast'] },
   reader: { key: 'grpc-reader-key', scopes: ['read'] },
@@ -39,7 +38,7 @@ describe('gRPC ConnectionService behind the management API keys', () => {
     node = await startGrpcNode(
       {
         management: { apiKeys: Object.values(KEYS).map((k) => ({ ...k, scopes: [...k.scopes] })) },
-        auth: { jwt: { secret: JWT_SECRET, algorithms: ['HS256'], claims: { tenantId: 'tid', userId: 'sub' }, clockToleranceSeconds: 0 } },
+        auth: { jwt: jwtSettings() },
       },
       SPEC,
     );
@@ -61,7 +60,7 @@ describe('gRPC ConnectionService behind the management API keys', () => {
 
   /** A realtime client of `tenantId`, its `connected` envelope already read. */
   async function tenantClient(tenantId: string): Promise<{ client: TestClient; id: string }> {
-    const token = await new SignJWT({ tid: tenantId, sub: 'user-1' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await signToken(tenantId, 'user-1');
     const client = await connectClient(node.wsUrl(`/rt?${new URLSearchParams({ tenantId, userId: 'user-1', token })}`));
     clients.push(client);
     expect((await client.nextJson()).type).toBe('connected');

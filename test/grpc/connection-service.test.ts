@@ -1,9 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
+import { eventually, startTestNode, type TestClient, type TestNode, V1 } from '../support/harness.js';
 import { STATUS, connectRaw, expectCode, grpcAddressOf, millisOf, protoClient, startGrpcNode, type ConnectionServiceClient } from './support.js';
-
-const V1 = '/apigateways/websocket/v1';
 
 interface RestConnection {
   gatewayId: string;

@@ -18,10 +18,9 @@ import { clientFactory } from '@yandex-cloud/nodejs-sdk/dist/utils/client-factor
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcConnectionServer } from '../../src/grpc/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import type { TestClient, TestNode } from '../support/harness.js';
+import { V1, type TestClient, type TestNode } from '../support/harness.js';
 import { STATUS, connectRaw, grpcAddressOf, startGrpcNode } from './support.js';
 
-const V1 = '/apigateways/websocket/v1';
 const KEY = 'sdk-test-key';
 const sdk = cloudApi.serverless.apigateway_connection_service;
 const DataType = sdk.SendToConnectionRequest_DataType;

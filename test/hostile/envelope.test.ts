@@ -7,8 +7,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { connectRealtime, expectApi, startRealtimeNode, text, topic, V1, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
 import { RUNS, timeoutFor } from './runs.js';
+import { V1 } from '../support/harness.js';
 
 const ERROR_CODES = ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN_TENANT', 'NOT_FOUND', 'UNKNOWN_TYPE', 'RATE_LIMITED', 'BACKEND_ERROR', 'INTERNAL'];
 const ANSWER_TYPES = ['error', 'pong', 'subscribed', 'unsubscribed', 'published', 'presence', 'history'];

@@ -6,11 +6,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { b64, connectClient, type TestClient, type TestNode, startTestNode } from '../support/harness.js';
+import { b64, connectClient, type TestClient, type TestNode, startTestNode, V1 } from '../support/harness.js';
 import { dummy, specYaml } from '../support/fixtures.js';
 import { RUNS, timeoutFor } from './runs.js';
-
-const V1 = '/apigateways/websocket/v1';
 
 /** Fields an error may name besides the keys of the body and the query that provoked it. */
 const KNOWN_FIELDS = ['body', 'path', 'data', 'type', 'topic', 'idempotencyKey', 'tenantId', 'view', 'pageSize', 'pageToken', 'sinceOffset', 'limit', 'epoch', 'connectionId', 'userId'];

@@ -5,10 +5,9 @@
  * `:send`; this pins what the others see while it happens, on a topic fan-out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
+import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode, V1 } from '../support/harness.js';
 import { dummy, http, rawUpgrade, specYaml, type RawUpgrade } from '../support/fixtures.js';
 
-const V1 = '/apigateways/websocket/v1';
 const CHUNK = Buffer.alloc(64 * 1024, 0x61).toString('base64');
 
 describe('a subscriber that stops reading', () => {

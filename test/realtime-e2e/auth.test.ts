@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { connectClient, eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { JWT_SECRET, connectRealtime, jwtSettings, realtimeSpec, realtimeUrl, signToken, startRealtimeNode, type Envelope } from './support.js';
+import { connectRealtime, realtimeSpec, realtimeUrl, startRealtimeNode, type Envelope } from './support.js';
+import { JWT_SECRET, jwtSettings, signToken } from '../support/tokens.js';
 
 const secretBytes = new TextEncoder().encode(JWT_SECRET);
 

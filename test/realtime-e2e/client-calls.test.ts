@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type TestClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { connectClient, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
 
 describe('client publish, presence and history over the realtime protocol', () => {
   let node: TestNode;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, eventually, type TestClient, type TestNode } from '../support/harness.js';
-import { GATEWAY_ID, V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
+import { connectClient, eventually, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { GATEWAY_ID, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
 
 const KEYS = {
   admin: { key: 'admin-key', scopes: ['read', 'write', 'broadcast'] as const },

@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopicSettings } from '../../src/config/index.js';
-import { connectClient, startBackend, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, expectApi, realtimeUrl, signToken, startRealtimeNode, text, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { connectClient, startBackend, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { expectApi, realtimeUrl, startRealtimeNode, text, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 async function connectWith(node: TestNode, tenantId: string, userId: string, extraClaims: Record<string, unknown> = {}): Promise<RealtimeClient> {
   const token = await signToken(tenantId, userId, extraClaims);

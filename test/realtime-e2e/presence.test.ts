@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { connectClient, type TestNode, V1 } from '../support/harness.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
 
 describe('join and leave events', () => {
   let node: TestNode;

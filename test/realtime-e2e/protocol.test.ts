@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
+import { startBackend, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
 
 describe('the realtime envelope protocol', () => {
   let node: TestNode;

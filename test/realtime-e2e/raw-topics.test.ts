@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, eventually, type TestClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic } from './support.js';
+import { connectClient, eventually, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic } from './support.js';
 
 describe('topics on paths without the realtime protocol', () => {
   let node: TestNode;

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { V1 } from '../support/harness.js';
 
 interface Recovered {
   topic: string;

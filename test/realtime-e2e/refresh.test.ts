@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/edge/index.js';
 import { connectClient, type TestNode } from '../support/harness.js';
-import { jwtSettings, realtimeUrl, signToken, startRealtimeNode, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { realtimeUrl, startRealtimeNode, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
 describe('token refresh', () => {
   let node: TestNode;

@@ -6,7 +6,9 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { V1, expectApi, realtimeUrl, signToken, startRealtimeNode, text, topic } from './support.js';
+import { expectApi, realtimeUrl, startRealtimeNode, text, topic } from './support.js';
+import { V1 } from '../support/harness.js';
+import { signToken } from '../support/tokens.js';
 
 interface SeedEnvelope {
   type: string;

@@ -4,7 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const ADMIN = 'admin-key';
 const LIMIT = 3;

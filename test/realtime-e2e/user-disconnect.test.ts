@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, type RealtimeClient } from './support.js';
+import { connectRealtime, expectApi, startRealtimeNode, type RealtimeClient } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const KEYS = [
   { key: 'admin-key', scopes: ['read', 'write', 'broadcast'] },

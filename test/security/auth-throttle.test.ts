@@ -12,13 +12,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { amzDateOf, sign } from '../../src/api/sigv4.js';
 import { loadSettings } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { connectClient, type TestNode } from '../support/harness.js';
+import { connectClient, type TestNode, V1 } from '../support/harness.js';
 import { useNode } from '../support/scoped.js';
 import { expectCode, protoClient, STATUS } from '../grpc/support.js';
-import { jwtSettings, realtimeSpec, signToken } from '../realtime-e2e/support.js';
-import { API_V1 } from './support.js';
+import { realtimeSpec } from '../realtime-e2e/support.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const KEY = 'auth-throttle-good-key-0123456789';
 const WRONG = 'auth-throttle-wrong-key-0123456789';
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });

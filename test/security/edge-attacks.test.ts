@@ -10,8 +10,9 @@ import type { SettingsOverrides, TestBackend, TestNode } from '../support/harnes
 import { useBackend, useNode, useStarted } from '../support/scoped.js';
 import { RawClient } from '../hostile/raw-client.js';
 import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
-import { jwtSettings, realtimeSpec } from '../realtime-e2e/support.js';
+import { realtimeSpec } from '../realtime-e2e/support.js';
 import { rawRequest } from './support.js';
+import { jwtSettings } from '../support/tokens.js';
 
 const EVENT = 'x-yc-apigateway-websocket-event-type';
 

@@ -12,9 +12,10 @@ import { CONNECTION_SERVICE_NAME, loadConnectionServicePackage } from '../../src
 import type { SettingsOverrides } from '../support/harness.js';
 import { useNode } from '../support/scoped.js';
 import { STATUS } from '../grpc/support.js';
-import { API_V1, heldOpen } from './support.js';
+import { heldOpen } from './support.js';
+import { V1 } from '../support/harness.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const REBIND = 'rebind.attacker.example';
 const KEY = 'management-attacks-key-0123456789';
 

@@ -11,9 +11,9 @@ import { TokenBucket } from '../../src/ratelimit/index.js';
 import { ApiKeyAuthenticator } from '../../src/api/index.js';
 import { useNode } from '../support/scoped.js';
 import { expectCode, protoClient, STATUS } from '../grpc/support.js';
-import { API_V1 } from './support.js';
+import { V1 } from '../support/harness.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 describe('TokenBucket', () => {

@@ -119,5 +119,3 @@ export function selfSignedCertificate(commonName = 'localhost'): Certificate {
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
-
-export const API_V1 = '/apigateways/websocket/v1';

@@ -9,6 +9,9 @@ import WebSocket from 'ws';
 import { defaultSettings, parseGatewaySpec, SwitchboardNode, type GatewaySpec, type Settings } from '../../src/index.js';
 import { createLogger } from '../../src/observability/index.js';
 
+/** Base path of the management API's Connection service. */
+export const V1 = '/apigateways/websocket/v1';
+
 export type SettingsOverrides = {
   [K in keyof Settings]?: Settings[K] extends object ? Partial<Settings[K]> : Settings[K];
 };
