@@ -8,7 +8,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend } from '../../src/routing/index.js';
 import type { SettingsOverrides, TestBackend, TestNode } from '../support/harness.js';
 import { useBackend, useNode, useStarted } from '../support/scoped.js';
-import { RawClient } from '../hostile/raw-client.js';
+import { RawClient } from '../support/raw-client.js';
 import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
 import { realtimeSpec } from '../realtime-e2e/support.js';
 import { rawRequest } from './support.js';
