@@ -3,7 +3,8 @@ import { connect as netConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from '../support/harness.js';
 import { useBackend, useClient, useNode } from '../support/scoped.js';
-import { dummy, http, specYaml, unusedPort, upgradeRequest } from '../support/fixtures.js';
+import { dummy, http, specYaml, unusedPort } from '../support/fixtures.js';
+import { upgradeRequest } from '../support/raw-http.js';
 
 type Refusal = Error & { status: number; body: string; headers: Record<string, string> };
 

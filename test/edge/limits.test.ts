@@ -1,7 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { b64, connectClient, eventually, type TestClient } from '../support/harness.js';
 import { useBackend, useClient, useNode } from '../support/scoped.js';
-import { dummy, http, rawUpgrade, sleep, specYaml } from '../support/fixtures.js';
+import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
+import { rawUpgrade } from '../support/raw-http.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const ECHO_SPEC = specYaml({ '/ws': { message: dummy('ok') } });

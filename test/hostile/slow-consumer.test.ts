@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode, V1 } from '../support/harness.js';
-import { dummy, http, rawUpgrade, specYaml, type RawUpgrade } from '../support/fixtures.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
+import { rawUpgrade, type RawUpgrade } from '../support/raw-http.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61).toString('base64');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useBackend, useClient, useNode } from '../support/scoped.js';
-import { rawRequest } from './support.js';
+import { rawRequest } from '../support/raw-http.js';
 
 const specYaml = (connectUrl: string): string => `
 openapi: 3.0.0

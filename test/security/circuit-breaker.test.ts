@@ -3,7 +3,7 @@ import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend, type Circuit
 import { eventually } from '../support/harness.js';
 import { useBackend, useClient, useNode, useStarted } from '../support/scoped.js';
 import { unusedPort } from '../support/fixtures.js';
-import { rawRequest } from './support.js';
+import { rawRequest } from '../support/raw-http.js';
 
 describe('CircuitBreaker', () => {
   function breaker(threshold = 3, cooldownSeconds = 10): { breaker: CircuitBreaker; advance: (ms: number) => void; changes: CircuitState[] } {

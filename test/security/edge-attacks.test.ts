@@ -11,8 +11,8 @@ import { useBackend, useNode, useStarted } from '../support/scoped.js';
 import { RawClient } from '../support/raw-client.js';
 import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
 import { realtimeSpec } from '../realtime-e2e/support.js';
-import { rawRequest } from './support.js';
 import { jwtSettings } from '../support/tokens.js';
+import { parseHead, rawRequest } from '../support/raw-http.js';
 
 const EVENT = 'x-yc-apigateway-websocket-event-type';
 
@@ -26,16 +26,13 @@ function upgradeHead(port: number, version: string | undefined): Promise<{ statu
           '\r\n',
       ),
     );
-    let received = '';
+    let received = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      received = Buffer.concat([received, chunk]);
+      const head = parseHead(received);
+      if (head === undefined) return;
       socket.destroy();
-      const [statusLine, ...lines] = received.slice(0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) headers[line.slice(0, line.indexOf(':')).trim().toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers });
+      resolve({ status: head.status, headers: head.headers });
     });
     socket.on('error', reject);
   });

@@ -12,8 +12,8 @@ import { CONNECTION_SERVICE_NAME, loadConnectionServicePackage } from '../../src
 import type { SettingsOverrides } from '../support/harness.js';
 import { useNode } from '../support/scoped.js';
 import { STATUS } from '../grpc/support.js';
-import { heldOpen } from './support.js';
 import { V1 } from '../support/harness.js';
+import { heldOpen } from '../support/raw-http.js';
 
 const LIST = `${V1}/connections`;
 const REBIND = 'rebind.attacker.example';

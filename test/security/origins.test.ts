@@ -7,7 +7,7 @@ import { loadSettings, parseGatewaySpec } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { connectClient, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
 import { useBackend, useNode } from '../support/scoped.js';
-import { rawRequest } from './support.js';
+import { rawRequest } from '../support/raw-http.js';
 
 const MESSAGE = { 'x-yc-apigateway-websocket-message': { 'x-yc-apigateway-integration': { type: 'dummy', http_code: 200, content: 'ok' } } };
 

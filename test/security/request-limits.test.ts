@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useClient, useNode } from '../support/scoped.js';
-import { heldOpen, rawRequest } from './support.js';
+import { heldOpen, rawRequest } from '../support/raw-http.js';
 
 const SPEC = `
 openapi: 3.0.0

@@ -9,7 +9,8 @@ import { ConfigError } from '../../src/errors/index.js';
 import { CONNECTION_SERVICE_NAME, loadConnectionServicePackage } from '../../src/grpc/index.js';
 import { connectClient, type TestNode } from '../support/harness.js';
 import { useClient, useNode } from '../support/scoped.js';
-import { heldOpen, selfSignedCertificate, type Certificate } from './support.js';
+import { selfSignedCertificate, type Certificate } from './support.js';
+import { heldOpen } from '../support/raw-http.js';
 
 const SPEC = `
 openapi: 3.0.0

@@ -1,8 +1,8 @@
 /**
- * Spec builders and raw-socket helpers shared by the tests that run a node. Specs are built as
+ * Spec builders and small helpers shared by the tests that run a node. Specs are built as
  * objects and written out as YAML, the format operators write them in.
  */
-import { createServer, connect as netConnect, type Socket, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
 
 export type Integration = Record<string, unknown>;
@@ -50,47 +50,6 @@ export async function unusedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-export interface RawUpgrade {
-  socket: Socket;
-  status: number;
-  headers: Record<string, string>;
-  /** Bytes that arrived after the response head. */
-  rest: Buffer;
-}
-
-/** The upgrade request a browser would send, written by hand. */
-export function upgradeRequest(port: number, path: string): string {
-  return (
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
-  );
-}
-
-/** Opens a TCP socket, performs the WebSocket handshake by hand and returns the socket paused. */
-export function rawUpgrade(port: number, path: string): Promise<RawUpgrade> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(port, '127.0.0.1');
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      socket.pause();
-      const [statusLine, ...lines] = buffered.subarray(0, end).toString('latin1').split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ socket, status: Number(statusLine!.split(' ')[1]), headers, rest: buffered.subarray(end + 4) });
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.once('connect', () => socket.write(upgradeRequest(port, path)));
-  });
 }
 
 export const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
