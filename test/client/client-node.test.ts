@@ -4,7 +4,7 @@
  * failures, backoff, close().
  */
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   SwitchboardClient,
@@ -13,13 +13,12 @@ import {
   type PublicationEvent,
   type SwitchboardClientOptions,
 } from '../../src/client/index.js';
-import { eventually, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { eventually, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
 import { gate, nextEvent, type Gate, publish, recordEvents, startClientNode, startEchoBackend } from './support.js';
 import { signToken } from '../support/tokens.js';
 
 describe('SwitchboardClient against a node (ws)', () => {
-  let node: TestNode;
-  let backend: TestBackend;
   const clients: SwitchboardClient[] = [];
 
   const client = (overrides: Partial<SwitchboardClientOptions> = {}, path = '/rt'): SwitchboardClient => {
@@ -62,16 +61,10 @@ describe('SwitchboardClient against a node (ws)', () => {
   const withToken = async (overrides: Partial<SwitchboardClientOptions> = {}, path = '/rt'): Promise<SwitchboardClient> =>
     client({ token: await signToken(overrides.tenantId ?? 'acme', overrides.userId ?? 'alice'), ...overrides }, path);
 
-  beforeAll(async () => {
-    backend = await startEchoBackend();
-    node = await startClientNode(backend);
-  });
+  const backend = forSuite(startEchoBackend);
+  const node = forSuite(() => startClientNode(backend));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node?.close();
-    await backend?.close();
   });
 
   it('connects, subscribes and receives publications of every payload kind', async () => {

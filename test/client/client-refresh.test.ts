@@ -3,34 +3,26 @@
  * from getToken(), and on close 4401 (`token expired`) reconnects with a fresh token and
  * recovers its subscriptions.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SERVER_CLOSE_CODES, SwitchboardClient, type DisconnectedEvent, type PublicationEvent, type SwitchboardClientOptions } from '../../src/client/index.js';
-import { startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
+import { forSuite, suiteNode } from '../support/scoped.js';
 import { clientSpec, nextEvent, publish, startEchoBackend } from './support.js';
 import { jwtSettings, signToken } from '../support/tokens.js';
 
 describe('SwitchboardClient token refresh', () => {
-  let node: TestNode;
-  let backend: TestBackend;
   const clients: SwitchboardClient[] = [];
 
-  beforeAll(async () => {
-    backend = await startEchoBackend();
-    node = await startTestNode({
-      spec: clientSpec(backend.url),
-      settings: {
-        auth: { jwt: jwtSettings({ refreshNoticeSeconds: 1 }) },
-        topics: [{ pattern: '*', historySize: 100, historyTtlSeconds: 300, presence: false, joinLeave: false }],
-      },
-    });
-  });
+  const backend = forSuite(startEchoBackend);
+  const node = suiteNode(() => ({
+    spec: clientSpec(backend.url),
+    settings: {
+      auth: { jwt: jwtSettings({ refreshNoticeSeconds: 1 }) },
+      topics: [{ pattern: '*', historySize: 100, historyTtlSeconds: 300, presence: false, joinLeave: false }],
+    },
+  }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node?.close();
-    await backend?.close();
   });
 
   const client = (getToken: () => Promise<string>, overrides: Partial<SwitchboardClientOptions> = {}): SwitchboardClient => {

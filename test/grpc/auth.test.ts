@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { connectClient, type TestClient, type TestNode } from '../support/harness.js';
+import { connectClient, type TestClient } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
 import { jwtSettings, signToken } from '../support/tokens.js';
-import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode, type ConnectionServiceClient } from './support.js';
+import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode } from './support.js';
 
 const KEYS = {
   admin: { key: 'grpc-admin-key', scopes: ['read', 'write', 'broadcast'] },
@@ -30,26 +31,20 @@ paths:
 `;
 
 describe('gRPC ConnectionService behind the management API keys', () => {
-  let node: TestNode;
-  let grpc: ConnectionServiceClient;
   const clients: TestClient[] = [];
 
-  beforeAll(async () => {
-    node = await startGrpcNode(
+  const node = forSuite(() =>
+    startGrpcNode(
       {
         management: { apiKeys: Object.values(KEYS).map((k) => ({ ...k, scopes: [...k.scopes] })) },
         auth: { jwt: jwtSettings() },
       },
       SPEC,
-    );
-    grpc = protoClient(grpcAddressOf(node));
-  });
+    ),
+  );
+  const grpc = forSuite(async () => protoClient(grpcAddressOf(node)));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    grpc.close();
-    await node.close();
   });
 
   async function raw(): Promise<{ client: TestClient; id: string }> {
