@@ -1,7 +1,7 @@
 /**
  * Backpressure against a client that stops reading (DESIGN §2.1): it is let go with 1013 once
  * its outbound buffer passes the limit, and the subscribers of the same topic keep their
- * rate and get every publication. test/gateway/limits.test.ts pins the 1013 for a single
+ * rate and get every publication. test/edge/limits.test.ts pins the 1013 for a single
  * `:send`; this pins what the others see while it happens, on a topic fan-out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
