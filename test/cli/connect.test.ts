@@ -1,10 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { dummy, http, specYaml, unusedPort } from '../gateway/fixtures.js';
-import { b64, startBackend, startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
+import { dummy, http, specYaml, unusedPort } from '../support/fixtures.js';
+import { b64 } from '../support/harness.js';
+import { suiteBackend, suiteNode } from '../support/scoped.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin', 'switchboard.js');
@@ -40,26 +41,14 @@ function connect(args: string[]): Session {
 }
 
 describe('switchboard connect', { timeout: 30_000 }, () => {
-  let demo: TestNode;
-  let backend: TestBackend;
-  let recorded: TestNode;
-
-  beforeAll(async () => {
-    demo = await startTestNode();
-    backend = await startBackend((request, res) => {
-      res.setHeader('content-type', 'text/plain');
-      res.end(request.url === '/message' ? `got ${request.body.length} bytes` : '');
-    });
-    recorded = await startTestNode({
-      spec: specYaml({ '/rec': { connect: http(`${backend.url}/connect`), message: http(`${backend.url}/message`) }, '/quiet': { message: dummy('') } }),
-    });
+  const demo = suiteNode();
+  const backend = suiteBackend((request, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(request.url === '/message' ? `got ${request.body.length} bytes` : '');
   });
-
-  afterAll(async () => {
-    await demo.close();
-    await recorded.close();
-    await backend.close();
-  });
+  const recorded = suiteNode(() => ({
+    spec: specYaml({ '/rec': { connect: http(`${backend.url}/connect`), message: http(`${backend.url}/message`) }, '/quiet': { message: dummy('') } }),
+  }));
 
   it('prints "connected <id>", the demo\'s replies to piped lines, and "closed 1000" once input ends, then exits 0', async () => {
     const s = connect([demo.wsUrl('/demo')]);

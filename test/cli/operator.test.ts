@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { switchboardProgram } from '../../src/cli/index.js';
-import { connectClient, eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
+import { connectClient, eventually, type TestClient } from '../support/harness.js';
+import { forSuite, suiteNode } from '../support/scoped.js';
 import { connectRealtime, startRealtimeNode } from '../realtime-e2e/support.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchboard.js');
@@ -34,19 +35,20 @@ paths:
 `;
 
 describe('operator commands', () => {
-  let node: TestNode;
   let client: TestClient;
   let id: string;
   let endpoint: string;
   const key = 'operator-key';
   const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
 
+  const node = suiteNode({
+    spec: SPEC,
+    settings: {
+      management: { apiKeys: [{ key, scopes: ['read', 'write', 'broadcast'] }] },
+      topics: [{ pattern: 'acme:*', historySize: 10, historyTtlSeconds: 300, presence: true, joinLeave: false }],
+    },
+  });
   beforeAll(async () => {
-    node = await startTestNode({ spec: SPEC, settings: {
-        management: { apiKeys: [{ key, scopes: ['read', 'write', 'broadcast'] }] },
-        topics: [{ pattern: 'acme:*', historySize: 10, historyTtlSeconds: 300, presence: true, joinLeave: false }],
-      },
-    });
     endpoint = node.apiUrl;
     client = await connectClient(node.wsUrl('/ws'));
     id = String(client.upgradeHeaders['x-yc-apigateway-websocket-connection-id']);
@@ -54,7 +56,6 @@ describe('operator commands', () => {
 
   afterAll(async () => {
     await client.close();
-    await node.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -178,16 +179,9 @@ describe('operator commands', () => {
 });
 
 describe('operator commands that reach users and tenants', () => {
-  let node: TestNode;
   const key = 'broadcast-key';
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ management: { apiKeys: [{ key, scopes: ['read', 'write', 'broadcast'] }] } });
-  });
-
-  afterAll(async () => {
-    await node.close();
-  });
+  const node = forSuite(() => startRealtimeNode({ management: { apiKeys: [{ key, scopes: ['read', 'write', 'broadcast'] }] } }));
 
   it('users send reaches every connection of a user (optionally of one tenant); tenants broadcast every connection of a tenant', async () => {
     const alice = await connectRealtime(node, 'acme', 'alice');
@@ -213,17 +207,9 @@ describe('operator commands that reach users and tenants', () => {
 });
 
 describe('users disconnect', () => {
-  let node: TestNode;
-
-  beforeAll(async () => {
-    node = await startRealtimeNode({
-      management: { apiKeys: [{ key: 'admin-key', scopes: ['read', 'write'] }, { key: 'acme-key', scopes: ['write'], tenantId: 'acme' }] },
-    });
-  });
-
-  afterAll(async () => {
-    await node.close();
-  });
+  const node = forSuite(() => startRealtimeNode({
+    management: { apiKeys: [{ key: 'admin-key', scopes: ['read', 'write'] }, { key: 'acme-key', scopes: ['write'], tenantId: 'acme' }] },
+  }));
 
   it('closes every connection of the user (of one tenant with --tenant-id) with 4001 and prints how many', async () => {
     const acme = [await connectRealtime(node, 'acme', 'alice'), await connectRealtime(node, 'acme', 'alice')];

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, publish, signToken, startClientNode, startEchoBackend } from './support.js';
+import { eventually, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { publish, startClientNode, startEchoBackend } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);

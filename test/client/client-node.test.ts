@@ -4,7 +4,7 @@
  * failures, backoff, close().
  */
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   SwitchboardClient,
@@ -13,12 +13,12 @@ import {
   type PublicationEvent,
   type SwitchboardClientOptions,
 } from '../../src/client/index.js';
-import { eventually, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, gate, nextEvent, type Gate, publish, recordEvents, signToken, startClientNode, startEchoBackend } from './support.js';
+import { eventually, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { gate, nextEvent, type Gate, publish, recordEvents, startClientNode, startEchoBackend } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 describe('SwitchboardClient against a node (ws)', () => {
-  let node: TestNode;
-  let backend: TestBackend;
   const clients: SwitchboardClient[] = [];
 
   const client = (overrides: Partial<SwitchboardClientOptions> = {}, path = '/rt'): SwitchboardClient => {
@@ -61,16 +61,10 @@ describe('SwitchboardClient against a node (ws)', () => {
   const withToken = async (overrides: Partial<SwitchboardClientOptions> = {}, path = '/rt'): Promise<SwitchboardClient> =>
     client({ token: await signToken(overrides.tenantId ?? 'acme', overrides.userId ?? 'alice'), ...overrides }, path);
 
-  beforeAll(async () => {
-    backend = await startEchoBackend();
-    node = await startClientNode(backend);
-  });
+  const backend = forSuite(startEchoBackend);
+  const node = forSuite(() => startClientNode(backend));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node?.close();
-    await backend?.close();
   });
 
   it('connects, subscribes and receives publications of every payload kind', async () => {
@@ -272,7 +266,7 @@ describe('SwitchboardClient against a node (ws)', () => {
   });
 
   it('with getToken, a refused token is retried once with a fresh one', async () => {
-    const expired = await signToken('acme', 'alice', Math.floor(Date.now() / 1000) - 60);
+    const expired = await signToken('acme', 'alice', {}, Math.floor(Date.now() / 1000) - 60);
     const tokens = [expired, await signToken('acme', 'alice')];
     let calls = 0;
     const sb = client({ getToken: () => tokens[calls++]! });

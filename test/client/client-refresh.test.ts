@@ -3,33 +3,26 @@
  * from getToken(), and on close 4401 (`token expired`) reconnects with a fresh token and
  * recovers its subscriptions.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SERVER_CLOSE_CODES, SwitchboardClient, type DisconnectedEvent, type PublicationEvent, type SwitchboardClientOptions } from '../../src/client/index.js';
-import { startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
-import { clientSpec, jwtSettings, nextEvent, publish, signToken, startEchoBackend } from './support.js';
+import { forSuite, suiteNode } from '../support/scoped.js';
+import { clientSpec, nextEvent, publish, startEchoBackend } from './support.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
 describe('SwitchboardClient token refresh', () => {
-  let node: TestNode;
-  let backend: TestBackend;
   const clients: SwitchboardClient[] = [];
 
-  beforeAll(async () => {
-    backend = await startEchoBackend();
-    node = await startTestNode({
-      spec: clientSpec(backend.url),
-      settings: {
-        auth: { jwt: { ...jwtSettings, clockToleranceSeconds: 0, refreshNoticeSeconds: 1 } },
-        topics: [{ pattern: '*', historySize: 100, historyTtlSeconds: 300, presence: false, joinLeave: false }],
-      },
-    });
-  });
+  const backend = forSuite(startEchoBackend);
+  const node = suiteNode(() => ({
+    spec: clientSpec(backend.url),
+    settings: {
+      auth: { jwt: jwtSettings({ refreshNoticeSeconds: 1 }) },
+      topics: [{ pattern: '*', historySize: 100, historyTtlSeconds: 300, presence: false, joinLeave: false }],
+    },
+  }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node?.close();
-    await backend?.close();
   });
 
   const client = (getToken: () => Promise<string>, overrides: Partial<SwitchboardClientOptions> = {}): SwitchboardClient => {
@@ -47,7 +40,7 @@ describe('SwitchboardClient token refresh', () => {
   };
 
   it('answers refresh_required with a token from getToken() and stays connected past the first exp', async () => {
-    const tokens = [signToken('acme', 'alice', '2s'), signToken('acme', 'alice', '1h')];
+    const tokens = [signToken('acme', 'alice', {}, '2s'), signToken('acme', 'alice', {}, '1h')];
     let calls = 0;
     const sb = client(() => tokens[Math.min(calls++, 1)]!);
     const disconnects: DisconnectedEvent[] = [];
@@ -66,9 +59,9 @@ describe('SwitchboardClient token refresh', () => {
     // The first token expires; the refresh gets another user's token (refused), so exp passes unrefreshed.
     const sb = client(() => {
       calls++;
-      if (calls === 1) return signToken('acme', 'alice', '2s');
-      if (calls === 2) return signToken('acme', 'mallory', '1h');
-      return signToken('acme', 'alice', '1h');
+      if (calls === 1) return signToken('acme', 'alice', {}, '2s');
+      if (calls === 2) return signToken('acme', 'mallory', {}, '1h');
+      return signToken('acme', 'alice', {}, '1h');
     });
     const errors: Error[] = [];
     sb.on('error', (err) => errors.push(err));
@@ -88,7 +81,7 @@ describe('SwitchboardClient token refresh', () => {
   });
 
   it('without getToken, close 4401 ends the client with UNAUTHORIZED "token expired"', async () => {
-    const token = await signToken('acme', 'alice', '2s');
+    const token = await signToken('acme', 'alice', {}, '2s');
     const sb = new SwitchboardClient({ url: node.wsUrl('/rt'), tenantId: 'acme', userId: 'alice', WebSocket, token, reconnect: { initialDelayMs: 20, maxDelayMs: 200, factor: 2, jitter: true } });
     clients.push(sb);
     const messages: string[] = [];

@@ -1,15 +1,11 @@
 /**
- * What the client SDK tests share: a node with realtime paths and HS256 auth, signed tokens,
+ * What the client SDK tests share: a node with realtime paths and HS256 auth,
  * a forward backend that echoes envelopes, and an event recorder.
  */
-import { SignJWT } from 'jose';
-import type { JwtSettings, TopicSettings } from '../../src/config/index.js';
+import type { TopicSettings } from '../../src/config/index.js';
 import type { ClientEvents, SwitchboardClient } from '../../src/client/index.js';
-import { startBackend, startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
-
-export const JWT_SECRET = 'client-sdk-tests-shared-secret-of-32-bytes-or-more';
-const secretBytes = new TextEncoder().encode(JWT_SECRET);
-export const V1 = '/apigateways/websocket/v1';
+import { startBackend, startTestNode, V1, type TestBackend, type TestNode } from '../support/harness.js';
+import { jwtSettings } from '../support/tokens.js';
 
 /** `/rt`: realtime only. `/rt-echo`: realtime forwarding other types to `forwardUrl`. */
 export function clientSpec(forwardUrl: string): string {
@@ -32,12 +28,8 @@ paths:
 `;
 }
 
-export const jwtSettings: JwtSettings = {
-  secret: JWT_SECRET,
-  algorithms: ['HS256'],
-  claims: { tenantId: 'tid', userId: 'sub' },
-  clockToleranceSeconds: 5,
-};
+/** Five seconds of clock tolerance: the SDK's own refresh timing is what these tests watch. */
+export const clientJwt = jwtSettings({ clockToleranceSeconds: 5 });
 
 const everything: TopicSettings = { pattern: '*', historySize: 100, historyTtlSeconds: 300, presence: true, joinLeave: true };
 /** Topics `acme:tiny.*` keep two publications, so recovery over more than that fails. */
@@ -71,12 +63,7 @@ export function startEchoBackend(): Promise<TestBackend> {
 }
 
 export function startClientNode(backend: TestBackend, extraTopics: TopicSettings[] = [tiny]): Promise<TestNode> {
-  return startTestNode({ spec: clientSpec(backend.url), settings: { auth: { jwt: jwtSettings }, topics: [...extraTopics, everything] } });
-}
-
-/** An HS256 token; `expiresAt` in epoch seconds, or a duration such as '1h'. */
-export function signToken(tenantId: string, userId: string, expiresAt: string | number = '1h'): Promise<string> {
-  return new SignJWT({ tid: tenantId, sub: userId }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresAt).sign(secretBytes);
+  return startTestNode({ spec: clientSpec(backend.url), settings: { auth: { jwt: clientJwt }, topics: [...extraTopics, everything] } });
 }
 
 /** Publishes text to a tenant's topic through the management API; returns `{offset, epoch}`. */

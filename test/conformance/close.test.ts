@@ -5,10 +5,10 @@
  * are not UTF-8 with 1007. After its close frame the server sends no data frame.
  */
 import { describe, expect, it } from 'vitest';
-import { closePayload, encodeFrame, INVALID_UTF8, Opcode, text } from '../hostile/frames.js';
-import { RawClient } from '../hostile/raw-client.js';
-import { V1 } from '../hostile/edge-fixture.js';
+import { closePayload, encodeFrame, INVALID_UTF8, Opcode, text } from '../support/frames.js';
+import { RawClient } from '../support/raw-client.js';
 import { expectConformingServer, expectFailure, shippedEdgeForSuite } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const closeFrame = (code?: number, reason: Buffer | string = ''): Buffer => encodeFrame({ opcode: Opcode.CLOSE, payload: closePayload(code, reason) });
 

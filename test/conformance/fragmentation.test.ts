@@ -4,7 +4,7 @@
  * inside a fragmented message and a fragmented control frame fail the connection with 1002.
  */
 import { describe, expect, it } from 'vitest';
-import { closePayload, encodeFrame, Opcode } from '../hostile/frames.js';
+import { closePayload, encodeFrame, Opcode } from '../support/frames.js';
 import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 /** `data` as a message of `opcode` cut into fragments of `size` bytes (at least one, maybe empty). */

@@ -5,8 +5,8 @@
  * limits a frame or message is refused with 1009.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, Opcode, text } from '../hostile/frames.js';
-import { RawClient } from '../hostile/raw-client.js';
+import { encodeFrame, Opcode, text } from '../support/frames.js';
+import { RawClient } from '../support/raw-client.js';
 import { echoes, expectAccepted, expectConformingServer, expectFailure, shippedEdgeForSuite } from './support.js';
 
 describe('base framing (RFC 6455 §5.1-5.3)', () => {

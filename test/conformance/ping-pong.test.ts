@@ -4,7 +4,7 @@
  * ignored.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, Opcode, text } from '../hostile/frames.js';
+import { encodeFrame, Opcode, text } from '../support/frames.js';
 import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 describe('ping and pong (RFC 6455 §5.5.2, §5.5.3)', () => {

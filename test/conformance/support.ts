@@ -4,8 +4,8 @@
  * bits, nothing after the server's close frame, the TCP connection ended by the server).
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import { close, Opcode, type Frame } from '../hostile/frames.js';
-import { RawClient, type Outcome } from '../hostile/raw-client.js';
+import { close, Opcode, type Frame } from '../support/frames.js';
+import { RawClient, type Outcome } from '../support/raw-client.js';
 import { startEdgeUnderTest, type EdgeUnderTest } from '../hostile/edge-fixture.js';
 
 /**

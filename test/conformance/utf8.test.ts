@@ -4,7 +4,7 @@
  * continuation bytes and cut sequences fail the connection with 1007.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, INVALID_UTF8, Opcode, text } from '../hostile/frames.js';
+import { encodeFrame, INVALID_UTF8, Opcode, text } from '../support/frames.js';
 import { echoes, expectAccepted, expectFailure, shippedEdgeForSuite } from './support.js';
 
 const VALID = 'κόσμε — 世界 — 𝄞 — 🎉 — \u{10FFFF} \uFFFF \uFEFF';

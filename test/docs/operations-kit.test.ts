@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/index.js';
-import { http, specYaml } from '../gateway/fixtures.js';
+import { http, specYaml } from '../support/fixtures.js';
 import { connectClient, startBackend, startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 

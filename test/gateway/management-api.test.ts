@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { defaultSettings, SwitchboardNode } from '../../src/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { b64, connectClient, eventually, startTestNode, type ApiResponse, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, RFC3339_UTC, sleep, specYaml } from './fixtures.js';
+import { type ApiResponse, b64, connectClient, eventually, type TestClient, type TestNode } from '../support/harness.js';
+import { useClient, useNode } from '../support/scoped.js';
+import { dummy, RFC3339_UTC, sleep, specYaml } from '../support/fixtures.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const SPEC = specYaml({ '/ws': { message: dummy('') } }, 'mgmt-gw');
@@ -33,24 +34,19 @@ function expectStatus(response: ApiResponse, http: number, code: number): RpcSta
 }
 
 describe('management API: the Connection service', () => {
-  let node: TestNode | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    node = undefined;
+  let node: TestNode;
+  beforeEach(async () => {
+    node = await useNode({ spec: SPEC });
   });
 
   async function connected(options: Parameters<typeof connectClient>[1] = {}): Promise<{ client: TestClient; id: string }> {
-    node ??= await startTestNode({ spec: SPEC });
-    const client = await connectClient(node.wsUrl('/ws'), options);
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'), options);
     return { client, id: client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string };
   }
 
   it('get answers exactly id, gatewayId, identity{sourceIp,userAgent}, connectedAt, lastActiveAt', async () => {
     const { id } = await connected({ headers: { 'User-Agent': 'api-test-agent' } });
-    const response = await node!.api('GET', `${CONNECTIONS}/${id}`);
+    const response = await node.api('GET', `${CONNECTIONS}/${id}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     const body = response.json as Record<string, unknown>;
@@ -68,7 +64,7 @@ describe('management API: the Connection service', () => {
 
   it('send TEXT delivers one text frame and answers 200 {}', async () => {
     const { client, id } = await connected();
-    const response = await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('héllo'), type: 'TEXT' });
+    const response = await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('héllo'), type: 'TEXT' });
     expect(response.status).toBe(200);
     expect(response.json).toEqual({});
     const frame = await client.next();
@@ -79,7 +75,7 @@ describe('management API: the Connection service', () => {
   it('send BINARY delivers one binary frame and answers 200 {}', async () => {
     const { client, id } = await connected();
     const bytes = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00]);
-    const response = await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: bytes.toString('base64'), type: 'BINARY' });
+    const response = await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: bytes.toString('base64'), type: 'BINARY' });
     expect(response.status).toBe(200);
     expect(response.json).toEqual({});
     const frame = await client.next();
@@ -91,14 +87,14 @@ describe('management API: the Connection service', () => {
   it('send accepts exactly 131072 decoded bytes', async () => {
     const { client, id } = await connected();
     const bytes = Buffer.alloc(131072, 7);
-    const response = await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: bytes.toString('base64'), type: 'BINARY' });
+    const response = await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: bytes.toString('base64'), type: 'BINARY' });
     expect(response.status).toBe(200);
     expect((await client.next()).data.length).toBe(131072);
   });
 
   it('delete closes the client with 1000 and answers 200 {}', async () => {
     const { client, id } = await connected();
-    const response = await node!.api('DELETE', `${CONNECTIONS}/${id}`);
+    const response = await node.api('DELETE', `${CONNECTIONS}/${id}`);
     expect(response.status).toBe(200);
     expect(response.json).toEqual({});
     expect((await client.closed).code).toBe(1000);
@@ -107,25 +103,25 @@ describe('management API: the Connection service', () => {
   it('get, send and delete answer 404 code 5 for an unknown id', async () => {
     await connected();
     const unknown = 'nobody.AAAAAAAAAAAAAAAAAAAAAA';
-    expectStatus(await node!.api('GET', `${CONNECTIONS}/${unknown}`), 404, 5);
-    expectStatus(await node!.api('POST', `${CONNECTIONS}/${unknown}:send`, { data: b64('x'), type: 'TEXT' }), 404, 5);
-    expectStatus(await node!.api('DELETE', `${CONNECTIONS}/${unknown}`), 404, 5);
+    expectStatus(await node.api('GET', `${CONNECTIONS}/${unknown}`), 404, 5);
+    expectStatus(await node.api('POST', `${CONNECTIONS}/${unknown}:send`, { data: b64('x'), type: 'TEXT' }), 404, 5);
+    expectStatus(await node.api('DELETE', `${CONNECTIONS}/${unknown}`), 404, 5);
   });
 
   it('get and send answer 404 code 5 after the client closed, and send delivers nothing', async () => {
     const { client, id } = await connected();
     await client.close();
-    await eventually(() => node!.api('GET', `${CONNECTIONS}/${id}`), (r) => r.status === 404);
-    expectStatus(await node!.api('GET', `${CONNECTIONS}/${id}`), 404, 5);
-    expectStatus(await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('late'), type: 'TEXT' }), 404, 5);
-    expectStatus(await node!.api('DELETE', `${CONNECTIONS}/${id}`), 404, 5);
+    await eventually(() => node.api('GET', `${CONNECTIONS}/${id}`), (r) => r.status === 404);
+    expectStatus(await node.api('GET', `${CONNECTIONS}/${id}`), 404, 5);
+    expectStatus(await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('late'), type: 'TEXT' }), 404, 5);
+    expectStatus(await node.api('DELETE', `${CONNECTIONS}/${id}`), 404, 5);
   });
 
   it('send to a connection closed through the API answers 404 NOT_FOUND and delivers nothing', async () => {
     const { client, id } = await connected();
-    expect((await node!.api('DELETE', `${CONNECTIONS}/${id}`)).status).toBe(200);
-    expectStatus(await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('late'), type: 'TEXT' }), 404, 5);
-    expectStatus(await node!.api('GET', `${CONNECTIONS}/${id}`), 404, 5);
+    expect((await node.api('DELETE', `${CONNECTIONS}/${id}`)).status).toBe(200);
+    expectStatus(await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('late'), type: 'TEXT' }), 404, 5);
+    expectStatus(await node.api('GET', `${CONNECTIONS}/${id}`), 404, 5);
     expect((await client.closed).code).toBe(1000);
     expect(await client.silentFor(50)).toBe(true);
   });
@@ -148,21 +144,20 @@ describe('management API: the Connection service', () => {
     for (const [what, body, field] of cases) {
       it(`${what} → field ${field}`, async () => {
         const { client, id } = await connected();
-        expectBadRequest(await node!.api('POST', `${CONNECTIONS}/${id}:send`, body), field);
+        expectBadRequest(await node.api('POST', `${CONNECTIONS}/${id}:send`, body), field);
         expect(await client.silentFor(30)).toBe(true);
       });
     }
 
     it('an invalid JSON body answers 400 google.rpc.Status', async () => {
       const { id } = await connected();
-      const response = await node!.api('POST', `${CONNECTIONS}/${id}:send`, '{"data": "eA==", ');
+      const response = await node.api('POST', `${CONNECTIONS}/${id}:send`, '{"data": "eA==", ');
       const body = expectStatus(response, 400, 3);
       expect(body.message.length).toBeGreaterThan(0);
     });
   });
 
   it('an unknown path answers 404 google.rpc.Status', async () => {
-    node = await startTestNode({ spec: SPEC });
     const body = expectStatus(await node.api('GET', '/apigateways/websocket/v1/nothing-here'), 404, 5);
     expect(body.message).toContain('/apigateways/websocket/v1/nothing-here');
     expectStatus(await node.api('GET', '/'), 404, 5);
@@ -171,27 +166,21 @@ describe('management API: the Connection service', () => {
   it('lastActiveAt moves after a client frame and after a server send', async () => {
     const { client, id } = await connected();
     const lastActive = async (): Promise<number> =>
-      Date.parse(((await node!.api('GET', `${CONNECTIONS}/${id}`)).json as { lastActiveAt: string }).lastActiveAt);
+      Date.parse(((await node.api('GET', `${CONNECTIONS}/${id}`)).json as { lastActiveAt: string }).lastActiveAt);
     const initial = await lastActive();
     await sleep(15);
     client.ws.send('hello');
     const afterClientFrame = await eventually(lastActive, (t) => t > initial);
     await sleep(15);
-    expect((await node!.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('x'), type: 'TEXT' })).status).toBe(200);
+    expect((await node.api('POST', `${CONNECTIONS}/${id}:send`, { data: b64('x'), type: 'TEXT' })).status).toBe(200);
     await client.next();
     expect(await lastActive()).toBeGreaterThan(afterClientFrame);
   });
 });
 
 describe('management API: API keys', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 401 code 16 without a key or with a wrong one, and accepts Bearer and Api-Key', async () => {
-    node = await startTestNode({ spec: SPEC, settings: { management: { apiKeys: [{ key: 'sekret-key-1', scopes: ['read', 'write', 'broadcast'] }] } } });
+    const node = await useNode({ spec: SPEC, settings: { management: { apiKeys: [{ key: 'sekret-key-1', scopes: ['read', 'write', 'broadcast'] }] } } });
     const client = await connectClient(node.wsUrl('/ws'));
     const id = client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
     const path = `${CONNECTIONS}/${id}`;

@@ -1,10 +1,10 @@
-import { SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { connectClient, type TestClient, type TestNode } from '../support/harness.js';
-import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode, type ConnectionServiceClient } from './support.js';
+import { connectClient, type TestClient } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
+import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode } from './support.js';
 
-const JWT_SECRET = 'grpc-auth-test-secret-of-at-least-32-bytes';
 const KEYS = {
   admin: { key: 'grpc-admin-key', scopes: ['read', 'write', 'broadcast'] },
   reader: { key: 'grpc-reader-key', scopes: ['read'] },
@@ -31,26 +31,20 @@ paths:
 `;
 
 describe('gRPC ConnectionService behind the management API keys', () => {
-  let node: TestNode;
-  let grpc: ConnectionServiceClient;
   const clients: TestClient[] = [];
 
-  beforeAll(async () => {
-    node = await startGrpcNode(
+  const node = forSuite(() =>
+    startGrpcNode(
       {
         management: { apiKeys: Object.values(KEYS).map((k) => ({ ...k, scopes: [...k.scopes] })) },
-        auth: { jwt: { secret: JWT_SECRET, algorithms: ['HS256'], claims: { tenantId: 'tid', userId: 'sub' }, clockToleranceSeconds: 0 } },
+        auth: { jwt: jwtSettings() },
       },
       SPEC,
-    );
-    grpc = protoClient(grpcAddressOf(node));
-  });
+    ),
+  );
+  const grpc = forSuite(async () => protoClient(grpcAddressOf(node)));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    grpc.close();
-    await node.close();
   });
 
   async function raw(): Promise<{ client: TestClient; id: string }> {
@@ -61,7 +55,7 @@ describe('gRPC ConnectionService behind the management API keys', () => {
 
   /** A realtime client of `tenantId`, its `connected` envelope already read. */
   async function tenantClient(tenantId: string): Promise<{ client: TestClient; id: string }> {
-    const token = await new SignJWT({ tid: tenantId, sub: 'user-1' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await signToken(tenantId, 'user-1');
     const client = await connectClient(node.wsUrl(`/rt?${new URLSearchParams({ tenantId, userId: 'user-1', token })}`));
     clients.push(client);
     expect((await client.nextJson()).type).toBe('connected');

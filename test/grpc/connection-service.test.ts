@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { STATUS, connectRaw, expectCode, grpcAddressOf, millisOf, protoClient, startGrpcNode, type ConnectionServiceClient } from './support.js';
-
-const V1 = '/apigateways/websocket/v1';
+import { eventually, startTestNode, type TestClient, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { STATUS, connectRaw, expectCode, grpcAddressOf, millisOf, protoClient, startGrpcNode } from './support.js';
 
 interface RestConnection {
   gatewayId: string;
@@ -13,20 +12,12 @@ interface RestConnection {
 }
 
 describe('gRPC ConnectionService: Get, Send, Disconnect against real sockets', () => {
-  let node: TestNode;
-  let grpc: ConnectionServiceClient;
   const clients: TestClient[] = [];
 
-  beforeAll(async () => {
-    node = await startGrpcNode();
-    grpc = protoClient(grpcAddressOf(node));
-  });
+  const node = forSuite(() => startGrpcNode());
+  const grpc = forSuite(async () => protoClient(grpcAddressOf(node)));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    grpc.close();
-    await node.close();
   });
 
   async function connected(headers: Record<string, string> = {}): Promise<{ client: TestClient; id: string }> {

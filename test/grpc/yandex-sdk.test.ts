@@ -18,10 +18,10 @@ import { clientFactory } from '@yandex-cloud/nodejs-sdk/dist/utils/client-factor
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcConnectionServer } from '../../src/grpc/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import type { TestClient, TestNode } from '../support/harness.js';
+import { type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
 import { STATUS, connectRaw, grpcAddressOf, startGrpcNode } from './support.js';
 
-const V1 = '/apigateways/websocket/v1';
 const KEY = 'sdk-test-key';
 const sdk = cloudApi.serverless.apigateway_connection_service;
 const DataType = sdk.SendToConnectionRequest_DataType;
@@ -47,12 +47,11 @@ async function codeOf(pending: Promise<unknown>): Promise<number> {
 }
 
 describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecure endpoint', () => {
-  let node: TestNode;
   let client: SdkClientInstance;
   const sockets: TestClient[] = [];
 
+  const node = forSuite(() => startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read', 'write'] }] } }));
   beforeAll(async () => {
-    node = await startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read', 'write'] }] } });
     client = new SdkClient(`127.0.0.1:${grpcAddressOf(node).port}`, credentials.createInsecure());
   });
   afterEach(async () => {
@@ -60,7 +59,6 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
   });
   afterAll(async () => {
     client.close();
-    await node.close();
   });
 
   it('Get decodes into the SDK Connection with the REST get values and instants', async () => {

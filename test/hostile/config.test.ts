@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, parseGatewaySpec } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { BackendPools, RouteTable } from '../../src/routing/index.js';
-import { specYaml, http, dummy } from '../gateway/fixtures.js';
+import { specYaml, http, dummy } from '../support/fixtures.js';
 import { realtimeSpec } from '../realtime-e2e/support.js';
 import { RUNS, timeoutFor } from './runs.js';
 

@@ -6,11 +6,9 @@
  * publications whatever the attackers do.
  */
 import { expect } from 'vitest';
-import { b64, connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml } from '../gateway/fixtures.js';
+import { b64, connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
 import type { EdgeLimits } from './verdict.js';
-
-export const V1 = '/apigateways/websocket/v1';
 
 /** Small limits so that oversized frames and messages cost little to send. */
 export const LIMITS: EdgeLimits = { maxFrameBytes: 1024, maxMessageBytes: 4096 };

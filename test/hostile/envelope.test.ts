@@ -6,8 +6,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestNode } from '../support/harness.js';
-import { connectRealtime, expectApi, startRealtimeNode, text, topic, V1, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
+import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
 import { RUNS, timeoutFor } from './runs.js';
 
 const ERROR_CODES = ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN_TENANT', 'NOT_FOUND', 'UNKNOWN_TYPE', 'RATE_LIMITED', 'BACKEND_ERROR', 'INTERNAL'];
@@ -72,17 +73,16 @@ function validRequestId(value: unknown): string | undefined {
 }
 
 describe('hostile envelopes on the realtime protocol', { timeout: timeoutFor(20_000) }, () => {
-  let node: TestNode;
   let attacker: RealtimeClient;
   let victim: RealtimeClient;
   let marker = 0;
 
+  const node = forSuite(() => startRealtimeNode({
+    topics: [topic('acme:*', { historySize: 10 }), topic('globex:*', { historySize: 10 })],
+    // Frames up to 256 KiB reach the protocol, so huge fields meet its own limits (128 KiB an envelope).
+    limits: { messagesPerSecond: 1_000_000, maxFrameBytes: 262_144, maxMessageBytes: 262_144 },
+  }));
   beforeAll(async () => {
-    node = await startRealtimeNode({
-      topics: [topic('acme:*', { historySize: 10 }), topic('globex:*', { historySize: 10 })],
-      // Frames up to 256 KiB reach the protocol, so huge fields meet its own limits (128 KiB an envelope).
-      limits: { messagesPerSecond: 1_000_000, maxFrameBytes: 262_144, maxMessageBytes: 262_144 },
-    });
     attacker = await connectRealtime(node, 'acme', 'mallory');
     victim = await connectRealtime(node, 'globex', 'victim');
     const reply = await victim.request({ type: 'subscribe', data: { topic: 'secret' } });
@@ -91,7 +91,6 @@ describe('hostile envelopes on the realtime protocol', { timeout: timeoutFor(20_
   afterAll(async () => {
     await attacker.close();
     await victim.close();
-    await node.close();
   });
 
   /**

@@ -6,11 +6,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { b64, connectClient, type TestClient, type TestNode, startTestNode } from '../support/harness.js';
-import { dummy, specYaml } from '../gateway/fixtures.js';
+import { b64, connectClient, type TestClient, V1 } from '../support/harness.js';
+import { suiteNode } from '../support/scoped.js';
+import { dummy, specYaml } from '../support/fixtures.js';
 import { RUNS, timeoutFor } from './runs.js';
-
-const V1 = '/apigateways/websocket/v1';
 
 /** Fields an error may name besides the keys of the body and the query that provoked it. */
 const KNOWN_FIELDS = ['body', 'path', 'data', 'type', 'topic', 'idempotencyKey', 'tenantId', 'view', 'pageSize', 'pageToken', 'sinceOffset', 'limit', 'epoch', 'connectionId', 'userId'];
@@ -116,18 +115,16 @@ async function send(base: string, c: Call): Promise<Answer> {
 }
 
 describe('hostile management API calls', { timeout: timeoutFor(30_000) }, () => {
-  let node: TestNode;
   let target: TestClient;
   let targetId: string;
 
+  const node = suiteNode(() => ({ spec: specYaml({ '/ws': { message: dummy('ok') } }) }));
   beforeAll(async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
     target = await connectClient(node.wsUrl('/ws'));
     targetId = target.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
   });
   afterAll(async () => {
     await target.close();
-    await node.close();
   });
 
   it('answers every call 200, 400 naming the field, or 404 NOT_FOUND, never 5xx, and keeps serving', async () => {

@@ -8,8 +8,8 @@
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closePayload, encodeFrame, INVALID_UTF8, Opcode, type FrameSpec } from './frames.js';
-import { RawClient, type Outcome } from './raw-client.js';
+import { closePayload, encodeFrame, INVALID_UTF8, Opcode, type FrameSpec } from '../support/frames.js';
+import { RawClient, type Outcome } from '../support/raw-client.js';
 import { guardWouldTrip, judge, type Verdict } from './verdict.js';
 import { LIMITS, startEdgeUnderTest, type EdgeUnderTest } from './edge-fixture.js';
 import { RUNS, timeoutFor } from './runs.js';

@@ -1,29 +1,28 @@
 /**
  * Backpressure against a client that stops reading (DESIGN §2.1): it is let go with 1013 once
  * its outbound buffer passes the limit, and the subscribers of the same topic keep their
- * rate and get every publication. test/gateway/limits.test.ts pins the 1013 for a single
+ * rate and get every publication. test/edge/limits.test.ts pins the 1013 for a single
  * `:send`; this pins what the others see while it happens, on a topic fan-out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, rawUpgrade, specYaml, type RawUpgrade } from '../gateway/fixtures.js';
+import { connectClient, type TestClient, V1 } from '../support/harness.js';
+import { suiteBackend, suiteNode } from '../support/scoped.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
+import { rawUpgrade, type RawUpgrade } from '../support/raw-http.js';
 
-const V1 = '/apigateways/websocket/v1';
 const CHUNK = Buffer.alloc(64 * 1024, 0x61).toString('base64');
 
 describe('a subscriber that stops reading', () => {
-  let backend: TestBackend;
-  let node: TestNode;
   let healthy: TestClient[];
   let slow: RawUpgrade;
   const received = [0, 0, 0];
 
+  const backend = suiteBackend();
+  const node = suiteNode(() => ({
+    spec: specYaml({ '/ws': { message: dummy(''), disconnect: http(`${backend.url}/disconnect`) } }),
+    settings: { limits: { outboundBufferBytes: 512 * 1024 } },
+  }));
   beforeAll(async () => {
-    backend = await startBackend();
-    node = await startTestNode({
-      spec: specYaml({ '/ws': { message: dummy(''), disconnect: http(`${backend.url}/disconnect`) } }),
-      settings: { limits: { outboundBufferBytes: 512 * 1024 } },
-    });
     healthy = await Promise.all([0, 1, 2].map(() => connectClient(node.wsUrl('/ws'))));
     healthy.forEach((client, i) => client.ws.on('message', () => received[i]!++));
     slow = await rawUpgrade(node.node.clientAddress.port, '/ws');
@@ -33,8 +32,6 @@ describe('a subscriber that stops reading', () => {
   afterAll(async () => {
     slow.socket.destroy();
     await Promise.all(healthy.map((c) => c.close()));
-    await node.close();
-    await backend.close();
   });
 
   /** Publishes `count` 64 KiB messages one after another; resolves when every healthy client has them all. */

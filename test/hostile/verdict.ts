@@ -11,7 +11,7 @@
  *   empty close frame).
  * - Bytes that stop inside a frame leave the connection waiting (`incomplete`).
  */
-import { isValidCloseCode, isValidUtf8 } from './frames.js';
+import { isValidCloseCode, isValidUtf8 } from '../support/frames.js';
 
 export interface EdgeLimits {
   maxFrameBytes: number;

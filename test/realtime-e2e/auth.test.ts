@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { connectClient, eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { JWT_SECRET, connectRealtime, jwtSettings, realtimeSpec, realtimeUrl, signToken, startRealtimeNode, type Envelope } from './support.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, realtimeSpec, realtimeUrl, startRealtimeNode, type Envelope } from './support.js';
+import { JWT_SECRET, jwtSettings, signToken } from '../support/tokens.js';
 
 const secretBytes = new TextEncoder().encode(JWT_SECRET);
 
@@ -19,16 +21,10 @@ function b64url(value: unknown): string {
 }
 
 describe('realtime connect with an HS256 JWT', () => {
-  let node: TestNode;
   const clients: TestClient[] = [];
-  beforeAll(async () => {
-    node = await startRealtimeNode();
-  });
+  const node = forSuite(() => startRealtimeNode());
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   const url = (query: Record<string, string>): string => realtimeUrl(node, query);

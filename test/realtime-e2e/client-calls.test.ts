@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type TestClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
 
 describe('client publish, presence and history over the realtime protocol', () => {
-  let node: TestNode;
   const clients: TestClient[] = [];
   const connect = async (tenantId: string, userId: string): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, tenantId, userId);
@@ -11,14 +11,9 @@ describe('client publish, presence and history over the realtime protocol', () =
     return client;
   };
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ topics: [topic('acme:*'), topic('globex:*'), topic('acme-quiet:*', { presence: false })] });
-  });
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('acme:*'), topic('globex:*'), topic('acme-quiet:*', { presence: false })] }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('publishes any JSON value through the API path: offsets, history, realtime and raw subscribers', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, eventually, type TestClient, type TestNode } from '../support/harness.js';
-import { GATEWAY_ID, V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
+import { connectClient, eventually, type TestClient, type TestNode, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { GATEWAY_ID, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
 
 const KEYS = {
   admin: { key: 'admin-key', scopes: ['read', 'write', 'broadcast'] as const },
@@ -17,7 +18,6 @@ interface ListBody {
 }
 
 describe('management API extensions', () => {
-  let node: TestNode;
   const opened: TestClient[] = [];
   let acmeAlice: RealtimeClient;
   let acmeBob: RealtimeClient;
@@ -25,11 +25,11 @@ describe('management API extensions', () => {
   let raw: TestClient;
   let rawId: string;
 
+  const node = forSuite(() => startRealtimeNode({
+    management: { apiKeys: Object.values(KEYS).map((k) => ({ ...k, scopes: [...k.scopes] })) },
+    topics: [topic('*:hist.*', { historySize: 3 }), topic('*:room.*', { historySize: 10, presence: true }), topic('*:nopresence', { presence: false })],
+  }));
   beforeAll(async () => {
-    node = await startRealtimeNode({
-      management: { apiKeys: Object.values(KEYS).map((k) => ({ ...k, scopes: [...k.scopes] })) },
-      topics: [topic('*:hist.*', { historySize: 3 }), topic('*:room.*', { historySize: 10, presence: true }), topic('*:nopresence', { presence: false })],
-    });
     acmeAlice = await connectRealtime(node, 'acme', 'alice');
     acmeBob = await connectRealtime(node, 'acme', 'bob');
     globexAlice = await connectRealtime(node, 'globex', 'alice');
@@ -49,7 +49,6 @@ describe('management API extensions', () => {
   });
   afterAll(async () => {
     await Promise.all(opened.map((c) => c.close()));
-    await node.close();
   });
 
   const call = (method: string, path: string, body?: unknown, key: string = ADMIN) =>

@@ -13,7 +13,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { connectRealtime, expectApi, startRealtimeNode, text, topic, V1, type Envelope, type RealtimeClient } from './support.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const HISTORY = 1000;
 

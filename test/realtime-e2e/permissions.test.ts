@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopicSettings } from '../../src/config/index.js';
-import { connectClient, startBackend, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, expectApi, realtimeUrl, signToken, startRealtimeNode, text, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { connectClient, startBackend, type TestNode, V1 } from '../support/harness.js';
+import { suiteBackend } from '../support/scoped.js';
+import { expectApi, realtimeUrl, startRealtimeNode, text, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 async function connectWith(node: TestNode, tenantId: string, userId: string, extraClaims: Record<string, unknown> = {}): Promise<RealtimeClient> {
   const token = await signToken(tenantId, userId, extraClaims);
@@ -17,16 +19,15 @@ async function connectWith(node: TestNode, tenantId: string, userId: string, ext
 
 describe('topic permissions on a node', () => {
   let node: TestNode;
-  let backend: TestBackend;
   let downUrl: string;
   const clients: RealtimeClient[] = [];
 
+  const backend = suiteBackend((request, res) => {
+    const { topic: name } = JSON.parse(request.body.toString()) as { topic: string };
+    res.statusCode = request.headers['x-switchboard-user-id'] === 'alice' && name.endsWith('.open') ? 200 : 403;
+    res.end();
+  });
   beforeAll(async () => {
-    backend = await startBackend((request, res) => {
-      const { topic: name } = JSON.parse(request.body.toString()) as { topic: string };
-      res.statusCode = request.headers['x-switchboard-user-id'] === 'alice' && name.endsWith('.open') ? 200 : 403;
-      res.end();
-    });
     const down = await startBackend();
     downUrl = `${down.url}/authorize`;
     await down.close();
@@ -45,7 +46,6 @@ describe('topic permissions on a node', () => {
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
     await node?.close();
-    await backend?.close();
   });
 
   const client = async (tenantId: string, userId: string, claims: Record<string, unknown> = {}): Promise<RealtimeClient> => {

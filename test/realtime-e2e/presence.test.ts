@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
 
 describe('join and leave events', () => {
-  let node: TestNode;
   const clients: RealtimeClient[] = [];
   const connect = async (userId: string, tenantId = 'acme'): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, tenantId, userId);
@@ -11,14 +11,9 @@ describe('join and leave events', () => {
     return client;
   };
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ topics: [topic('*:lobby.*', { joinLeave: true }), topic('*:quiet.*', { joinLeave: false })] });
-  });
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('*:lobby.*', { joinLeave: true }), topic('*:quiet.*', { joinLeave: false })] }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('tells realtime subscribers who joins, unsubscribes and disconnects', async () => {

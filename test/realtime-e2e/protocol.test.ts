@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, type TestBackend, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { V1 } from '../support/harness.js';
+import { forSuite, suiteBackend } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type RealtimeClient } from './support.js';
 
 describe('the realtime envelope protocol', () => {
-  let node: TestNode;
-  let backend: TestBackend;
   const clients: RealtimeClient[] = [];
   const connect = async (tenantId: string, userId: string, path = '/rt'): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, tenantId, userId, path);
@@ -12,19 +11,13 @@ describe('the realtime envelope protocol', () => {
     return client;
   };
 
-  beforeAll(async () => {
-    backend = await startBackend();
-    node = await startRealtimeNode({ topics: [topic('acme:*')] }, `${backend.url}/forward`);
-  });
+  const backend = suiteBackend();
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('acme:*')] }, `${backend.url}/forward`));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     backend.setHandler((_req, res) => {
       res.end();
     });
-  });
-  afterAll(async () => {
-    await node.close();
-    await backend.close();
   });
 
   it('answers ping with pong, echoing requestId and stamping tenant, user and time', async () => {

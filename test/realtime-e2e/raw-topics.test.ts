@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, eventually, type TestClient, type TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, eventually, type TestClient, V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic } from './support.js';
 
 describe('topics on paths without the realtime protocol', () => {
-  let node: TestNode;
   const clients: TestClient[] = [];
   const connectRaw = async (): Promise<{ client: TestClient; id: string }> => {
     const client = await connectClient(node.wsUrl('/raw'));
@@ -11,14 +11,9 @@ describe('topics on paths without the realtime protocol', () => {
     return { client, id: client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string };
   };
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ topics: [topic('news*', { historySize: 10 })] });
-  });
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('news*', { historySize: 10 })] }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('delivers publications as raw frames, text as text and binary as binary, after a management subscribe', async () => {

@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 
 interface Recovered {
   topic: string;
@@ -11,7 +12,6 @@ interface Recovered {
 }
 
 describe('recovery on resubscribe', () => {
-  let node: TestNode;
   const clients: RealtimeClient[] = [];
   const connect = async (userId = 'alice'): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, 'acme', userId);
@@ -20,14 +20,9 @@ describe('recovery on resubscribe', () => {
   };
   const publish = (name: string, body: string) => expectApi(node, 200, 'POST', `${V1}/topics/acme:${name}:publish`, text(body));
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ topics: [topic('acme:small.*', { historySize: 3 }), topic('acme:*', { historySize: 50 })] });
-  });
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('acme:small.*', { historySize: 3 }), topic('acme:*', { historySize: 50 })] }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('after a disconnect: every missed publication once, in order, then live ones without a gap', async () => {

@@ -2,24 +2,22 @@
  * Tokens expire and can be refreshed in place: `refresh_required` before `exp`, `refresh` →
  * `refreshed`, and close 4401 `token expired` when `exp` passes unrefreshed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/edge/index.js';
-import { connectClient, type TestNode } from '../support/harness.js';
-import { jwtSettings, realtimeUrl, signToken, startRealtimeNode, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { connectClient } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { realtimeUrl, startRealtimeNode, topic, wrapRealtime, type Envelope, type RealtimeClient } from './support.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
 describe('token refresh', () => {
-  let node: TestNode;
   const clients: RealtimeClient[] = [];
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({
-      auth: { jwt: jwtSettings({ refreshNoticeSeconds: 1 }) },
-      topics: [topic('*:room.*', { permissions: { subscribe: 'token', publish: 'token', presence: 'token', history: 'token' } })],
-    });
-  });
+  const node = forSuite(() => startRealtimeNode({
+    auth: { jwt: jwtSettings({ refreshNoticeSeconds: 1 }) },
+    topics: [topic('*:room.*', { permissions: { subscribe: 'token', publish: 'token', presence: 'token', history: 'token' } })],
+  }));
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    await node?.close();
   });
 
   /** Connects with a token valid for `seconds` (exp has whole-second precision: 1 s less at worst). */

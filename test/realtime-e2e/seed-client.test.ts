@@ -4,9 +4,11 @@
  * full `tenant:name` as `channel`. It works against Switchboard unchanged.
  */
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestNode } from '../support/harness.js';
-import { V1, expectApi, realtimeUrl, signToken, startRealtimeNode, text, topic } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { expectApi, realtimeUrl, startRealtimeNode, text, topic } from './support.js';
+import { signToken } from '../support/tokens.js';
 
 interface SeedEnvelope {
   type: string;
@@ -68,13 +70,7 @@ class SeedClient {
 }
 
 describe("a client written to the seed manager's protocol", () => {
-  let node: TestNode;
-  beforeAll(async () => {
-    node = await startRealtimeNode({ topics: [topic('acme:*')] });
-  });
-  afterAll(async () => {
-    await node.close();
-  });
+  const node = forSuite(() => startRealtimeNode({ topics: [topic('acme:*')] }));
 
   it('subscribes with channel and numeric timestamps, hears publications, pings and unsubscribes unchanged', async () => {
     const token = await signToken('acme', 'alice');

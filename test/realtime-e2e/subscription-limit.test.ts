@@ -2,15 +2,15 @@
  * limits.maxSubscriptionsPerConnection: one connection cannot hold topics without bound, whether
  * it subscribes itself (realtime protocol) or a backend subscribes it (management API).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, topic, type RealtimeClient } from './support.js';
 
 const ADMIN = 'admin-key';
 const LIMIT = 3;
 
 describe('limits.maxSubscriptionsPerConnection', () => {
-  let node: TestNode;
   const clients: RealtimeClient[] = [];
   const connect = async (userId: string): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, 'acme', userId);
@@ -18,18 +18,13 @@ describe('limits.maxSubscriptionsPerConnection', () => {
     return client;
   };
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({
-      management: { apiKeys: [{ key: ADMIN, scopes: ['read', 'write', 'broadcast'] }] },
-      limits: { maxSubscriptionsPerConnection: LIMIT },
-      topics: [topic('acme:*')],
-    });
-  });
+  const node = forSuite(() => startRealtimeNode({
+    management: { apiKeys: [{ key: ADMIN, scopes: ['read', 'write', 'broadcast'] }] },
+    limits: { maxSubscriptionsPerConnection: LIMIT },
+    topics: [topic('acme:*')],
+  }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('answers the subscribe past the limit with LIMIT_EXCEEDED echoing the requestId, and keeps the connection', async () => {

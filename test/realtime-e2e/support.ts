@@ -2,12 +2,14 @@
  * What the realtime end-to-end tests share: a gateway spec with realtime and raw paths, JWT
  * settings and signed tokens, and a client that knows the envelope protocol.
  */
-import { SignJWT } from 'jose';
-import type { JwtSettings, TopicSettings } from '../../src/config/index.js';
+import type { TopicSettings } from '../../src/config/index.js';
 import { connectClient, startTestNode, type SettingsOverrides, type TestClient, type TestNode } from '../support/harness.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
-export const JWT_SECRET = 'realtime-e2e-shared-secret-of-32-bytes-or-more';
-const secretBytes = new TextEncoder().encode(JWT_SECRET);
+// test/cluster-e2e/ still imports these from here; they live in test/support.
+export { JWT_SECRET, jwtSettings, signToken } from '../support/tokens.js';
+export { V1 } from '../support/harness.js';
+
 export const GATEWAY_ID = 'rt-gateway';
 
 /**
@@ -54,16 +56,6 @@ ${
 `;
 }
 
-export function jwtSettings(overrides: Partial<JwtSettings> = {}): JwtSettings {
-  return {
-    secret: JWT_SECRET,
-    algorithms: ['HS256'],
-    claims: { tenantId: 'tid', userId: 'sub' },
-    clockToleranceSeconds: 0,
-    ...overrides,
-  };
-}
-
 export function topic(pattern: string, overrides: Partial<TopicSettings> = {}): TopicSettings {
   return { pattern, historySize: 100, historyTtlSeconds: 300, presence: true, joinLeave: false, ...overrides };
 }
@@ -71,15 +63,6 @@ export function topic(pattern: string, overrides: Partial<TopicSettings> = {}): 
 /** A node serving `realtimeSpec` with HS256 auth; settings merge over that. */
 export function startRealtimeNode(settings: SettingsOverrides = {}, forwardUrl?: string): Promise<TestNode> {
   return startTestNode({ spec: realtimeSpec(forwardUrl), settings: { auth: { jwt: jwtSettings() }, ...settings } });
-}
-
-/** An HS256 token for `tid`/`sub`, valid for an hour unless `expiresIn` says otherwise. */
-export function signToken(tenantId: string, userId: string, extra: Record<string, unknown> = {}, expiresIn: string | number = '1h'): Promise<string> {
-  return new SignJWT({ tid: tenantId, sub: userId, ...extra })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(secretBytes);
 }
 
 export function realtimeUrl(node: TestNode, query: Record<string, string>, path = '/rt'): string {
@@ -146,8 +129,6 @@ export function wrapRealtime(client: TestClient, connectionId: string, tenantId:
     },
   });
 }
-
-export const V1 = '/apigateways/websocket/v1';
 
 /** A management call answered with the given status; returns the JSON body. */
 export async function expectApi(node: TestNode, status: number, method: string, path: string, body?: unknown, key?: string): Promise<Record<string, unknown>> {

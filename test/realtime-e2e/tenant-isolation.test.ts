@@ -7,7 +7,8 @@ import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { ManualClock } from '../../src/time/index.js';
 import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { connectRealtime, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
+import { V1 } from '../support/harness.js';
 
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 const USERS = ['alice', 'bob'] as const;

@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TestNode } from '../support/harness.js';
-import { V1, connectRealtime, expectApi, startRealtimeNode, type RealtimeClient } from './support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, expectApi, startRealtimeNode, type RealtimeClient } from './support.js';
 
 const KEYS = [
   { key: 'admin-key', scopes: ['read', 'write', 'broadcast'] },
@@ -9,7 +10,6 @@ const KEYS = [
 ] as const;
 
 describe('POST /users/{userId}:disconnect', () => {
-  let node: TestNode;
   const clients: RealtimeClient[] = [];
   const connect = async (tenantId: string, userId: string): Promise<RealtimeClient> => {
     const client = await connectRealtime(node, tenantId, userId);
@@ -18,14 +18,9 @@ describe('POST /users/{userId}:disconnect', () => {
   };
   const call = (path: string, body: unknown, key: string) => node.api('POST', `${V1}${path}`, body, { authorization: `Bearer ${key}` });
 
-  beforeAll(async () => {
-    node = await startRealtimeNode({ management: { apiKeys: KEYS.map((k) => ({ ...k, scopes: [...k.scopes] })) } });
-  });
+  const node = forSuite(() => startRealtimeNode({ management: { apiKeys: KEYS.map((k) => ({ ...k, scopes: [...k.scopes] })) } }));
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  afterAll(async () => {
-    await node.close();
   });
 
   it('closes every connection of the user with 4001 "user disconnected" and answers how many', async () => {

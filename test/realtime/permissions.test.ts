@@ -1,9 +1,10 @@
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { TOPIC_ACTIONS, type TopicAccess, type TopicAction, type TopicSettings } from '../../src/config/index.js';
 import { createTopicPermissions, TopicForbidden, type TopicIdentity, type TopicPermissions } from '../../src/realtime/index.js';
 import { BackendPools } from '../../src/routing/index.js';
-import { startBackend, type TestBackend } from '../support/harness.js';
+import { startBackend } from '../support/harness.js';
+import { suiteBackend, useBackend } from '../support/scoped.js';
 
 function entry(pattern: string, permissions?: Partial<Record<TopicAction, TopicAccess>>, authorizeUrl?: string, cacheSeconds = 60): TopicSettings {
   const settings: TopicSettings = { pattern, historySize: 0, historyTtlSeconds: 300, presence: false, joinLeave: false };
@@ -101,13 +102,7 @@ describe('topic permissions, each mode for each action', () => {
 });
 
 describe('topic permissions asking a real backend', () => {
-  let backend: TestBackend;
-  beforeAll(async () => {
-    backend = await startBackend();
-  });
-  afterAll(async () => {
-    await backend.close();
-  });
+  const backend = suiteBackend();
 
   it('2xx allows and anything else denies; the call carries the identity headers and {action, topic}', async () => {
     backend.setHandler((request, res) => {
@@ -160,17 +155,13 @@ describe('topic permissions asking a real backend', () => {
       `authorize backend ${downUrl} unavailable: subscribe on topic "acme:doc.a" denied`,
     );
 
-    const slow = await startBackend((_request, res) => void setTimeout(() => res.end(), 1500));
-    try {
-      const slowPermissions = engine([entry('*:doc.*', { subscribe: 'backend' }, slow.url)]);
-      expect(await outcome(slowPermissions, identity('acme', 'alice'), 'subscribe', 'acme:doc.a')).toBe(
-        `authorize backend ${slow.url} timed out: subscribe on topic "acme:doc.a" denied`,
-      );
-      slow.setHandler((_request, res) => void res.end());
-      expect(await outcome(slowPermissions, identity('acme', 'alice'), 'subscribe', 'acme:doc.a')).toBe('allowed');
-    } finally {
-      await slow.close();
-    }
+    const slow = await useBackend((_request, res) => void setTimeout(() => res.end(), 1500));
+    const slowPermissions = engine([entry('*:doc.*', { subscribe: 'backend' }, slow.url)]);
+    expect(await outcome(slowPermissions, identity('acme', 'alice'), 'subscribe', 'acme:doc.a')).toBe(
+      `authorize backend ${slow.url} timed out: subscribe on topic "acme:doc.a" denied`,
+    );
+    slow.setHandler((_request, res) => void res.end());
+    expect(await outcome(slowPermissions, identity('acme', 'alice'), 'subscribe', 'acme:doc.a')).toBe('allowed');
   });
 });
 

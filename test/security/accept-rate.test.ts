@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { rawRequest } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { rawRequest } from '../support/raw-http.js';
 
 const specYaml = (connectUrl: string): string => `
 openapi: 3.0.0
@@ -15,23 +15,11 @@ paths:
 `;
 
 describe('limits.acceptsPerSecond: a reconnect storm', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
   it('is answered 503 with Retry-After past the budget, before the connect backend is called, while established clients keep talking', async () => {
-    backend = await startBackend();
-    node = await startTestNode({ spec: specYaml(`${backend.url}/connect`), settings: { limits: { acceptsPerSecond: 5 } } });
+    const backend = await useBackend();
+    const node = await useNode({ spec: specYaml(`${backend.url}/connect`), settings: { limits: { acceptsPerSecond: 5 } } });
     const port = node.node.clientAddress.port;
-    const established = await connectClient(node.wsUrl('/ws'));
-    clients.push(established);
+    const established = await useClient(node.wsUrl('/ws'));
 
     // The established client talks throughout the storm.
     let answered = 0;
@@ -64,8 +52,7 @@ describe('limits.acceptsPerSecond: a reconnect storm', () => {
 
     // After a second the budget is back.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const later = await connectClient(node.wsUrl('/ws'));
-    clients.push(later);
+    const later = await useClient(node.wsUrl('/ws'));
     later.ws.send('ping');
     expect((await later.next()).text).toBe('pong');
 

@@ -12,12 +12,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { amzDateOf, sign } from '../../src/api/sigv4.js';
 import { loadSettings } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { connectClient, startTestNode, type TestNode } from '../support/harness.js';
+import { connectClient, type TestNode, V1 } from '../support/harness.js';
+import { useNode } from '../support/scoped.js';
 import { expectCode, protoClient, STATUS } from '../grpc/support.js';
-import { jwtSettings, realtimeSpec, signToken } from '../realtime-e2e/support.js';
-import { API_V1 } from './support.js';
+import { realtimeSpec } from '../realtime-e2e/support.js';
+import { jwtSettings, signToken } from '../support/tokens.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const KEY = 'auth-throttle-good-key-0123456789';
 const WRONG = 'auth-throttle-wrong-key-0123456789';
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
@@ -32,14 +33,8 @@ async function authFailures(node: TestNode, surface: string): Promise<number> {
 }
 
 describe('failed API keys on the management API and gRPC', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 429 RESOURCE_EXHAUSTED with Retry-After after maxFailures wrong keys, refuses even the right key during the cool-down, then serves it', async () => {
-    node = await startTestNode({ settings: { auth: { failureThrottle: THROTTLE }, management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } } });
+    const node = await useNode({ settings: { auth: { failureThrottle: THROTTLE }, management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } } });
     expect((await node.api('GET', LIST, undefined, bearer(KEY))).status).toBe(200);
     // No key at all guesses nothing and is not counted.
     for (let i = 0; i < 5; i++) expect((await node.api('GET', LIST)).status).toBe(401);
@@ -57,7 +52,7 @@ describe('failed API keys on the management API and gRPC', () => {
   });
 
   it('shares the count between REST and gRPC (one key space): wrong keys on gRPC block REST too, with RESOURCE_EXHAUSTED on gRPC', async () => {
-    node = await startTestNode({
+    const node = await useNode({
       settings: { auth: { failureThrottle: THROTTLE }, grpc: { listen: { host: '127.0.0.1', port: 0 } }, management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } },
     });
     const grpc = protoClient(node.node.grpcAddress!);
@@ -78,28 +73,22 @@ describe('failed API keys on the management API and gRPC', () => {
 
   it('never throttles a node without API keys, and the defaults are 20 failures a minute, a minute of cool-down', async () => {
     expect(loadSettings({ flags: {}, env: {} }).auth.failureThrottle).toEqual({ maxFailures: 20, windowSeconds: 60, cooldownSeconds: 60 });
-    node = await startTestNode({ settings: { auth: { failureThrottle: THROTTLE } } });
+    const node = await useNode({ settings: { auth: { failureThrottle: THROTTLE } } });
     for (let i = 0; i < 6; i++) expect((await node.api('GET', LIST, undefined, bearer(WRONG))).status).toBe(200);
   });
 });
 
 describe('failed signatures on @connections (SigV4)', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 429 LimitExceededException after maxFailures bad signatures, the right secret included, until the cool-down ends', async () => {
     const access = { accessKeyId: 'AKIDTHROTTLE', secretAccessKey: 'throttle-secret-0123456789' };
-    node = await startTestNode({ settings: { auth: { failureThrottle: THROTTLE }, management: { awsAccessKeys: [access] } } });
+    const node = await useNode({ settings: { auth: { failureThrottle: THROTTLE }, management: { awsAccessKeys: [access] } } });
     const port = node.node.managementAddress.port;
     const call = async (secretAccessKey: string): Promise<Response> => {
       const path = '/@connections/abc';
       const amzDate = amzDateOf(Date.now());
       const headers = { host: `127.0.0.1:${port}`, 'x-amz-date': amzDate };
       const { authorization } = sign({ method: 'GET', path, query: '', headers }, { accessKeyId: access.accessKeyId, secretAccessKey, region: 'us-east-1', service: 'execute-api', amzDate });
-      return fetch(`${node!.apiUrl}${path}`, { headers: { 'x-amz-date': amzDate, authorization } });
+      return fetch(`${node.apiUrl}${path}`, { headers: { 'x-amz-date': amzDate, authorization } });
     };
     expect((await call(access.secretAccessKey)).status).toBe(410);
     // Unsigned requests guess nothing and are not counted.
@@ -118,15 +107,9 @@ describe('failed signatures on @connections (SigV4)', () => {
 });
 
 describe('failed tokens on the realtime handshake', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('refuses the upgrade with HTTP 429 and Retry-After after maxFailures bad tokens, before the token is checked', async () => {
-    node = await startTestNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings(), failureThrottle: THROTTLE } } });
-    const url = (token: string): string => node!.wsUrl(`/rt?tenantId=acme&userId=u1&token=${encodeURIComponent(token)}`);
+    const node = await useNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings(), failureThrottle: THROTTLE } } });
+    const url = (token: string): string => node.wsUrl(`/rt?tenantId=acme&userId=u1&token=${encodeURIComponent(token)}`);
     const good = await signToken('acme', 'u1');
     const ok = await connectClient(url(good));
     await ok.close();

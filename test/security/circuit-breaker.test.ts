@@ -1,9 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend, type CircuitState } from '../../src/routing/index.js';
-import { connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { unusedPort } from '../gateway/fixtures.js';
-import { rawRequest } from './support.js';
+import { eventually } from '../support/harness.js';
+import { useBackend, useClient, useNode, useStarted } from '../support/scoped.js';
+import { unusedPort } from '../support/fixtures.js';
+import { rawRequest } from '../support/raw-http.js';
 
 describe('CircuitBreaker', () => {
   function breaker(threshold = 3, cooldownSeconds = 10): { breaker: CircuitBreaker; advance: (ms: number) => void; changes: CircuitState[] } {
@@ -63,15 +63,6 @@ describe('CircuitBreaker', () => {
 });
 
 describe('HttpBackend behind its origin\'s breaker', () => {
-  let backend: TestBackend | undefined;
-  let pools: BackendPools | undefined;
-  afterEach(async () => {
-    await pools?.close();
-    await backend?.close();
-    backend = undefined;
-    pools = undefined;
-  });
-
   const call = (target: HttpBackend): Promise<number> =>
     target.call({ eventType: 'MESSAGE', headers: {}, pathParams: {}, body: Buffer.from('{}') }).then(
       (response) => response.status,
@@ -80,11 +71,11 @@ describe('HttpBackend behind its origin\'s breaker', () => {
 
   it('counts 502/503/504 answers as failures, but not 4xx or 500: those show the backend alive', async () => {
     let answer = 500;
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       res.statusCode = answer;
       res.end();
     });
-    pools = new BackendPools({ circuitBreaker: { failureThreshold: 2, cooldownSeconds: 60 } });
+    const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 2, cooldownSeconds: 60 } }));
     const target = new HttpBackend({ type: 'http', url: backend.url, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } }, pools, 1024);
     for (let i = 0; i < 4; i++) expect(await call(target)).toBe(500);
     answer = 404;
@@ -103,7 +94,7 @@ describe('HttpBackend behind its origin\'s breaker', () => {
 
   it('with failureThreshold 0 never opens', async () => {
     const port = await unusedPort();
-    pools = new BackendPools({ circuitBreaker: { failureThreshold: 0, cooldownSeconds: 60 } });
+    const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 0, cooldownSeconds: 60 } }));
     const target = new HttpBackend({ type: 'http', url: `http://127.0.0.1:${port}`, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } }, pools, 1024);
     for (let i = 0; i < 5; i++) expect(await call(target)).toBe(502);
     expect([...pools.circuits()]).toEqual([]);
@@ -138,28 +129,11 @@ paths:
 `;
 
 describe('circuit breaker at the edge', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  let revived: Server | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    if (revived) {
-      revived.closeAllConnections();
-      await new Promise((resolve) => revived!.close(resolve));
-    }
-    node = undefined;
-    backend = undefined;
-    revived = undefined;
-  });
-
   it('a dead connect backend: 502 until the threshold, then 503 at once naming the backend and the open breaker, with Retry-After; the probe after the cool-down closes it', async () => {
     const deadPort = await unusedPort();
     const deadUrl = `http://127.0.0.1:${deadPort}`;
-    backend = await startBackend();
-    node = await startTestNode({
+    const backend = await useBackend();
+    const node = await useNode({
       spec: CONNECT_SPEC(deadUrl, backend.url),
       settings: { backends: { circuitBreaker: { failureThreshold: 3, cooldownSeconds: 1 } } },
     });
@@ -179,8 +153,7 @@ describe('circuit breaker at the edge', () => {
     expect((await node.api('GET', '/metrics')).text).toContain(`switchboard_backend_circuit_state{origin="${deadUrl}"} 1`);
 
     // The backend comes back; after the cool-down one probe goes through and closes the breaker.
-    revived = createServer((_req, res) => res.end());
-    await new Promise<void>((resolve) => revived!.listen(deadPort, '127.0.0.1', resolve));
+    await useBackend(undefined, deadPort);
     expect((await rawRequest(port, '/dead')).status).toBe(503);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect((await rawRequest(port, '/dead')).status).toBe(101);
@@ -190,13 +163,12 @@ describe('circuit breaker at the edge', () => {
 
   it('a message backend that times out: error frames 504, then 503 at once saying the breaker is open, then answers again once it heals', async () => {
     let healthy = false;
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       if (healthy) res.end('ok');
       // else: never answers
     });
-    node = await startTestNode({ spec: MESSAGE_SPEC(backend.url), settings: { backends: { circuitBreaker: { failureThreshold: 2, cooldownSeconds: 1 } } } });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const node = await useNode({ spec: MESSAGE_SPEC(backend.url), settings: { backends: { circuitBreaker: { failureThreshold: 2, cooldownSeconds: 1 } } } });
+    const client = await useClient(node.wsUrl('/ws'));
     for (let i = 0; i < 2; i++) {
       client.ws.send(JSON.stringify({ n: i }));
       const frame = await client.nextJson<{ type: string; data: { code: string; status: number; message: string } }>();
@@ -220,8 +192,8 @@ describe('circuit breaker at the edge', () => {
   });
 
   it('cuts a hanging connect backend at the handshake timeout and counts it, so the next handshakes fail fast', async () => {
-    backend = await startBackend(() => undefined); // never answers
-    node = await startTestNode({
+    const backend = await useBackend(() => undefined); // never answers
+    const node = await useNode({
       spec: CONNECT_SPEC(backend.url, backend.url),
       settings: { limits: { handshakeTimeoutSeconds: 0.3 }, backends: { circuitBreaker: { failureThreshold: 1, cooldownSeconds: 5 } } },
     });
@@ -233,7 +205,7 @@ describe('circuit breaker at the edge', () => {
     // breaker hears of it then, not half a minute later.
     const origin = backend.url;
     await eventually(
-      () => node!.api('GET', '/metrics').then((r) => r.text),
+      () => node.api('GET', '/metrics').then((r) => r.text),
       (text) => text.includes(`switchboard_backend_circuit_state{origin="${origin}"} 1`),
       3000,
     );

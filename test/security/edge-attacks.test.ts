@@ -4,13 +4,15 @@
  * address spending everyone's accept budget, and unsupported protocol versions.
  */
 import { connect as netConnect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend } from '../../src/routing/index.js';
-import { startBackend, startTestNode, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
-import { RawClient } from '../hostile/raw-client.js';
-import { dummy, http, sleep, specYaml } from '../gateway/fixtures.js';
-import { jwtSettings, realtimeSpec } from '../realtime-e2e/support.js';
-import { rawRequest } from './support.js';
+import type { SettingsOverrides, TestBackend, TestNode } from '../support/harness.js';
+import { useBackend, useNode, useStarted } from '../support/scoped.js';
+import { RawClient } from '../support/raw-client.js';
+import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
+import { realtimeSpec } from '../realtime-e2e/support.js';
+import { jwtSettings } from '../support/tokens.js';
+import { parseHead, rawRequest } from '../support/raw-http.js';
 
 const EVENT = 'x-yc-apigateway-websocket-event-type';
 
@@ -24,43 +26,38 @@ function upgradeHead(port: number, version: string | undefined): Promise<{ statu
           '\r\n',
       ),
     );
-    let received = '';
+    let received = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      received = Buffer.concat([received, chunk]);
+      const head = parseHead(received);
+      if (head === undefined) return;
       socket.destroy();
-      const [statusLine, ...lines] = received.slice(0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) headers[line.slice(0, line.indexOf(':')).trim().toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers });
+      resolve({ status: head.status, headers: head.headers });
     });
     socket.on('error', reject);
   });
 }
 
 describe('client edge under attack', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const raws: RawClient[] = [];
-  afterEach(async () => {
-    for (const raw of raws.splice(0)) raw.destroy();
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
+  /** A raw client destroyed when the test finishes. */
+  async function rawClient(...args: Parameters<typeof RawClient.open>): Promise<RawClient> {
+    const raw = await RawClient.open(...args);
+    onTestFinished(() => {
+      raw.destroy();
+    });
+    return raw;
+  }
 
-  async function withConnectBackend(settings: SettingsOverrides = {}, connectUrl = '/connect'): Promise<{ port: number; backend: TestBackend }> {
-    backend = await startBackend();
-    node = await startTestNode({
+  async function withConnectBackend(settings: SettingsOverrides = {}, connectUrl = '/connect'): Promise<{ port: number; node: TestNode; backend: TestBackend }> {
+    const backend = await useBackend();
+    const node = await useNode({
       spec: specYaml({
         '/ws': { connect: http(`${backend.url}${connectUrl}`), message: dummy('ok') },
         '/chat/{room}': { connect: http(`${backend.url}/rooms/{room}/connect`), message: dummy('ok') },
       }),
       settings,
     });
-    return { port: node.node.clientAddress.port, backend };
+    return { port: node.node.clientAddress.port, node, backend };
   }
 
   const connects = (b: TestBackend): number => b.requests.filter((r) => r.headers[EVENT] === 'CONNECT').length;
@@ -126,37 +123,33 @@ describe('client edge under attack', () => {
 
   describe('circuit breaker opened by clients', () => {
     it('upgrades with Expect: 100-continue are connected as usual and never open the connect backend\'s breaker', async () => {
-      const { port, backend: b } = await withConnectBackend();
+      const { port, node, backend: b } = await withConnectBackend();
       for (let i = 0; i < 8; i++) {
         const answer = await rawRequest(port, '/ws', { headers: { Expect: '100-continue', 'Proxy-Authorization': 'Basic x', TE: 'trailers' } });
         expect(answer.status).toBe(101);
       }
       expect(connects(b)).toBe(8);
       expect((await rawRequest(port, '/ws')).status).toBe(101);
-      const metrics = await node!.api('GET', '/metrics');
+      const metrics = await node.api('GET', '/metrics');
       expect(metrics.text).not.toMatch(/switchboard_backend_circuit_state\{[^}]*\} [12]/);
     });
 
     it('a request undici refuses to build is answered 502 but never charged to the backend', async () => {
-      backend = await startBackend();
-      const pools = new BackendPools({ circuitBreaker: { failureThreshold: 2, cooldownSeconds: 10 } });
-      try {
-        const target = new HttpBackend(
-          { type: 'http', url: `${backend.url}/m`, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } },
-          pools,
-          65536,
-        );
-        for (let i = 0; i < 5; i++) {
-          const err = await target.call({ eventType: 'CONNECT', headers: { expect: '100-continue' }, pathParams: {} }).catch((e: unknown) => e);
-          expect(err).toBeInstanceOf(BackendFailure);
-          expect((err as BackendFailure).status).toBe(502);
-          expect((err as BackendFailure).retryAfterMs).toBeUndefined();
-        }
-        expect(pools.breaker(new URL(backend.url).origin)!.current).toBe('closed');
-        expect((await target.call({ eventType: 'CONNECT', headers: {}, pathParams: {} })).status).toBe(200);
-      } finally {
-        await pools.close();
+      const backend = await useBackend();
+      const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 2, cooldownSeconds: 10 } }));
+      const target = new HttpBackend(
+        { type: 'http', url: `${backend.url}/m`, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } },
+        pools,
+        65536,
+      );
+      for (let i = 0; i < 5; i++) {
+        const err = await target.call({ eventType: 'CONNECT', headers: { expect: '100-continue' }, pathParams: {} }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(BackendFailure);
+        expect((err as BackendFailure).status).toBe(502);
+        expect((err as BackendFailure).retryAfterMs).toBeUndefined();
       }
+      expect(pools.breaker(new URL(backend.url).origin)!.current).toBe('closed');
+      expect((await target.call({ eventType: 'CONNECT', headers: {}, pathParams: {} })).status).toBe(200);
     });
   });
 
@@ -176,8 +169,7 @@ describe('client edge under attack', () => {
   describe('refused handshakes', () => {
     /** Opens a raw client that never answers the close, and measures close frame → TCP end. */
     async function heldAfterClose(port: number, path: string): Promise<{ code: number | undefined; heldMs: number }> {
-      const raw = await RawClient.open(port, path, { answerClose: false });
-      raws.push(raw);
+      const raw = await rawClient(port, path, { answerClose: false });
       const close = await raw.closeFrame(3000);
       const at = performance.now();
       await Promise.race([raw.endedPromise, sleep(3000)]);
@@ -185,31 +177,31 @@ describe('client edge under attack', () => {
     }
 
     it('a client refused with 1008 (bad token) that never answers the close loses its socket within 1 s', async () => {
-      node = await startTestNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings() } } });
+      const node = await useNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings() } } });
       const { code, heldMs } = await heldAfterClose(node.node.clientAddress.port, '/rt?tenantId=acme&userId=alice&token=garbage');
       expect(code).toBe(1008);
       expect(heldMs).toBeLessThan(1000);
     });
 
     it('a client refused with 1013 (per-IP limit) that never answers the close loses its socket within 1 s', async () => {
-      node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }), settings: { limits: { maxConnectionsPerIp: 1 } } });
+      const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }), settings: { limits: { maxConnectionsPerIp: 1 } } });
       const port = node.node.clientAddress.port;
-      raws.push(await RawClient.open(port, '/ws'));
+      await rawClient(port, '/ws');
       const { code, heldMs } = await heldAfterClose(port, '/ws');
       expect(code).toBe(1013);
       expect(heldMs).toBeLessThan(1000);
     });
 
     it('handshakes waiting on the connect backend are bounded per address by limits.pendingHandshakesPerIp: 429 with Retry-After before the upgrade', async () => {
-      backend = await startBackend(() => undefined); // never answers
-      node = await startTestNode({
+      const backend = await useBackend(() => undefined); // never answers
+      const node = await useNode({
         spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }),
         settings: { limits: { pendingHandshakesPerIp: 3 } },
       });
       const port = node.node.clientAddress.port;
       // Never answered: the node's close drops them (their promises never settle, and are not awaited).
       Array.from({ length: 3 }, () => void rawRequest(port, '/ws').catch(() => undefined));
-      await backend.waitFor(() => backend!.requests.length === 3);
+      await backend.waitFor(() => backend.requests.length === 3);
       const refused = await rawRequest(port, '/ws');
       expect(refused.status).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
@@ -220,10 +212,11 @@ describe('client edge under attack', () => {
     });
 
     it('refused connections still closing count as pending handshakes of their address until their socket is gone', async () => {
-      node = await startTestNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings() }, limits: { pendingHandshakesPerIp: 2 } } });
+      const node = await useNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings() }, limits: { pendingHandshakesPerIp: 2 } } });
       const port = node.node.clientAddress.port;
+      const raws: RawClient[] = [];
       for (let i = 0; i < 2; i++) {
-        const raw = await RawClient.open(port, '/rt?tenantId=acme&userId=alice&token=garbage', { answerClose: false });
+        const raw = await rawClient(port, '/rt?tenantId=acme&userId=alice&token=garbage', { answerClose: false });
         raws.push(raw);
         await raw.closeFrame();
       }
@@ -263,7 +256,7 @@ describe('client edge under attack', () => {
 
   describe('limits.acceptsPerSecondPerIp', () => {
     it('one address past its budget gets 429 with Retry-After, before the URL is parsed, while another address still gets in', async () => {
-      const { port, backend: b } = await withConnectBackend({ trustedProxies: ['127.0.0.1'], limits: { acceptsPerSecondPerIp: 5, acceptsPerSecond: 1000 } });
+      const { port, node, backend: b } = await withConnectBackend({ trustedProxies: ['127.0.0.1'], limits: { acceptsPerSecondPerIp: 5, acceptsPerSecond: 1000 } });
       const from = (address: string): Record<string, string> => ({ 'X-Forwarded-For': address });
       const started = performance.now();
       const storm = await Promise.all(Array.from({ length: 30 }, () => rawRequest(port, '/ws', { headers: from('203.0.113.1') })));
@@ -278,7 +271,7 @@ describe('client edge under attack', () => {
       expect((await rawRequest(port, 'http://elsewhere.example/ws', { headers: from('203.0.113.1') })).status).toBe(429);
       expect(connects(b)).toBe(accepted);
       expect((await rawRequest(port, '/ws', { headers: from('203.0.113.2') })).status).toBe(101);
-      const metrics = await node!.api('GET', '/metrics');
+      const metrics = await node.api('GET', '/metrics');
       expect(metrics.text).toMatch(new RegExp(`switchboard_connect_rejections_total\\{reason="accept_rate_ip"\\} ${refused.length + 1}`));
     });
   });

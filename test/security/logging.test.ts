@@ -2,8 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { defaultSettings, parseGatewaySpec, SwitchboardNode, type Settings } from '../../src/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { apiCall } from '../support/harness.js';
-import { API_V1 } from './support.js';
+import { apiCall, V1 } from '../support/harness.js';
 
 /** A pino destination that keeps every line. */
 function capture(): { stream: Writable; text: () => string } {
@@ -76,11 +75,11 @@ describe('keys never reach the logs', () => {
     try {
       const base = `http://127.0.0.1:${node.managementAddress.port}`;
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await apiCall(base, 'GET', `${API_V1}/connections`, undefined, { authorization: `Bearer ${SECRETS.apiKey}` })).status);
+      for (let i = 0; i < 3; i++) statuses.push((await apiCall(base, 'GET', `${V1}/connections`, undefined, { authorization: `Bearer ${SECRETS.apiKey}` })).status);
       expect(statuses).toEqual([200, 200, 429]);
-      expect((await apiCall(base, 'GET', `${API_V1}/connections`, undefined, { authorization: `Bearer ${SECRETS.apiKey}x` })).status).toBe(401);
-      expect((await apiCall(base, 'DELETE', `${API_V1}/connections/nope`, undefined, { authorization: `Api-Key ${SECRETS.tenantKey}` })).status).toBe(403);
-      expect((await apiCall(base, 'POST', `${API_V1}/connections/nope:send`, '{not json', { authorization: `Bearer ${SECRETS.tenantKey}`, 'content-type': 'application/json' })).status).toBe(400);
+      expect((await apiCall(base, 'GET', `${V1}/connections`, undefined, { authorization: `Bearer ${SECRETS.apiKey}x` })).status).toBe(401);
+      expect((await apiCall(base, 'DELETE', `${V1}/connections/nope`, undefined, { authorization: `Api-Key ${SECRETS.tenantKey}` })).status).toBe(403);
+      expect((await apiCall(base, 'POST', `${V1}/connections/nope:send`, '{not json', { authorization: `Bearer ${SECRETS.tenantKey}`, 'content-type': 'application/json' })).status).toBe(400);
     } finally {
       await node.stop();
     }

@@ -9,11 +9,13 @@ import { Metadata, credentials, loadPackageDefinition, type Client, type Service
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultSettings, loadSettings } from '../../src/config/index.js';
 import { CONNECTION_SERVICE_NAME, loadConnectionServicePackage } from '../../src/grpc/index.js';
-import { startTestNode, type SettingsOverrides, type TestNode } from '../support/harness.js';
+import type { SettingsOverrides } from '../support/harness.js';
+import { useNode } from '../support/scoped.js';
 import { STATUS } from '../grpc/support.js';
-import { API_V1, heldOpen } from './support.js';
+import { V1 } from '../support/harness.js';
+import { heldOpen } from '../support/raw-http.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const REBIND = 'rebind.attacker.example';
 const KEY = 'management-attacks-key-0123456789';
 
@@ -67,14 +69,8 @@ function grpcGet(client: ReturnType<typeof grpcClient>, key?: string): Promise<S
 }
 
 describe('DNS rebinding on a keyless management listener', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 403 PERMISSION_DENIED naming the host and management.allowedHosts to a foreign Host, on every route', async () => {
-    node = await startTestNode();
+    const node = await useNode();
     const port = node.node.managementAddress.port;
     for (const path of [LIST, `${LIST}/abc:send`, '/@connections/abc', '/console', '/metrics', '/healthz', '/openapi.json', '/no-such-route']) {
       const answer = await withHost(port, path, `${REBIND}:${port}`);
@@ -91,7 +87,7 @@ describe('DNS rebinding on a keyless management listener', () => {
   });
 
   it('answers loopback Host values as before: localhost, 127.0.0.1 and [::1], with or without the port', async () => {
-    node = await startTestNode();
+    const node = await useNode();
     const port = node.node.managementAddress.port;
     for (const host of ['localhost', `localhost:${port}`, 'LocalHost', '127.0.0.1', `127.0.0.1:${port}`, '[::1]', `[::1]:${port}`]) {
       expect((await withHost(port, LIST, host)).status, host).toBe(200);
@@ -99,7 +95,7 @@ describe('DNS rebinding on a keyless management listener', () => {
   });
 
   it('answers the names of management.allowedHosts too, and nothing else', async () => {
-    node = await startTestNode({ settings: { management: { allowedHosts: ['switchboard.internal'] } } });
+    const node = await useNode({ settings: { management: { allowedHosts: ['switchboard.internal'] } } });
     const port = node.node.managementAddress.port;
     expect((await withHost(port, LIST, `switchboard.internal:${port}`)).status).toBe(200);
     expect((await withHost(port, LIST, 'Switchboard.Internal')).status).toBe(200);
@@ -108,14 +104,14 @@ describe('DNS rebinding on a keyless management listener', () => {
   });
 
   it('leaves the Host alone when API keys protect the listener: the key is what a rebinding page lacks', async () => {
-    node = await startTestNode({ settings: { management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } } });
+    const node = await useNode({ settings: { management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } } });
     const port = node.node.managementAddress.port;
     expect((await withHost(port, LIST, REBIND, { authorization: `Bearer ${KEY}` })).status).toBe(200);
     expect((await withHost(port, LIST, REBIND)).status).toBe(401);
   });
 
   it('refuses a foreign :authority on a keyless gRPC listener with PERMISSION_DENIED naming it', async () => {
-    node = await startTestNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 } } } });
+    const node = await useNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 } } } });
     const port = node.node.grpcAddress!.port;
     const foreign = grpcClient(port, `${REBIND}:${port}`);
     const local = grpcClient(port, `localhost:${port}`);
@@ -133,12 +129,9 @@ describe('DNS rebinding on a keyless management listener', () => {
 });
 
 describe('slow and idle sockets on the management listener', () => {
-  let node: TestNode | undefined;
   const sockets: Socket[] = [];
-  afterEach(async () => {
+  afterEach(() => {
     for (const socket of sockets.splice(0)) socket.destroy();
-    await node?.close();
-    node = undefined;
   });
   const open = (port: number, partial: string): Promise<number> => {
     const held = heldOpen(port, partial);
@@ -153,13 +146,13 @@ describe('slow and idle sockets on the management listener', () => {
     expect(settings.management.timeouts).toEqual({ headersSeconds: 10, requestSeconds: 30, keepAliveSeconds: 60 });
     expect(settings.management.maxConnections).toBe(1024);
     expect(settings.management.allowedHosts).toEqual([]);
-    node = await startTestNode();
+    const node = await useNode();
     const server = node.node.api.server;
     expect([server.headersTimeout, server.requestTimeout, server.keepAliveTimeout, server.maxConnections]).toEqual([10_000, 30_000, 60_000, 1024]);
   });
 
   it('drops a request head trickled one byte at a time once management.timeouts.headersSeconds has passed', async () => {
-    node = await startTestNode({ settings: { management: FAST } });
+    const node = await useNode({ settings: { management: FAST } });
     const held = heldOpen(node.node.managementAddress.port, '');
     sockets.push(held.socket);
     held.socket.once('connect', () => trickle(held.socket, `GET ${LIST} HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`, 100));
@@ -169,7 +162,7 @@ describe('slow and idle sockets on the management listener', () => {
   });
 
   it('drops a body trickled one byte at a time once management.timeouts.requestSeconds has passed', async () => {
-    node = await startTestNode({ settings: { management: FAST } });
+    const node = await useNode({ settings: { management: FAST } });
     const held = heldOpen(node.node.managementAddress.port, `POST ${LIST}/abc:send HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
     sockets.push(held.socket);
     held.socket.once('connect', () => trickle(held.socket, '{"data":"' + 'A'.repeat(980), 100));
@@ -179,7 +172,7 @@ describe('slow and idle sockets on the management listener', () => {
   });
 
   it('drops a connection that never sends a byte, and an idle keep-alive connection after its answer', async () => {
-    node = await startTestNode({ settings: { management: FAST } });
+    const node = await useNode({ settings: { management: FAST } });
     const port = node.node.managementAddress.port;
     const silent = await closedWithin(open(port, ''), 6000);
     expect(silent).toBeLessThan(3500);
@@ -189,7 +182,7 @@ describe('slow and idle sockets on the management listener', () => {
   });
 
   it('holds at most management.maxConnections sockets: the next one is closed at once, and a freed slot is served again', async () => {
-    node = await startTestNode({ settings: { management: { maxConnections: 2 } } });
+    const node = await useNode({ settings: { management: { maxConnections: 2 } } });
     const port = node.node.managementAddress.port;
     const first = heldOpen(port, 'GET / HTTP/1.1\r\n');
     const second = heldOpen(port, 'GET / HTTP/1.1\r\n');
@@ -205,16 +198,13 @@ describe('slow and idle sockets on the management listener', () => {
 });
 
 describe('idle and excess connections on the gRPC listener', () => {
-  let node: TestNode | undefined;
   const sockets: Socket[] = [];
-  afterEach(async () => {
+  afterEach(() => {
     for (const socket of sockets.splice(0)) socket.destroy();
-    await node?.close();
-    node = undefined;
   });
 
   it('closes a connection that makes no call within grpc.idleTimeoutSeconds', async () => {
-    node = await startTestNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 }, idleTimeoutSeconds: 1 } } });
+    const node = await useNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 }, idleTimeoutSeconds: 1 } } });
     const held = heldOpen(node.node.grpcAddress!.port, '');
     sockets.push(held.socket);
     const closed = await closedWithin(held.closedAfter, 6000);
@@ -232,7 +222,7 @@ describe('idle and excess connections on the gRPC listener', () => {
   });
 
   it('holds at most grpc.maxConnections connections; calls still work once a slot is free', async () => {
-    node = await startTestNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 }, maxConnections: 2 } } });
+    const node = await useNode({ settings: { grpc: { listen: { host: '127.0.0.1', port: 0 }, maxConnections: 2 } } });
     const port = node.node.grpcAddress!.port;
     const held = [heldOpen(port, ''), heldOpen(port, '')];
     sockets.push(...held.map((h) => h.socket));

@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadSettings, parseGatewaySpec } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { connectClient, startBackend, startTestNode, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
-import { rawRequest } from './support.js';
+import { connectClient, type SettingsOverrides, type TestBackend, type TestNode } from '../support/harness.js';
+import { useBackend, useNode } from '../support/scoped.js';
+import { rawRequest } from '../support/raw-http.js';
 
 const MESSAGE = { 'x-yc-apigateway-websocket-message': { 'x-yc-apigateway-integration': { type: 'dummy', http_code: 200, content: 'ok' } } };
 
@@ -26,26 +27,17 @@ function specYaml(connectUrl?: string): string {
 }
 
 describe('Origin allow-list', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  afterEach(async () => {
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  async function start(edge: SettingsOverrides['edge'] = {}): Promise<number> {
-    backend = await startBackend();
-    node = await startTestNode({ spec: specYaml(`${backend.url}/connect`), settings: { edge } });
-    return node.node.clientAddress.port;
+  async function start(edge: SettingsOverrides['edge'] = {}): Promise<{ port: number; node: TestNode; backend: TestBackend }> {
+    const backend = await useBackend();
+    const node = await useNode({ spec: specYaml(`${backend.url}/connect`), settings: { edge } });
+    return { port: node.node.clientAddress.port, node, backend };
   }
 
   const status = async (port: number, target: string, origin?: string): Promise<number> =>
     (await rawRequest(port, target, origin === undefined ? {} : { headers: { Origin: origin } })).status;
 
   it('refuses a handshake from an origin off the global list with 403, before the connect backend hears of it', async () => {
-    const port = await start({ allowedOrigins: ['https://chat.example.com'] });
+    const { port, backend } = await start({ allowedOrigins: ['https://chat.example.com'] });
     const refused = await rawRequest(port, '/open', { headers: { Origin: 'https://evil.example' } });
     expect(refused.status).toBe(403);
     expect(refused.body).toContain('not allowed');
@@ -55,11 +47,11 @@ describe('Origin allow-list', () => {
     expect(await status(port, '/open', 'https://chat.example.com:8443')).toBe(403);
     expect(await status(port, '/open', 'HTTPS://Chat.Example.COM')).toBe(101);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(backend!.requests.filter((r) => r.url.startsWith('/connect'))).toHaveLength(2);
+    expect(backend.requests.filter((r) => r.url.startsWith('/connect'))).toHaveLength(2);
   });
 
   it('lets a path\'s x-switchboard-allowed-origins replace the global list, wildcards matching subdomains only', async () => {
-    const port = await start({ allowedOrigins: ['https://chat.example.com'] });
+    const { port } = await start({ allowedOrigins: ['https://chat.example.com'] });
     expect(await status(port, '/app', 'https://app.example.com')).toBe(101);
     expect(await status(port, '/app', 'https://chat.example.com')).toBe(403);
     expect(await status(port, '/app', 'https://eu.cdn.example.org')).toBe(101);
@@ -74,14 +66,12 @@ describe('Origin allow-list', () => {
   });
 
   it('lets clients without an Origin header (non-browsers) in, unless edge.requireOrigin is set', async () => {
-    let port = await start({ allowedOrigins: ['https://chat.example.com'] });
-    expect(await status(port, '/open')).toBe(101);
-    const client = await connectClient(node!.wsUrl('/open'));
+    const open = await start({ allowedOrigins: ['https://chat.example.com'] });
+    expect(await status(open.port, '/open')).toBe(101);
+    const client = await connectClient(open.node.wsUrl('/open'));
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     await client.close();
-    await node!.close();
-    await backend!.close();
-    port = await start({ allowedOrigins: ['https://chat.example.com'], requireOrigin: true });
+    const { port } = await start({ allowedOrigins: ['https://chat.example.com'], requireOrigin: true });
     const refused = await rawRequest(port, '/open');
     expect(refused.status).toBe(403);
     expect(refused.body).toContain('Origin header is required');
@@ -89,19 +79,17 @@ describe('Origin allow-list', () => {
   });
 
   it('allows any origin when no list is configured, and "*" allows any origin that is present', async () => {
-    let port = await start();
-    expect(await status(port, '/open', 'https://anything.example')).toBe(101);
-    await node!.close();
-    await backend!.close();
-    port = await start({ allowedOrigins: ['*'], requireOrigin: true });
+    const anyList = await start();
+    expect(await status(anyList.port, '/open', 'https://anything.example')).toBe(101);
+    const { port } = await start({ allowedOrigins: ['*'], requireOrigin: true });
     expect(await status(port, '/open', 'https://anything.example')).toBe(101);
     expect(await status(port, '/open')).toBe(403);
   });
 
   it('counts refusals in switchboard_connect_rejections_total{reason="origin"}', async () => {
-    const port = await start({ allowedOrigins: ['https://chat.example.com'] });
+    const { port, node } = await start({ allowedOrigins: ['https://chat.example.com'] });
     await status(port, '/open', 'https://evil.example');
-    const metrics = await node!.api('GET', '/metrics');
+    const metrics = await node.api('GET', '/metrics');
     expect(metrics.text).toMatch(/switchboard_connect_rejections_total\{reason="origin"\} 1/);
   });
 });

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AccessKeyRateLimiter, ApiKeyRateLimiter } from '../../src/api/index.js';
 import { awsConnectionsApi } from '../../src/api/aws-connections.js';
 import { amzDateOf, sign } from '../../src/api/sigv4.js';
@@ -9,11 +9,11 @@ import { createLogger } from '../../src/observability/index.js';
 import { RateLimited } from '../../src/errors/index.js';
 import { TokenBucket } from '../../src/ratelimit/index.js';
 import { ApiKeyAuthenticator } from '../../src/api/index.js';
-import { startTestNode, type TestNode } from '../support/harness.js';
+import { useNode } from '../support/scoped.js';
 import { expectCode, protoClient, STATUS } from '../grpc/support.js';
-import { API_V1 } from './support.js';
+import { V1 } from '../support/harness.js';
 
-const LIST = `${API_V1}/connections`;
+const LIST = `${V1}/connections`;
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 describe('TokenBucket', () => {
@@ -65,14 +65,8 @@ describe('ApiKeyRateLimiter', () => {
 });
 
 describe('per-key rate limits on the management API', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 429 google.rpc.Status code 8 with Retry-After and RetryInfo past the burst; other keys keep their budget', async () => {
-    node = await startTestNode({
+    const node = await useNode({
       settings: {
         management: {
           apiKeys: [
@@ -101,7 +95,7 @@ describe('per-key rate limits on the management API', () => {
   });
 
   it('applies management.rateLimit to keys without their own', async () => {
-    node = await startTestNode({
+    const node = await useNode({
       settings: { management: { apiKeys: [{ key: 'k', scopes: ['read'] }], rateLimit: { requestsPerSecond: 0.5, burst: 2 } } },
     });
     const statuses: number[] = [];
@@ -112,7 +106,7 @@ describe('per-key rate limits on the management API', () => {
   });
 
   it('does not charge requests that fail authentication, and health checks are never limited', async () => {
-    node = await startTestNode({
+    const node = await useNode({
       settings: { management: { apiKeys: [{ key: 'k', scopes: ['read'], rateLimit: { requestsPerSecond: 1, burst: 1 } }] } },
     });
     for (let i = 0; i < 5; i++) expect((await node.api('GET', LIST, undefined, bearer('wrong'))).status).toBe(401);
@@ -122,7 +116,7 @@ describe('per-key rate limits on the management API', () => {
   });
 
   it('shares one budget between REST and gRPC: a key spent on REST gets RESOURCE_EXHAUSTED on gRPC', async () => {
-    node = await startTestNode({
+    const node = await useNode({
       settings: {
         grpc: { listen: { host: '127.0.0.1', port: 0 } },
         management: { apiKeys: [{ key: 'k', scopes: ['read'], rateLimit: { requestsPerSecond: 0.2, burst: 2 } }] },

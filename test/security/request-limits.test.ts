@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { heldOpen, rawRequest } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { useClient, useNode } from '../support/scoped.js';
+import { heldOpen, rawRequest } from '../support/raw-http.js';
 
 const SPEC = `
 openapi: 3.0.0
@@ -13,16 +13,8 @@ paths:
 `;
 
 describe('request target, header and handshake-time limits on the client listener', () => {
-  let node: TestNode | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    node = undefined;
-  });
-
   it('answers 414 to a request target over limits.maxUrlBytes, upgrade or plain, and accepts one at the limit', async () => {
-    node = await startTestNode({ spec: SPEC, settings: { limits: { maxUrlBytes: 256 } } });
+    const node = await useNode({ spec: SPEC, settings: { limits: { maxUrlBytes: 256 } } });
     const port = node.node.clientAddress.port;
     const atLimit = `/ws?${'q'.repeat(256 - 4)}`;
     expect(atLimit.length).toBe(256);
@@ -37,17 +29,16 @@ describe('request target, header and handshake-time limits on the client listene
   });
 
   it('answers 431 to a request head over limits.maxHeaderBytes', async () => {
-    node = await startTestNode({ spec: SPEC, settings: { limits: { maxHeaderBytes: 4096 } } });
+    const node = await useNode({ spec: SPEC, settings: { limits: { maxHeaderBytes: 4096 } } });
     const port = node.node.clientAddress.port;
     expect((await rawRequest(port, '/ws', { headers: { 'X-Pad': 'p'.repeat(2000) } })).status).toBe(101);
     expect((await rawRequest(port, '/ws', { headers: { 'X-Pad': 'p'.repeat(5000) } })).status).toBe(431);
   });
 
   it('drops a client that never finishes its handshake within handshakeTimeoutSeconds, idle or dripping headers, while established clients stay', async () => {
-    node = await startTestNode({ spec: SPEC, settings: { limits: { handshakeTimeoutSeconds: 1 } } });
+    const node = await useNode({ spec: SPEC, settings: { limits: { handshakeTimeoutSeconds: 1 } } });
     const port = node.node.clientAddress.port;
-    const established = await connectClient(node.wsUrl('/ws'));
-    clients.push(established);
+    const established = await useClient(node.wsUrl('/ws'));
 
     const silent = heldOpen(port, '');
     const partial = heldOpen(port, 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');

@@ -2,13 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { Agent, request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadSettings } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { CONNECTION_SERVICE_NAME, loadConnectionServicePackage } from '../../src/grpc/index.js';
-import { connectClient, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { heldOpen, selfSignedCertificate, type Certificate } from './support.js';
+import { connectClient, type TestNode } from '../support/harness.js';
+import { useClient, useNode } from '../support/scoped.js';
+import { selfSignedCertificate, type Certificate } from './support.js';
+import { heldOpen } from '../support/raw-http.js';
 
 const SPEC = `
 openapi: 3.0.0
@@ -99,17 +101,9 @@ function grpcGet(client: Grpc, key: string): Promise<ServiceError> {
 }
 
 describe('TLS listeners', () => {
-  let node: TestNode | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    node = undefined;
-  });
-
-  async function start(handshakeTimeoutSeconds = 10): Promise<{ client: number; management: number; grpc: number }> {
+  async function start(handshakeTimeoutSeconds = 10): Promise<{ node: TestNode; client: number; management: number; grpc: number }> {
     const tls = { certFile: cert.certFile, keyFile: cert.keyFile, certPem: cert.certPem, keyPem: cert.keyPem };
-    node = await startTestNode({
+    const node = await useNode({
       spec: SPEC,
       settings: {
         limits: { handshakeTimeoutSeconds },
@@ -118,13 +112,12 @@ describe('TLS listeners', () => {
         grpc: { listen: { host: '127.0.0.1', port: 0 } },
       },
     });
-    return { client: node.node.clientAddress.port, management: node.node.managementAddress.port, grpc: node.node.grpcAddress!.port };
+    return { node, client: node.node.clientAddress.port, management: node.node.managementAddress.port, grpc: node.node.grpcAddress!.port };
   }
 
   it('the client listener speaks wss:// with the configured certificate, and only that', async () => {
     const { client: port } = await start();
-    const client = await connectClient(`wss://127.0.0.1:${port}/ws`, { ca: cert.certPem });
-    clients.push(client);
+    const client = await useClient(`wss://127.0.0.1:${port}/ws`, { ca: cert.certPem });
     client.ws.send('ping');
     expect((await client.next()).text).toBe('pong');
     expect(client.upgradeHeaders['x-yc-apigateway-websocket-connection-id']).toBeTruthy();
@@ -150,12 +143,11 @@ describe('TLS listeners', () => {
   });
 
   it('a hard stop does not wait for a client stuck before its TLS handshake', async () => {
-    const { client: port } = await start();
+    const { node, client: port } = await start();
     const held = heldOpen(port, '');
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = performance.now();
-    await node!.close();
-    node = undefined;
+    await node.close();
     expect(performance.now() - started).toBeLessThan(2000);
     expect(await held.closedAfter).toBeLessThan(3000);
   });

@@ -9,6 +9,9 @@ import WebSocket from 'ws';
 import { defaultSettings, parseGatewaySpec, SwitchboardNode, type GatewaySpec, type Settings } from '../../src/index.js';
 import { createLogger } from '../../src/observability/index.js';
 
+/** Base path of the management API's Connection service. */
+export const V1 = '/apigateways/websocket/v1';
+
 export type SettingsOverrides = {
   [K in keyof Settings]?: Settings[K] extends object ? Partial<Settings[K]> : Settings[K];
 };
@@ -96,8 +99,8 @@ export interface TestBackend {
   close(): Promise<void>;
 }
 
-/** A real HTTP backend on a free port; by default answers 200 with an empty body. */
-export async function startBackend(handler?: BackendHandler): Promise<TestBackend> {
+/** A real HTTP backend on `port` (a free one by default); by default answers 200 with an empty body. */
+export async function startBackend(handler?: BackendHandler, port = 0): Promise<TestBackend> {
   let current: BackendHandler = handler ?? ((_req, res) => {
     res.end();
   });
@@ -115,10 +118,13 @@ export async function startBackend(handler?: BackendHandler): Promise<TestBacken
       Promise.resolve(current(recorded, res)).catch(() => res.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     requests,
     setHandler: (next) => {
       current = next;

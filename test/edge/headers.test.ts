@@ -1,7 +1,8 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type RecordedRequest, type TestBackend, type TestNode } from '../support/harness.js';
-import { http, RFC3339_UTC, specYaml } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { connectClient, type RecordedRequest, type TestBackend, type TestNode } from '../support/harness.js';
+import { useBackend, useNode } from '../support/scoped.js';
+import { http, RFC3339_UTC, specYaml } from '../support/fixtures.js';
 
 const ID = 'x-yc-apigateway-websocket-connection-id';
 const EVENT = 'x-yc-apigateway-websocket-event-type';
@@ -11,18 +12,9 @@ const STATUS = 'x-yc-apigateway-websocket-disconnect-status-code';
 const REASON = 'x-yc-apigateway-websocket-disconnect-reason';
 
 describe('headers every backend call carries', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  afterEach(async () => {
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  async function start(): Promise<TestBackend> {
-    backend = await startBackend();
-    node = await startTestNode({
+  async function start(): Promise<{ node: TestNode; backend: TestBackend }> {
+    const backend = await useBackend();
+    const node = await useNode({
       spec: specYaml({
         '/chat/{room}': {
           connect: http(`${backend.url}/rooms/{room}/connect`),
@@ -31,12 +23,12 @@ describe('headers every backend call carries', () => {
         },
       }),
     });
-    return backend;
+    return { node, backend };
   }
 
   it('CONNECT carries the id, event type, connected-at, a message id, the client headers and query, X-Forwarded-For and User-Agent', async () => {
-    const b = await start();
-    const client = await connectClient(node!.wsUrl('/chat/lobby?token=abc&lang=en'), {
+    const { node, backend: b } = await start();
+    const client = await connectClient(node.wsUrl('/chat/lobby?token=abc&lang=en'), {
       headers: { 'User-Agent': 'switchboard-test/1.0', 'X-Client-Trace': 'trace-42', Authorization: 'Bearer client-token' },
     });
     const id = client.upgradeHeaders[ID] as string;
@@ -58,8 +50,8 @@ describe('headers every backend call carries', () => {
   });
 
   it('MESSAGE carries the same id and connected-at, the spec headers, path parameters, and message ids unique and in time order', async () => {
-    const b = await start();
-    const client = await connectClient(node!.wsUrl('/chat/room%201'), { headers: { 'User-Agent': 'ua-msg' } });
+    const { node, backend: b } = await start();
+    const client = await connectClient(node.wsUrl('/chat/room%201'), { headers: { 'User-Agent': 'ua-msg' } });
     const id = client.upgradeHeaders[ID] as string;
     const connect = await b.waitFor((r) => r.headers[EVENT] === 'CONNECT');
     for (let i = 0; i < 5; i++) {
@@ -85,8 +77,8 @@ describe('headers every backend call carries', () => {
   });
 
   it('DISCONNECT carries the close status code and reason the client sent', async () => {
-    const b = await start();
-    const client = await connectClient(node!.wsUrl('/chat/lobby'));
+    const { node, backend: b } = await start();
+    const client = await connectClient(node.wsUrl('/chat/lobby'));
     const id = client.upgradeHeaders[ID] as string;
     client.ws.close(4001, 'bye now');
     const call: RecordedRequest = await b.waitFor((r) => r.headers[EVENT] === 'DISCONNECT');
@@ -100,19 +92,19 @@ describe('headers every backend call carries', () => {
   });
 
   it('DISCONNECT after a management API delete carries 1000', async () => {
-    const b = await start();
-    const client = await connectClient(node!.wsUrl('/chat/lobby'));
+    const { node, backend: b } = await start();
+    const client = await connectClient(node.wsUrl('/chat/lobby'));
     const id = client.upgradeHeaders[ID] as string;
-    expect((await node!.api('DELETE', `/apigateways/websocket/v1/connections/${id}`)).status).toBe(200);
+    expect((await node.api('DELETE', `/apigateways/websocket/v1/connections/${id}`)).status).toBe(200);
     const call = await b.waitFor((r) => r.headers[EVENT] === 'DISCONNECT');
     expect(call.headers[STATUS]).toBe('1000');
     expect((await client.closed).code).toBe(1000);
   });
 
   it('ignores a client-sent X-Forwarded-For unless the peer is a trusted proxy', async () => {
-    backend = await startBackend();
+    const backend = await useBackend();
     const spec = specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: http(`${backend.url}/message`) } });
-    node = await startTestNode({ spec });
+    const node = await useNode({ spec });
     const spoofing = await connectClient(node.wsUrl('/ws'), { headers: { 'X-Forwarded-For': '203.0.113.9' } });
     const id = spoofing.upgradeHeaders[ID] as string;
     const call = await backend.waitFor((r) => r.headers[ID] === id);
@@ -122,19 +114,19 @@ describe('headers every backend call carries', () => {
     await spoofing.close();
     await node.close();
 
-    node = await startTestNode({ spec, settings: { trustedProxies: ['127.0.0.1'] } });
-    const proxied = await connectClient(node.wsUrl('/ws'), { headers: { 'X-Forwarded-For': '203.0.113.9' } });
+    const trusting = await useNode({ spec, settings: { trustedProxies: ['127.0.0.1'] } });
+    const proxied = await connectClient(trusting.wsUrl('/ws'), { headers: { 'X-Forwarded-For': '203.0.113.9' } });
     const proxiedId = proxied.upgradeHeaders[ID] as string;
     const proxiedCall = await backend.waitFor((r) => r.headers[ID] === proxiedId);
     expect(proxiedCall.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
-    const proxiedView = (await node.api('GET', `/apigateways/websocket/v1/connections/${proxiedId}`)).json as { identity: { sourceIp: string } };
+    const proxiedView = (await trusting.api('GET', `/apigateways/websocket/v1/connections/${proxiedId}`)).json as { identity: { sourceIp: string } };
     expect(proxiedView.identity.sourceIp).toBe('203.0.113.9');
     await proxied.close();
   });
 
   it('refuses "." and ".." as path parameters, so a client cannot climb the backend URL', async () => {
-    const b = await start();
-    const port = Number(new URL(node!.wsUrl('/')).port);
+    const { node, backend: b } = await start();
+    const port = Number(new URL(node.wsUrl('/')).port);
     for (const target of ['/chat/..', '/chat/%2E%2E', '/chat/.']) {
       const status = await new Promise<number | undefined>((resolve, reject) => {
         const req = request({

@@ -1,26 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { connectClient } from '../support/harness.js';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
 
 describe('drain', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
   it('closes every client with 1001 and delivers their DISCONNECT calls before drain resolves', async () => {
     // A disconnect backend that takes its time: drain must still wait for it.
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       setTimeout(() => res.end(), 100);
     });
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok'), disconnect: http(`${backend.url}/disconnect`) } }) });
-    for (let i = 0; i < 3; i++) clients.push(await connectClient(node.wsUrl('/ws')));
+    const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok'), disconnect: http(`${backend.url}/disconnect`) } }) });
+    const clients = [await useClient(node.wsUrl('/ws')), await useClient(node.wsUrl('/ws')), await useClient(node.wsUrl('/ws'))];
     const ids = clients.map((c) => c.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string);
     const closes = clients.map((c) => c.closed);
     await node.node.drain();
@@ -36,18 +26,17 @@ describe('drain', () => {
 
   it('sends the DISCONNECT only after a message in flight is answered, and refuses new connections once drained', async () => {
     const seen: { url: string; at: number }[] = [];
-    backend = await startBackend((req, res) => {
+    const backend = await useBackend((req, res) => {
       seen.push({ url: req.url, at: Date.now() });
       setTimeout(() => {
         if (req.url === '/message') seen.push({ url: 'answered', at: Date.now() });
         res.writeHead(200, { 'content-type': 'text/plain' }).end(req.url === '/message' ? 'late answer' : '');
       }, 150);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { message: http(`${backend.url}/message`), disconnect: http(`${backend.url}/disconnect`) } }),
     });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'));
     client.ws.send('question');
     await backend.waitFor((r) => r.url === '/message');
     await node.node.drain();
@@ -57,15 +46,14 @@ describe('drain', () => {
   });
 
   it('drain is bounded by drainSeconds even when a backend hangs', async () => {
-    backend = await startBackend((req, res) => {
+    const backend = await useBackend((req, res) => {
       setTimeout(() => res.end(), req.url === '/message' ? 5000 : 0);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { message: http(`${backend.url}/message`), disconnect: http(`${backend.url}/disconnect`) } }),
       settings: { drainSeconds: 0.3 },
     });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'));
     client.ws.send('stuck');
     await backend.waitFor((r) => r.url === '/message');
     const started = Date.now();
@@ -75,17 +63,16 @@ describe('drain', () => {
   });
 
   it('stop() does not wait for backend calls in flight', async () => {
-    backend = await startBackend((req, res) => {
+    const backend = await useBackend((req, res) => {
       setTimeout(() => res.end(), req.url === '/disconnect' ? 0 : 5000);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({
         '/ws': { message: http(`${backend.url}/message`), disconnect: http(`${backend.url}/disconnect`) },
         '/slow-connect': { connect: http(`${backend.url}/connect`), message: dummy('ok') },
       }),
     });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'));
     client.ws.send('stuck');
     await backend.waitFor((r) => r.url === '/message');
     const handshake = connectClient(node.wsUrl('/slow-connect')).catch((err: unknown) => err);

@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { close as closeFrame, FrameReader, Opcode, parseClose, type Frame } from './frames.js';
+import { parseHead } from './raw-http.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -82,24 +83,19 @@ export class RawClient {
       };
       const onData = (chunk: Buffer): void => {
         buffered = Buffer.concat([buffered, chunk]);
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
+        const head = parseHead(buffered);
+        if (head === undefined) return;
         socket.off('data', onData);
         socket.off('error', fail);
-        const [statusLine, ...lines] = buffered.subarray(0, end).toString('latin1').split('\r\n');
-        const status = Number(statusLine!.split(' ')[1]);
-        const headers = new Map<string, string>();
-        for (const line of lines) {
-          const colon = line.indexOf(':');
-          headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-        }
+        const status = head.status;
+        const headers = new Map(Object.entries(head.headers));
         if (status !== 101) return fail(Object.assign(new Error(`upgrade refused with ${status}`), { status }));
         const accept = createHash('sha1').update(key + GUID).digest('base64');
         if (headers.get('sec-websocket-accept') !== accept) return fail(new Error('wrong Sec-WebSocket-Accept'));
         if (headers.get('upgrade')?.toLowerCase() !== 'websocket') return fail(new Error('101 without Upgrade: websocket'));
         if (!/\bupgrade\b/i.test(headers.get('connection') ?? '')) return fail(new Error('101 without Connection: Upgrade'));
         socket.on('error', () => undefined);
-        resolve(new RawClient(socket, headers, buffered.subarray(end + 4), options.answerClose ?? true));
+        resolve(new RawClient(socket, headers, head.rest, options.answerClose ?? true));
       };
       socket.on('data', onData);
       socket.once('error', fail);

@@ -1,36 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, RFC3339_UTC, sleep, specYaml } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { dummy, http, RFC3339_UTC, sleep, specYaml } from '../support/fixtures.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const idOf = (client: TestClient): string => client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
 
 describe('heartbeat', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  async function start(): Promise<TestBackend> {
-    backend = await startBackend();
-    // startTestNode takes Settings as they are after loading, so a fraction of a second is fine here.
-    node = await startTestNode({
+  async function start(): Promise<{ node: TestNode; backend: TestBackend }> {
+    const backend = await useBackend();
+    // useNode takes Settings as they are after loading, so a fraction of a second is fine here.
+    const node = await useNode({
       spec: specYaml({ '/ws': { message: dummy(''), disconnect: http(`${backend.url}/disconnect`) } }),
       settings: { limits: { heartbeatSeconds: 0.2 } },
     });
-    return backend;
+    return { node, backend };
   }
 
   it('terminates a client that stops answering pings, and the DISCONNECT call arrives', async () => {
-    const b = await start();
-    const silent = await connectClient(node!.wsUrl('/ws'), { autoPong: false });
-    clients.push(silent);
+    const { node, backend: b } = await start();
+    const silent = await useClient(node.wsUrl('/ws'), { autoPong: false });
     const id = idOf(silent);
     const closed = await Promise.race([silent.closed, sleep(3000).then(() => undefined)]);
     expect(closed, 'the silent client should be dropped within a few heartbeats').toBeDefined();
@@ -38,13 +27,12 @@ describe('heartbeat', () => {
     const call = await b.waitFor((r) => r.headers['x-yc-apigateway-websocket-connection-id'] === id);
     expect(call.headers['x-yc-apigateway-websocket-event-type']).toBe('DISCONNECT');
     expect(call.headers['x-yc-apigateway-websocket-disconnect-status-code']).toBe('1006');
-    expect((await node!.api('GET', `${CONNECTIONS}/${id}`)).status).toBe(404);
+    expect((await node.api('GET', `${CONNECTIONS}/${id}`)).status).toBe(404);
   });
 
   it('keeps a client that answers pings, and GET ?view=FULL shows isAlive and lastPing', async () => {
-    await start();
-    const responsive = await connectClient(node!.wsUrl('/ws'));
-    clients.push(responsive);
+    const { node } = await start();
+    const responsive = await useClient(node.wsUrl('/ws'));
     let pings = 0;
     responsive.ws.on('ping', () => pings++);
     const id = idOf(responsive);
@@ -52,24 +40,23 @@ describe('heartbeat', () => {
     expect(pings).toBeGreaterThanOrEqual(3);
     expect(responsive.ws.readyState).toBe(responsive.ws.OPEN);
     const full = await eventually(
-      async () => (await node!.api('GET', `${CONNECTIONS}/${id}?view=FULL`)).json as Record<string, unknown>,
+      async () => (await node.api('GET', `${CONNECTIONS}/${id}?view=FULL`)).json as Record<string, unknown>,
       (view) => view.isAlive === true,
     );
     expect(full).toMatchObject({ id, gatewayId: 'test-gw', isAlive: true, subscriptions: [] });
     expect(full.lastPing).toMatch(RFC3339_UTC);
     expect(Math.abs(Date.parse(full.lastPing as string) - Date.now())).toBeLessThan(2000);
     // The plain view stays exactly the seed's shape.
-    const basic = (await node!.api('GET', `${CONNECTIONS}/${id}`)).json as Record<string, unknown>;
+    const basic = (await node.api('GET', `${CONNECTIONS}/${id}`)).json as Record<string, unknown>;
     expect(Object.keys(basic).sort()).toEqual(['connectedAt', 'gatewayId', 'id', 'identity', 'lastActiveAt']);
   });
 
   it('shows isAlive false in ?view=FULL while a ping is unanswered, lastPing still at connect', async () => {
-    await start();
-    const silent = await connectClient(node!.wsUrl('/ws'), { autoPong: false });
-    clients.push(silent);
+    const { node } = await start();
+    const silent = await useClient(node.wsUrl('/ws'), { autoPong: false });
     const pinged = new Promise<void>((resolve) => silent.ws.once('ping', () => resolve()));
     await pinged;
-    const view = (await node!.api('GET', `${CONNECTIONS}/${idOf(silent)}?view=FULL`)).json as Record<string, unknown>;
+    const view = (await node.api('GET', `${CONNECTIONS}/${idOf(silent)}?view=FULL`)).json as Record<string, unknown>;
     expect(view.isAlive).toBe(false);
     expect(view.lastPing).toMatch(RFC3339_UTC);
     // The seed's ConnectionInfo: lastPing records the client's answer, not the server's ping.
@@ -77,10 +64,9 @@ describe('heartbeat', () => {
   });
 
   it('rejects an unknown view with 400 naming the field', async () => {
-    await start();
-    const client = await connectClient(node!.wsUrl('/ws'));
-    clients.push(client);
-    const response = await node!.api('GET', `${CONNECTIONS}/${idOf(client)}?view=EVERYTHING`);
+    const { node } = await start();
+    const client = await useClient(node.wsUrl('/ws'));
+    const response = await node.api('GET', `${CONNECTIONS}/${idOf(client)}?view=EVERYTHING`);
     expect(response.status).toBe(400);
     expect(response.json).toMatchObject({ code: 3, details: [{ fieldViolations: [{ field: 'view' }] }] });
   });

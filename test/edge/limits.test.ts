@@ -1,34 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { b64, connectClient, eventually, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, rawUpgrade, sleep, specYaml, type RawUpgrade } from './fixtures.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { b64, connectClient, eventually, type TestClient } from '../support/harness.js';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { dummy, http, sleep, specYaml } from '../support/fixtures.js';
+import { rawUpgrade } from '../support/raw-http.js';
 
 const CONNECTIONS = '/apigateways/websocket/v1/connections';
 const ECHO_SPEC = specYaml({ '/ws': { message: dummy('ok') } });
 const idOf = (client: TestClient): string => client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
 
 describe('limits', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  const raws: RawUpgrade[] = [];
-  afterEach(async () => {
-    for (const raw of raws.splice(0)) raw.socket.destroy();
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
-  async function client(path = '/ws'): Promise<TestClient> {
-    const c = await connectClient(node!.wsUrl(path));
-    clients.push(c);
-    return c;
-  }
-
   it('closes with 1009 a message over maxMessageBytes', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 1024, maxFrameBytes: 1024 } } });
-    const c = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 1024, maxFrameBytes: 1024 } } });
+    const c = await useClient(node.wsUrl('/ws'));
     c.ws.send('a'.repeat(1000));
     expect((await c.next()).text).toBe('ok');
     c.ws.send('a'.repeat(1025));
@@ -36,8 +19,8 @@ describe('limits', () => {
   });
 
   it('closes with 1009 a fragmented message whose frames are small but whose total is over maxMessageBytes', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 4096, maxFrameBytes: 1024 } } });
-    const c = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 4096, maxFrameBytes: 1024 } } });
+    const c = await useClient(node.wsUrl('/ws'));
     // Three 1000-byte fragments: 3000 bytes, within both limits.
     c.ws.send('a'.repeat(1000), { fin: false });
     c.ws.send('a'.repeat(1000), { fin: false });
@@ -49,8 +32,8 @@ describe('limits', () => {
   });
 
   it('closes with 1009 a single frame over maxFrameBytes while the message limit is larger', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 65536, maxFrameBytes: 1024 } } });
-    const c = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 65536, maxFrameBytes: 1024 } } });
+    const c = await useClient(node.wsUrl('/ws'));
     c.ws.send('a'.repeat(1024));
     expect((await c.next()).text).toBe('ok');
     c.ws.send('a'.repeat(2000));
@@ -59,50 +42,52 @@ describe('limits', () => {
   });
 
   it('closes with 1009 one oversized fragment of a message whose total would fit', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 65536, maxFrameBytes: 1024 } } });
-    const c = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxMessageBytes: 65536, maxFrameBytes: 1024 } } });
+    const c = await useClient(node.wsUrl('/ws'));
     c.ws.send('a'.repeat(500), { fin: false });
     c.ws.send('a'.repeat(3000), { fin: true });
     expect((await c.closed).code).toBe(1009);
   });
 
   it('closes with 1013 a connection over maxConnections', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxConnections: 2 } } });
-    await client();
-    await client();
-    const third = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxConnections: 2 } } });
+    await useClient(node.wsUrl('/ws'));
+    await useClient(node.wsUrl('/ws'));
+    const third = await useClient(node.wsUrl('/ws'));
     expect((await third.closed).code).toBe(1013);
     expect(node.node.registry.size).toBe(2);
   });
 
   it('closes with 1013 a connection over maxConnectionsPerIp, and admits one again after a client leaves', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { maxConnectionsPerIp: 1 } } });
-    const first = await client();
-    const second = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { maxConnectionsPerIp: 1 } } });
+    const first = await useClient(node.wsUrl('/ws'));
+    const second = await useClient(node.wsUrl('/ws'));
     expect((await second.closed).code).toBe(1013);
     await first.close();
-    await eventually(() => node!.node.registry.size, (n) => n === 0);
-    const third = await client();
+    await eventually(() => node.node.registry.size, (n) => n === 0);
+    const third = await useClient(node.wsUrl('/ws'));
     third.ws.send('hi');
     expect((await third.next()).text).toBe('ok');
   });
 
   it('closes with 1008 a client that sends more than messagesPerSecond', async () => {
-    node = await startTestNode({ spec: ECHO_SPEC, settings: { limits: { messagesPerSecond: 5 } } });
-    const c = await client();
+    const node = await useNode({ spec: ECHO_SPEC, settings: { limits: { messagesPerSecond: 5 } } });
+    const c = await useClient(node.wsUrl('/ws'));
     for (let i = 0; i < 10; i++) c.ws.send(`m${i}`);
     expect((await c.closed).code).toBe(1008);
   });
 
   it('drops a slow consumer past outboundBufferBytes while other clients keep receiving', async () => {
-    backend = await startBackend();
-    node = await startTestNode({
+    const backend = await useBackend();
+    const node = await useNode({
       spec: specYaml({ '/ws': { message: dummy(''), disconnect: http(`${backend.url}/disconnect`) } }),
       settings: { limits: { outboundBufferBytes: 65536 } },
     });
-    const healthy = await client();
+    const healthy = await useClient(node.wsUrl('/ws'));
     const slow = await rawUpgrade(node.node.clientAddress.port, '/ws');
-    raws.push(slow);
+    onTestFinished(() => {
+      slow.socket.destroy();
+    });
     expect(slow.status).toBe(101);
     const slowId = slow.headers['x-yc-apigateway-websocket-connection-id']!;
     const chunk = { data: Buffer.alloc(131072, 120).toString('base64'), type: 'BINARY' };
@@ -127,14 +112,14 @@ describe('limits', () => {
   });
 
   it('counts handshakes still waiting for the connect backend against maxConnectionsPerIp', async () => {
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       setTimeout(() => res.end(), 200);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }),
       settings: { limits: { maxConnectionsPerIp: 1 } },
     });
-    const both = await Promise.all([client(), client()]);
+    const both = await Promise.all([useClient(node.wsUrl('/ws')), useClient(node.wsUrl('/ws'))]);
     const codes = await Promise.all(both.map((c) => Promise.race([c.closed.then((closed) => closed.code), sleep(300).then(() => 'open')])));
     expect(codes.sort()).toEqual([1013, 'open']);
     expect(node.node.registry.size).toBe(1);
@@ -142,10 +127,10 @@ describe('limits', () => {
   });
 
   it('refuses with 504 a handshake whose connect backend outlasts handshakeTimeoutSeconds', async () => {
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       setTimeout(() => res.end(), 3000);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`, { timeouts: { read: 30 } }), message: dummy('ok') } }),
       settings: { limits: { handshakeTimeoutSeconds: 0.3 } },
     });

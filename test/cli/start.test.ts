@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBackend, type TestBackend } from '../support/harness.js';
-import { dummy, http, specYaml } from './fixtures.js';
+import { dummy, http, specYaml } from '../support/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin', 'switchboard.js');

@@ -1,33 +1,23 @@
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
-import { dummy, http, specYaml, unusedPort, upgradeRequest } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { connectClient } from '../support/harness.js';
+import { useBackend, useClient, useNode } from '../support/scoped.js';
+import { dummy, http, specYaml, unusedPort } from '../support/fixtures.js';
+import { upgradeRequest } from '../support/raw-http.js';
 
 type Refusal = Error & { status: number; body: string; headers: Record<string, string> };
 
 describe('the connect integration', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  const clients: TestClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
   it('accepts on 2xx: the 101 carries the connection id and the backend body arrives as the first message', async () => {
-    backend = await startBackend((req, res) => {
+    const backend = await useBackend((req, res) => {
       if (req.url === '/connect') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"hello":"client"}');
       } else res.end();
     });
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: http(`${backend.url}/message`) } }) });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: http(`${backend.url}/message`) } }) });
+    const client = await useClient(node.wsUrl('/ws'));
     const id = client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'];
     expect(typeof id).toBe('string');
     expect(id).toMatch(/^[A-Za-z0-9._~-]{1,50}$/);
@@ -40,21 +30,20 @@ describe('the connect integration', () => {
   });
 
   it('accepts on 2xx with an empty body and sends no first message', async () => {
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       res.writeHead(204).end();
     });
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
+    const client = await useClient(node.wsUrl('/ws'));
     expect(await client.silentFor(150)).toBe(true);
   });
 
   it('refuses the handshake with the backend status and body when the backend answers 403', async () => {
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       res.writeHead(403, { 'content-type': 'text/plain' });
       res.end('go away');
     });
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
     const refusal = (await connectClient(node.wsUrl('/ws')).then(
       () => expect.fail('the upgrade should be refused'),
       (err: unknown) => err,
@@ -66,16 +55,16 @@ describe('the connect integration', () => {
 
   it('refuses with 502 when nothing listens on the connect backend port', async () => {
     const port = await unusedPort();
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`http://127.0.0.1:${port}/connect`), message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`http://127.0.0.1:${port}/connect`), message: dummy('ok') } }) });
     const refusal = (await connectClient(node.wsUrl('/ws')).catch((err: unknown) => err)) as Refusal;
     expect(refusal.status).toBe(502);
   });
 
   it('refuses with 504 when the connect backend is slower than its read timeout', async () => {
-    backend = await startBackend((_req, res) => {
+    const backend = await useBackend((_req, res) => {
       setTimeout(() => res.end(), 1500);
     });
-    node = await startTestNode({
+    const node = await useNode({
       spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`, { timeouts: { connect: 1, read: 0.2 } }), message: dummy('ok') } }),
     });
     // The backend would accept after 1.5 s, so a 504 can only come from the read timeout.
@@ -85,17 +74,8 @@ describe('the connect integration', () => {
 });
 
 describe('plain HTTP on the client listener', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  afterEach(async () => {
-    await node?.close();
-    await backend?.close();
-    node = undefined;
-    backend = undefined;
-  });
-
   it('answers a plain GET on a WebSocket path with 426 Upgrade Required', async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
     const response = await fetch(node.wsUrl('/ws').replace('ws://', 'http://'));
     expect(response.status).toBe(426);
     expect(response.headers.get('upgrade')).toBe('websocket');
@@ -103,14 +83,14 @@ describe('plain HTTP on the client listener', () => {
   });
 
   it('answers a plain GET on an unknown path with 404', async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
     const response = await fetch(node.wsUrl('/nowhere').replace('ws://', 'http://'));
     expect(response.status).toBe(404);
     await response.text();
   });
 
   it('refuses an upgrade on an unknown path with 404', async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
     const refusal = (await connectClient(node.wsUrl('/nowhere')).catch((err: unknown) => err)) as Refusal;
     expect(refusal.status).toBe(404);
   });
@@ -118,11 +98,11 @@ describe('plain HTTP on the client listener', () => {
   it('survives a client that resets its socket while the connect backend is slow, then serves a new client', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    backend = await startBackend(async (_req, res) => {
+    const backend = await useBackend(async (_req, res) => {
       await gate;
       res.end();
     });
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('pong') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('pong') } }) });
     const port = node.node.clientAddress.port;
     const socket = netConnect(port, '127.0.0.1');
     socket.on('error', () => undefined);
@@ -141,9 +121,9 @@ describe('plain HTTP on the client listener', () => {
   });
 
   it('answers a raw HTTP/1.1 request without an Upgrade header on a WebSocket path with 426', async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
+    const node = await useNode({ spec: specYaml({ '/ws': { message: dummy('ok') } }) });
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: node!.node.clientAddress.port, path: '/ws', method: 'GET' }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port: node.node.clientAddress.port, path: '/ws', method: 'GET' }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
@@ -154,8 +134,8 @@ describe('plain HTTP on the client listener', () => {
   });
 
   it('refuses a malformed upgrade with 400 (an unsupported version with 426) before the connect backend hears of it', async () => {
-    backend = await startBackend();
-    node = await startTestNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
+    const backend = await useBackend();
+    const node = await useNode({ spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }) });
     const port = node.node.clientAddress.port;
     const malformed: [string, string][] = [
       // RFC 6455 §4.4: an unsupported version is 426, naming the one spoken.
