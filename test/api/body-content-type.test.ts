@@ -7,10 +7,9 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dummy, specYaml } from '../gateway/fixtures.js';
-import { b64, connectClient, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
+import { dummy, specYaml } from '../support/fixtures.js';
+import { b64, connectClient, startTestNode, V1, type TestClient, type TestNode } from '../support/harness.js';
 
-const V1 = '/apigateways/websocket/v1';
 
 /** A POST with exactly the headers given (fetch would add a text/plain content type). */
 function rawPost(base: string, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; json: unknown }> {

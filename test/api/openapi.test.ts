@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManagementApi } from '../../src/api/index.js';
 import type { Hub } from '../../src/cluster/index.js';
 import { Metrics, createLogger } from '../../src/observability/index.js';
-import { dummy, specYaml } from '../gateway/fixtures.js';
-import { connectClient, startTestNode, type ApiResponse, type TestClient, type TestNode } from '../support/harness.js';
+import { dummy, specYaml } from '../support/fixtures.js';
+import { connectClient, startTestNode, V1, type ApiResponse, type TestClient, type TestNode } from '../support/harness.js';
 
-const V1 = '/apigateways/websocket/v1';
 const ADMIN = 'admin-key';
 const KEYS = [
   { key: ADMIN, scopes: ['read', 'write', 'broadcast'] as ('read' | 'write' | 'broadcast')[] },

@@ -4,10 +4,9 @@
  * before any input, whatever the route.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dummy, specYaml } from '../gateway/fixtures.js';
-import { startTestNode, type ApiResponse, type TestNode } from '../support/harness.js';
+import { dummy, specYaml } from '../support/fixtures.js';
+import { startTestNode, V1, type ApiResponse, type TestNode } from '../support/harness.js';
 
-const V1 = '/apigateways/websocket/v1';
 const ADMIN = 'schema-admin-key-0123456789abcdef';
 const READ = 'schema-read-key-0123456789abcdef';
 

@@ -7,7 +7,7 @@
  */
 import { request } from 'node:http';
 import { amzDateOf, sha256Hex, sign } from '../../../src/api/sigv4.js';
-import { dummy, specYaml } from '../../gateway/fixtures.js';
+import { dummy, specYaml } from '../../support/fixtures.js';
 import { connectClient, startTestNode, type TestClient, type TestNode } from '../../support/harness.js';
 import { AWS_KEY, KEYS, corpusRequests, type CorpusRequest } from './requests.js';
 

@@ -5,7 +5,7 @@
  * so what one request changes (a publication, a closed connection) is the same on every run.
  */
 
-export const V1 = '/apigateways/websocket/v1';
+import { V1 } from '../../support/harness.js';
 
 export const KEYS = {
   admin: 'corpus-admin-key-0123456789abcdef',
