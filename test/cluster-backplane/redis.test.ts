@@ -175,7 +175,7 @@ describe('RedisBackplane', () => {
     const a = await startNode('stopper-a');
     await startNode('stopper-b', {}, { ...echo, request: () => new Promise<RemoteAnswer>(() => {}) });
     const pending = expect(a.request('stopper-b', { op: 'get', connectionId: 'c' }, 10_000)).rejects.toBeInstanceOf(Unavailable);
-    await vi.waitFor(() => expect(a.pendingRequests).toBe(1));
+    await vi.waitFor(() => expect(a.diagnostics.pendingRequests).toBe(1));
     await a.stop();
     await pending;
     expect(a.diagnostics).toMatchObject({ pendingRequests: 0, timers: 0 });
