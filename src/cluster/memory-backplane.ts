@@ -100,6 +100,10 @@ export class MemoryBackplane implements Backplane {
     this.nodeId = undefined;
   }
 
+  get alone(): boolean {
+    return this.bus.nodes.size <= 1;
+  }
+
   onHealthChange(): void {
     // Never lost: it lives in this process.
   }
@@ -125,7 +129,7 @@ export class MemoryBackplane implements Backplane {
   /** The events of one tick reach each other node as one batch, as on Redis and NATS. */
   fanout(event: FanoutEvent): Promise<number> {
     // One node alone (the embedded default) has no one to tell: no batch, no promise chain.
-    if (this.bus.nodes.size <= 1) return NOTHING_DELIVERED;
+    if (this.alone) return NOTHING_DELIVERED;
     return new Promise((resolve) => {
       this.forming.push({ event, resolve });
       if (this.forming.length === 1) queueMicrotask(this.sendBatch);

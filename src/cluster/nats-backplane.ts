@@ -59,6 +59,8 @@ const RECOVERY_RETRY_MS = 250;
 export class NatsBackplane implements Backplane {
   readonly name: string;
   readonly kind = 'nats';
+  /** Another node may join at any moment unseen: fan-outs always go out. */
+  readonly alone = false;
   readonly history: NatsHistory;
 
   private readonly link: NatsLink;

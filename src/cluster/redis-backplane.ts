@@ -74,6 +74,8 @@ const DEFAULT_IDLE_STREAM_SECONDS = 300;
 export class RedisBackplane implements Backplane {
   readonly name: string;
   readonly kind = 'redis';
+  /** Another node may join at any moment unseen: fan-outs always go out. */
+  readonly alone = false;
   readonly history: RedisHistory;
 
   private readonly url: string;
