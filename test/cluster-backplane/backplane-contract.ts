@@ -7,11 +7,32 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from '../../src/cluster/backplane.js';
 import type { Publication } from '../../src/cluster/index.js';
-import { DeadlineExceeded } from '../../src/errors/index.js';
+import { DeadlineExceeded, Unavailable } from '../../src/errors/index.js';
+
+/** What one backplane's test file gives the contract: how to make one, and how to make faults. */
+export interface BackplaneContext {
+  /** A new, unstarted backplane on the environment's server. */
+  create(): Backplane;
+  teardown(): Promise<void>;
+  /** What the backplane has in flight (pending calls and fan-outs, armed timers), for leak checks. */
+  inFlight(backplane: Backplane): InFlight;
+  /**
+   * Makes `nodeId` a live peer that receives fan-outs and never acknowledges them (the crash
+   * its liveness has not caught yet); resolves with what undoes it. Absent where no such peer
+   * can exist (the memory bus delivers synchronously: a peer cannot leave a batch unanswered).
+   */
+  silentPeer?(nodeId: string): Promise<() => Promise<void>>;
+}
+
+export interface InFlight {
+  pendingRequests: number;
+  pendingFanouts: number;
+  timers: number;
+}
 
 export interface BackplaneEnvironment {
-  /** Starts what the backplane needs (a server); `create()` gives a new, unstarted backplane on it. */
-  setup(): Promise<{ create(): Backplane; teardown(): Promise<void> }>;
+  /** Starts what the backplane needs (a server). */
+  setup(): Promise<BackplaneContext>;
 }
 
 interface TestNode {
@@ -49,8 +70,9 @@ function range(from: number, to: number): number[] {
 
 export function describeBackplaneContract(name: string, env: BackplaneEnvironment): void {
   describe(`${name} backplane contract`, () => {
-    let context: { create(): Backplane; teardown(): Promise<void> } | undefined;
+    let context: BackplaneContext | undefined;
     const started: Backplane[] = [];
+    const undo: (() => Promise<void>)[] = [];
     /** Node ids and topics unique per test, so tests sharing a server never see each other. */
     const run = randomBytes(3).toString('hex');
     let counter = 0;
@@ -61,6 +83,7 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
     });
     afterEach(async () => {
       await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+      for (const step of undo.splice(0)) await step();
     });
     afterAll(async () => {
       await context?.teardown();
@@ -193,6 +216,48 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
         expect(await a.backplane.fanout(userEvent('u'), 2000)).toBe(0);
         expect(Date.now() - before).toBeLessThan(500);
         expect(a.batches).toEqual([]);
+      });
+    });
+
+    describe('faults', () => {
+      const nothingInFlight: InFlight = { pendingRequests: 0, pendingFanouts: 0, timers: 0 };
+
+      it('count a peer whose delivery throws as 0, the sender resolving with the others’ counts without waiting out its timeout', async () => {
+        const a = await startNode(unique('a'));
+        await startNode(unique('b'), {
+          fanout: () => {
+            throw new Error('delivery failed');
+          },
+        });
+        const c = await startNode(unique('c'), { fanout: (events) => events.map(() => 3) });
+        // A timeout the test would not outlive: resolving means every peer answered.
+        expect(await Promise.all([a.backplane.fanout(userEvent('u1'), 60_000), a.backplane.fanout(userEvent('u2'), 60_000)])).toEqual([3, 3]);
+        expect(c.batches).toEqual([[userEvent('u1'), userEvent('u2')]]);
+        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
+        // The peer whose delivery threw still takes part in the next fan-out.
+        expect(await a.backplane.fanout(userEvent('u3'), 60_000)).toBe(3);
+      });
+
+      it('reject a stopping node’s pending requests UNAVAILABLE, leaving nothing in flight', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { request: () => new Promise<RemoteAnswer>(() => {}) });
+        const pending = expect(a.backplane.request(b.id, { op: 'get', connectionId: 'c' }, 60_000)).rejects.toBeInstanceOf(Unavailable);
+        await vi.waitFor(() => expect(context!.inFlight(a.backplane).pendingRequests).toBe(1));
+        await a.backplane.stop();
+        await pending;
+        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
+      });
+
+      it('resolve a fan-out at its timeout with the acks that arrived when a live peer never acknowledges', async (test) => {
+        if (context!.silentPeer === undefined) return test.skip();
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { fanout: (events) => events.map(() => 4) });
+        undo.push(await context!.silentPeer(unique('ghost')));
+        const before = Date.now();
+        expect(await a.backplane.fanout(userEvent('u'), 300)).toBe(4);
+        expect(Date.now() - before).toBeGreaterThanOrEqual(250);
+        expect(b.batches).toEqual([[userEvent('u')]]);
+        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
       });
     });
 

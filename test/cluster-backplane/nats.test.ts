@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { BackplaneHandlers, FanoutEvent, RemoteAnswer } from '../../src/cluster/backplane.js';
 import { MemoryTopicHistory } from '../../src/cluster/history-memory.js';
 import { NatsBackplane, type NatsBackplaneOptions } from '../../src/cluster/nats-backplane.js';
-import { topicToken } from '../../src/cluster/nats-layout.js';
+import { natsLayout, topicToken, type NatsLayout } from '../../src/cluster/nats-layout.js';
 import { DeadlineExceeded, Unavailable } from '../../src/errors/index.js';
 import { ManualClock } from '../../src/time/index.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
@@ -22,12 +22,42 @@ const TEST_OPTIONS: NatsBackplaneOptions = { reconnectTimeWaitMs: 100, operation
 describeBackplaneContract('nats', {
   async setup() {
     const server = await startNatsServer();
+    const raw = await connect({ servers: server.url });
+    const layout = natsLayout(undefined);
     return {
       create: () => new NatsBackplane(server.url, TEST_OPTIONS),
-      teardown: () => server.stop(),
+      teardown: async () => {
+        await raw.close();
+        await server.stop();
+      },
+      inFlight: (backplane) => {
+        if (!(backplane instanceof NatsBackplane)) throw new Error(`${backplane.name} is not a NATS backplane`);
+        return backplane.diagnostics;
+      },
+      silentPeer: (nodeId) => silentNatsPeer(raw, layout, nodeId),
     };
   },
 });
+
+/**
+ * A node whose liveness entry is there and which hears fan-outs but never acknowledges them
+ * (the crash its TTL has not caught yet). It announces itself as a joining node does, and
+ * returns once every live node acknowledged that, so each has it in its view.
+ */
+async function silentNatsPeer(raw: NatsConnection, layout: NatsLayout, nodeId: string): Promise<() => Promise<void>> {
+  const nodes = await raw.jetstream().views.kv(layout.nodesBucket, { bindOnly: true });
+  await nodes.put(nodeId, '{}');
+  const peers: string[] = [];
+  for await (const key of await nodes.keys()) if (key !== nodeId) peers.push(key);
+  const replies = raw.subscribe(`_INBOX.${nodeId}`, { max: peers.length, timeout: 5000 });
+  raw.publish(layout.fanoutSubject, JSON.stringify({ o: nodeId, b: 1, c: 'join' }), { reply: `_INBOX.${nodeId}` });
+  for await (const reply of replies) void reply;
+  return async () => {
+    // As a stopping node withdraws: nothing left on the subject, so liveNodes leaves it out at once.
+    const jsm = await raw.jetstreamManager();
+    await jsm.streams.purge(`KV_${layout.nodesBucket}`, { filter: `$KV.${layout.nodesBucket}.${nodeId}` });
+  };
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -157,17 +187,6 @@ describe('NatsBackplane', () => {
     expect(seen).toEqual([]);
   });
 
-  it('rejects a pending request with UNAVAILABLE when it stops', async () => {
-    const p = prefix();
-    const a = await startNode('stopper-a', { subjectPrefix: p });
-    await startNode('stopper-b', { subjectPrefix: p }, { ...echo, request: () => new Promise<RemoteAnswer>(() => {}) });
-    const pending = expect(a.request('stopper-b', { op: 'get', connectionId: 'c' }, 10_000)).rejects.toBeInstanceOf(Unavailable);
-    await vi.waitFor(() => expect(a.diagnostics.pendingRequests).toBe(1));
-    await a.stop();
-    await pending;
-    expect(a.diagnostics).toEqual({ pendingRequests: 0, pendingFanouts: 0, timers: 0 });
-  });
-
   describe('requests', () => {
     it('answer DEADLINE_EXCEEDED at once for a node nobody listens for, without waiting out the timeout', async () => {
       const a = await startNode('asker', { subjectPrefix: prefix() });
@@ -188,22 +207,6 @@ describe('NatsBackplane', () => {
       expect(await Promise.all(events.map((e) => a.fanout(e, 3000)))).toEqual([1, 1, 1]);
       expect(batches.length).toBeGreaterThanOrEqual(2);
       expect(batches.flat()).toEqual(events);
-    });
-
-    it('resolves at its timeout with the acks that arrived when a live node never acks', async () => {
-      const p = prefix();
-      // A node whose liveness key is there but which hears nothing: the crash the TTL has not caught yet.
-      const a = await startNode('partial-a', { subjectPrefix: p });
-      const nodes = await raw.jetstream().views.kv(`${p}_nodes`, { bindOnly: true });
-      await nodes.put('partial-ghost', '{}');
-      await startNode('partial-b', { subjectPrefix: p }, { ...echo, fanout: (events) => events.map(() => 4) });
-      await vi.waitFor(async () => expect(await a.liveNodes()).toContain('partial-ghost'));
-      // The next beat puts the ghost in a's fan-out view.
-      await sleep(Math.ceil(5000 / 3) + 100);
-      const before = Date.now();
-      expect(await a.fanout(event, 300)).toBe(4);
-      expect(Date.now() - before).toBeGreaterThanOrEqual(250);
-      expect(a.diagnostics).toEqual({ pendingRequests: 0, pendingFanouts: 0, timers: 0 });
     });
   });
 
