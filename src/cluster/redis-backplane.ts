@@ -27,6 +27,7 @@ import {
 } from './backplane.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisLayout } from './redis-layout.js';
+import { LiveCache } from './live-cache.js';
 import { RedisFanout } from './redis-fanout.js';
 import { RedisInbox, type RedisPublisher } from './redis-inbox.js';
 import { ScriptPipeline } from './redis-script-pipeline.js';
@@ -115,7 +116,7 @@ export class RedisBackplane implements Backplane {
   private fanouts: RedisFanout | undefined;
   private readonly scripts = new ScriptPipeline(() => this.connection());
   /** Positive isLive answers, until the time they may be trusted no longer. */
-  private readonly liveCache = new Map<string, number>();
+  private readonly liveCache: LiveCache;
 
   constructor(url: string, options: RedisBackplaneOptions = {}) {
     this.url = url;
@@ -127,6 +128,7 @@ export class RedisBackplane implements Backplane {
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
     this.sharded = options.shardedPubSub === true;
+    this.liveCache = new LiveCache(this.livenessTtlMs);
     const runner: ScriptRunner & { get(key: string): Promise<string | null> } = {
       run: (script, keys, args, buffers) => this.guarded(() => this.evalScript(script, keys, args, buffers)),
       get: (key) => this.guarded(() => this.connection().get(key)),
@@ -227,13 +229,9 @@ export class RedisBackplane implements Backplane {
   /** One EXISTS; a positive answer is trusted for a third of the TTL, a negative one never. */
   async isLive(nodeId: string): Promise<boolean> {
     if (!this.cmdReady || this.state !== 'running') throw this.unavailable();
-    const until = this.liveCache.get(nodeId);
-    if (until !== undefined) {
-      if (until > Date.now()) return true;
-      this.liveCache.delete(nodeId);
-    }
+    if (this.liveCache.trusts(nodeId)) return true;
     const live = (await this.guarded(() => this.connection().exists(this.layout.liveKey(nodeId)))) === 1;
-    if (live) this.liveCache.set(nodeId, Date.now() + Math.floor(this.livenessTtlMs / 3));
+    this.liveCache.record(nodeId, live);
     return live;
   }
 
@@ -250,12 +248,12 @@ export class RedisBackplane implements Backplane {
       acknowledged: (item) => this.fanouts?.acknowledged(item),
       // Its cached liveness goes, so its ids answer NOT_FOUND once the key lapses rather than
       // up to a cache period later.
-      notListening: (nodeId) => this.liveCache.delete(nodeId),
+      notListening: (nodeId) => this.liveCache.forget(nodeId),
     }, this.log);
     this.inbox = inbox;
     this.fanouts = new RedisFanout(publisher, this.layout.fanoutChannel, inbox, this.nodeId, this.instance, {
       deliver: (events) => handlers.fanout(events),
-      left: (nodeId) => this.liveCache.delete(nodeId),
+      left: (nodeId) => this.liveCache.forget(nodeId),
     }, this.log);
   }
 
