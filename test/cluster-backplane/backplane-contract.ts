@@ -22,12 +22,27 @@ export interface BackplaneContext {
    * can exist (the memory bus delivers synchronously: a peer cannot leave a batch unanswered).
    */
   silentPeer?(nodeId: string): Promise<() => Promise<void>>;
+  /** A private server of its own that the test can stop and start (absent where there is none to lose). */
+  outage?(): Promise<Outage>;
 }
 
+/** What a backplane has in flight; a backplane may add counters of its own (connection listeners). */
 export interface InFlight {
   pendingRequests: number;
   pendingFanouts: number;
   timers: number;
+  [counter: string]: number;
+}
+
+export interface Outage {
+  /** A new, unstarted backplane on this server; its name is what UNAVAILABLE messages name. */
+  create(): Backplane;
+  /** Stops the server (its port stays reserved for `up`). */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** Whether history outlives a restart: NATS keeps its store, a private redis-server starts empty. */
+  historySurvives: boolean;
+  close(): Promise<void>;
 }
 
 export interface BackplaneEnvironment {
@@ -233,7 +248,7 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
         // A timeout the test would not outlive: resolving means every peer answered.
         expect(await Promise.all([a.backplane.fanout(userEvent('u1'), 60_000), a.backplane.fanout(userEvent('u2'), 60_000)])).toEqual([3, 3]);
         expect(c.batches).toEqual([[userEvent('u1'), userEvent('u2')]]);
-        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
         // The peer whose delivery threw still takes part in the next fan-out.
         expect(await a.backplane.fanout(userEvent('u3'), 60_000)).toBe(3);
       });
@@ -245,7 +260,7 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
         await vi.waitFor(() => expect(context!.inFlight(a.backplane).pendingRequests).toBe(1));
         await a.backplane.stop();
         await pending;
-        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
       });
 
       it('resolve a fan-out at its timeout with the acks that arrived when a live peer never acknowledges', async (test) => {
@@ -257,7 +272,117 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
         expect(await a.backplane.fanout(userEvent('u'), 300)).toBe(4);
         expect(Date.now() - before).toBeGreaterThanOrEqual(250);
         expect(b.batches).toEqual([[userEvent('u')]]);
-        expect(context!.inFlight(a.backplane)).toEqual(nothingInFlight);
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
+      });
+    });
+
+    describe('when the backplane server goes away', () => {
+      let outage: Outage | undefined;
+      const echo: Behaviour = { request: async (request) => ({ ok: true, value: request.op }) };
+      const startOn = async (id: string, behaviour: Behaviour = echo): Promise<Backplane> => {
+        const backplane = outage!.create();
+        started.push(backplane);
+        await backplane.start(id, {
+          request: behaviour.request ?? (async () => ({ ok: true, value: null })),
+          fanout: (events) => events.map(() => 1),
+        });
+        return backplane;
+      };
+      afterEach(async () => {
+        await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+        await outage?.close();
+        outage = undefined;
+      });
+
+      it('fails calls fast with UNAVAILABLE naming it, then recovers by itself when the server returns', async (test) => {
+        if (context!.outage === undefined) return test.skip();
+        outage = await context!.outage();
+        const slow: Behaviour = {
+          request: async (request) => {
+            await sleep(request.op === 'presence' ? 2000 : 0);
+            return { ok: true, value: request.op };
+          },
+        };
+        const [idA, idB] = [unique('fault-a'), unique('fault-b')];
+        const a = await startOn(idA);
+        const b = await startOn(idB, slow);
+        const changes: boolean[] = [];
+        a.onHealthChange((healthy) => changes.push(healthy));
+        const unavailable = `backplane ${a.name} unavailable`;
+        const retention = { historySize: 5, historyTtlSeconds: 60 };
+        expect((await a.history.append('acme:t', payload('before'), retention)).publication.offset).toBe(1);
+
+        // Traffic in flight when the server dies: a slow request and a stream of fan-outs.
+        const inFlight = expect(a.request(idB, { op: 'presence', topic: 'acme:t' }, 5000)).rejects.toThrow(unavailable);
+        const traffic = Array.from({ length: 20 }, () => a.fanout(userEvent('u'), 5000).catch((err: unknown) => err));
+        await sleep(50);
+        const stoppedAt = Date.now();
+        await outage.down();
+
+        await inFlight;
+        await vi.waitFor(() => expect(a.healthy).toBe(false), { timeout: 1000, interval: 10 });
+        expect(Date.now() - stoppedAt).toBeLessThan(1000);
+        for (const outcome of await Promise.all(traffic)) expect(outcome === 1 || outcome instanceof Unavailable).toBe(true);
+
+        const before = Date.now();
+        await expect(a.request(idB, { op: 'get', connectionId: 'c' }, 5000)).rejects.toThrow(unavailable);
+        await expect(a.fanout(userEvent('u'), 5000)).rejects.toThrow(unavailable);
+        await expect(a.history.append('acme:t', payload('x'), retention)).rejects.toThrow(unavailable);
+        await expect(a.history.append('acme:t', payload('x'), retention, { key: 'k', ttlSeconds: 60 })).rejects.toThrow(unavailable);
+        await expect(a.history.read('acme:t', {})).rejects.toThrow(unavailable);
+        await expect(a.history.position('acme:t')).rejects.toThrow(unavailable);
+        await expect(a.isLive(idB)).rejects.toThrow(unavailable);
+        await expect(a.liveNodes()).rejects.toThrow(unavailable);
+        expect(Date.now() - before).toBeLessThan(1000);
+        expect(changes).toEqual([false]);
+
+        // The nodes reconnect, resubscribe and announce themselves again.
+        await outage.up();
+        await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+        expect(changes).toEqual([false, true]);
+        await vi.waitFor(async () => expect(await a.request(idB, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' }), { timeout: 5000 });
+        expect(await b.request(idA, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+        expect(await a.fanout(userEvent('u'), 2000)).toBe(1);
+        expect(await a.isLive(idB)).toBe(true);
+        expect(await a.liveNodes()).toEqual([idA, idB].sort());
+        const after = (await a.history.append('acme:t', payload('after'), retention)).publication.offset;
+        expect(after).toBe(outage.historySurvives ? 2 : 1);
+      });
+
+      it('leaks no pending call, timer or listener over several outages', async (test) => {
+        if (context!.outage === undefined) return test.skip();
+        outage = await context!.outage();
+        const [idA, idB] = [unique('cycle-a'), unique('cycle-b')];
+        const a = await startOn(idA);
+        const b = await startOn(idB);
+        const exercise = async (): Promise<void> => {
+          expect(await a.request(idB, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+          expect(await b.fanout(userEvent('u'), 2000)).toBe(1);
+          await a.history.append('acme:cycle', payload('x'), { historySize: 100, historyTtlSeconds: 300 });
+        };
+        await exercise();
+        const baseline = { a: context!.inFlight(a), b: context!.inFlight(b) };
+        expect(baseline.a).toMatchObject({ pendingRequests: 0, pendingFanouts: 0, timers: 0 });
+
+        for (let cycle = 0; cycle < 3; cycle++) {
+          const pending = [
+            a.request(idB, { op: 'get', connectionId: 'c' }, 3000).catch(() => 'failed'),
+            b.fanout(userEvent('u'), 3000).catch(() => 'failed'),
+            a.history.read('acme:cycle', {}).catch(() => 'failed'),
+          ];
+          await outage.down();
+          await vi.waitFor(() => expect(a.healthy || b.healthy).toBe(false), { timeout: 1000, interval: 10 });
+          await Promise.all(pending);
+          // Calls made during the outage fail at once and leave nothing behind.
+          await expect(a.request(idB, { op: 'get', connectionId: 'c' }, 3000)).rejects.toBeInstanceOf(Unavailable);
+          await sleep(150);
+          await outage.up();
+          await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+          await vi.waitFor(exercise, { timeout: 5000, interval: 50 });
+        }
+        // A fan-out retried by `exercise` while a peer was still recovering may wait out its
+        // own 2 s timeout; anything still pending after that is a leak.
+        await vi.waitFor(() => expect({ a: context!.inFlight(a), b: context!.inFlight(b) }).toEqual(baseline), { timeout: 3000, interval: 50 });
       });
     });
 
