@@ -1,7 +1,9 @@
 /**
- * The Redis backplane: requests to one node and fan-out to all of them over pub/sub, liveness
- * as expiring keys, history in streams, idempotency keys. docs/redis-layout.md lists every key
- * and channel.
+ * The Redis backplane: its two connections, its health, and the node's claim on its id and
+ * liveness (an expiring key). The parts it runs over those connections have files of their
+ * own: calls to one node (redis-inbox.ts), fan-out (redis-fanout.ts over fanout-batch.ts),
+ * the scripts (redis-script-pipeline.ts) and history (redis-history.ts). docs/redis-layout.md
+ * lists every key and channel.
  *
  * Two connections: one for commands and one in subscriber mode (a subscribed connection can
  * run nothing else). Both fail fast while disconnected (no offline queue, no retries per
