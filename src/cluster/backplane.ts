@@ -19,7 +19,8 @@
  * - Fan-out: `fanout(event)` reaches `handlers.fanout` on every other live node, never the
  *   sender; the events one node hands over in one tick arrive as one batch, in call order, and
  *   each call resolves with the sum of its event's delivered counts once every peer answered,
- *   or at the timeout with what arrived. With no other node it resolves 0 at once.
+ *   or at the timeout with what arrived. With no other node it resolves 0 at once, and
+ *   `alone` says so beforehand where the backplane can know it (the Hub then encodes nothing).
  * - History (`history`): offsets are per topic, consecutive from 1 and assigned atomically
  *   across nodes; an epoch names one continuous history, and changes when that history was
  *   lost (idle past its TTL, a server that restarted empty), so a reader can tell "nothing
@@ -123,6 +124,11 @@ export interface Backplane {
   readonly kind: 'memory' | 'redis' | 'nats';
   /** True while connected; cross-node calls answer UNAVAILABLE otherwise. */
   readonly healthy: boolean;
+  /**
+   * True while the backplane knows that no other node is there to hand a fan-out to (a lone
+   * memory node), so the Hub need not encode one; false whenever another node may listen.
+   */
+  readonly alone: boolean;
   /**
    * Claims the node id (atomically: of two nodes starting with one id, one wins), announces
    * this node's liveness and starts receiving requests and fan-out. Rejects with NodeIdInUse

@@ -45,7 +45,7 @@ export async function createHub(options: HubOptions): Promise<NodeHub> {
 }
 
 function backplaneFor(url: string | undefined, clock: Clock, log: Logger): Backplane {
-  if (url === undefined) return new MemoryBackplane(new MemoryBus(clock));
+  if (url === undefined) return new MemoryBackplane(new MemoryBus(clock), log);
   if (/^rediss?:\/\//.test(url)) return new RedisBackplane(url, { log });
   if (url.startsWith('nats://')) return new NatsBackplane(url, { log });
   throw new Error(`backplane ${url}: use redis://, rediss:// or nats://`);

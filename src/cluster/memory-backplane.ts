@@ -5,7 +5,8 @@
  * Redis or NATS; only the transport differs: calls and events cross by reference, history and
  * idempotency live in this process.
  */
-import { DeadlineExceeded, NodeIdInUse } from '../errors/index.js';
+import { DeadlineExceeded, NodeIdInUse, Unavailable } from '../errors/index.js';
+import type { Logger } from '../observability/index.js';
 import type { Clock } from '../time/index.js';
 import { systemClock } from '../time/index.js';
 import {
@@ -24,6 +25,7 @@ import {
   type AlreadyAppended,
   type IdempotentAppend,
 } from './backplane.js';
+import { deliverBatch } from './fanout-batch.js';
 import { MemoryTopicHistory } from './history-memory.js';
 import type { HistoryQuery, HistoryResult, Payload, StreamPosition } from './hub.js';
 import { IdempotencyCache } from './idempotency-memory.js';
@@ -79,9 +81,19 @@ export class MemoryBackplane implements Backplane {
   readonly history: SharedHistory;
   private nodeId: string | undefined;
   private forming: { event: FanoutEvent; resolve: (delivered: number) => void }[] = [];
+  /** Requests waiting for another node's answer: stop() rejects them. */
+  private readonly pending = new Set<(err: Error) => void>();
 
-  constructor(private readonly bus: MemoryBus = new MemoryBus()) {
+  constructor(
+    private readonly bus: MemoryBus = new MemoryBus(),
+    private readonly log?: Logger,
+  ) {
     this.history = new BusHistory(bus);
+  }
+
+  /** What is in flight, for leak checks. */
+  get diagnostics(): { pendingRequests: number; pendingFanouts: number; timers: number } {
+    return { pendingRequests: this.pending.size, pendingFanouts: this.forming.length, timers: this.pending.size };
   }
 
   async start(nodeId: string, handlers: BackplaneHandlers, holder: NodeHolder = thisProcess()): Promise<void> {
@@ -98,6 +110,12 @@ export class MemoryBackplane implements Backplane {
       this.bus.holders.delete(this.nodeId);
     }
     this.nodeId = undefined;
+    const stopped = new Unavailable(`backplane ${this.name} stopped`);
+    for (const reject of [...this.pending]) reject(stopped);
+  }
+
+  get alone(): boolean {
+    return this.bus.nodes.size <= 1;
   }
 
   onHealthChange(): void {
@@ -108,16 +126,18 @@ export class MemoryBackplane implements Backplane {
     const handlers = this.bus.nodes.get(nodeId);
     if (handlers === undefined) return Promise.reject(new NodeNotListening(`node ${nodeId} is not running`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new DeadlineExceeded(`node ${nodeId} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        if (this.pending.delete(fail)) reject(err);
+      };
+      const timer = setTimeout(() => fail(new DeadlineExceeded(`node ${nodeId} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      this.pending.add(fail);
       handlers.request(request).then(
         (answer) => {
           clearTimeout(timer);
-          resolve(answer);
+          if (this.pending.delete(fail)) resolve(answer);
         },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
+        (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
       );
     });
   }
@@ -125,7 +145,7 @@ export class MemoryBackplane implements Backplane {
   /** The events of one tick reach each other node as one batch, as on Redis and NATS. */
   fanout(event: FanoutEvent): Promise<number> {
     // One node alone (the embedded default) has no one to tell: no batch, no promise chain.
-    if (this.bus.nodes.size <= 1) return NOTHING_DELIVERED;
+    if (this.alone) return NOTHING_DELIVERED;
     return new Promise((resolve) => {
       this.forming.push({ event, resolve });
       if (this.forming.length === 1) queueMicrotask(this.sendBatch);
@@ -139,7 +159,7 @@ export class MemoryBackplane implements Backplane {
     const delivered = new Array<number>(batch.length).fill(0);
     for (const [nodeId, handlers] of this.bus.nodes) {
       if (nodeId === this.nodeId) continue;
-      const counts = handlers.fanout(events);
+      const counts = deliverBatch((batch) => handlers.fanout(batch), events, this.log);
       for (let i = 0; i < delivered.length; i++) delivered[i]! += counts[i] ?? 0;
     }
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(delivered[i]!);

@@ -8,7 +8,7 @@
  * call sit until its timeout), calls in flight fail the moment the connection drops, and when
  * the server is back the node re-announces itself without anyone calling anything.
  */
-import { connect, ErrorCode, Events, nanos, type ConnectionOptions, type JetStreamManager, type KV, type Msg, type NatsConnection, type Status, type StreamConfig } from 'nats';
+import { connect, ErrorCode, Events, type ConnectionOptions, type Msg, type NatsConnection, type Status } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceeded, FailedPrecondition, NodeIdInUse, Unavailable } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -25,11 +25,13 @@ import {
   type RemoteAnswer,
   type RemoteRequest,
 } from './backplane.js';
+import { LiveCache } from './live-cache.js';
 import { FanoutChannel, type Membership } from './nats-fanout.js';
 import { NatsHistory } from './nats-history.js';
 import { NatsIdempotency } from './nats-idempotency.js';
 import { checkNodeId, natsLayout, type NatsLayout } from './nats-layout.js';
-import { apiErrorCode, BackgroundTasks, NatsLink, STREAM_NOT_FOUND, WRONG_LAST_SEQUENCE, type NatsHandles } from './nats-link.js';
+import { ensureStore, type NatsStoreSettings } from './nats-store.js';
+import { apiErrorCode, BackgroundTasks, NatsLink, WRONG_LAST_SEQUENCE, type NatsHandles } from './nats-link.js';
 
 export interface NatsBackplaneOptions {
   /** How long a node's liveness key lives without a refresh; refreshed every third of it. */
@@ -52,19 +54,20 @@ const DEFAULT_OPERATION_TIMEOUT_MS = 5_000;
 const IDEMPOTENCY_TTL_MS = 300_000;
 /** How long start() and stop() wait for peers to acknowledge the membership change. */
 const MEMBERSHIP_TIMEOUT_MS = 1_000;
-/** Positive isLive answers remembered at most (beyond that the oldest is forgotten). */
-const MAX_LIVE_CACHE = 1_000;
 const RECOVERY_RETRY_MS = 250;
 
 export class NatsBackplane implements Backplane {
   readonly name: string;
   readonly kind = 'nats';
+  /** Another node may join at any moment unseen: fan-outs always go out. */
+  readonly alone = false;
   readonly history: NatsHistory;
 
   private readonly link: NatsLink;
   private readonly layout: NatsLayout;
   private readonly connectOptions: ConnectionOptions;
   private readonly livenessTtlMs: number;
+  private readonly store: NatsStoreSettings;
   private readonly idleStreamMs: number;
   private readonly operationTimeoutMs: number;
   private readonly replicas: number;
@@ -92,7 +95,7 @@ export class NatsBackplane implements Backplane {
   /** Membership changes heard while a view refresh is in flight, replayed onto its result. */
   private readonly viewLogs = new Set<[Membership, string][]>();
   /** Positive isLive answers until they are a third of the TTL old; a leave clears one. */
-  private readonly liveCache = new Map<string, number>();
+  private readonly liveCache: LiveCache;
 
   constructor(url: string, options: NatsBackplaneOptions = {}) {
     const { servers, name, auth } = parseServers(url);
@@ -102,6 +105,8 @@ export class NatsBackplane implements Backplane {
     this.idleStreamMs = (options.idleStreamSeconds ?? DEFAULT_IDLE_STREAM_SECONDS) * 1000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
     this.replicas = options.replicas ?? 1;
+    this.liveCache = new LiveCache(this.livenessTtlMs);
+    this.store = { layout: this.layout, livenessTtlMs: this.livenessTtlMs, idleStreamMs: this.idleStreamMs, idempotencyTtlMs: IDEMPOTENCY_TTL_MS, replicas: this.replicas };
     this.log = options.log;
     this.connectOptions = {
       servers,
@@ -220,7 +225,7 @@ export class NatsBackplane implements Backplane {
       // contract), only sooner; NOT_FOUND is the caller's to say, after checking liveness.
       if (code === ErrorCode.NoResponders) {
         // Its cached liveness goes too, so its ids answer NOT_FOUND as soon as its key lapses.
-        this.liveCache.delete(nodeId);
+        this.liveCache.forget(nodeId);
         throw new NodeNotListening(`node ${nodeId} did not answer (no responders)`);
       }
       throw this.link.translate(err);
@@ -250,8 +255,7 @@ export class NatsBackplane implements Backplane {
 
   async isLive(nodeId: string): Promise<boolean> {
     if (!this.healthy) throw this.link.unavailable();
-    const until = this.liveCache.get(nodeId);
-    if (until !== undefined && until > Date.now()) return true;
+    if (this.liveCache.trusts(nodeId)) return true;
     try {
       checkNodeId(nodeId);
     } catch {
@@ -260,8 +264,7 @@ export class NatsBackplane implements Backplane {
     try {
       const entry = await this.link.guard(({ nodes }) => nodes.get(nodeId));
       const live = entry !== null && entry.operation === 'PUT';
-      if (live) this.cacheLive(nodeId);
-      else this.liveCache.delete(nodeId);
+      this.liveCache.record(nodeId, live);
       return live;
     } catch (err) {
       throw this.link.translate(err);
@@ -272,41 +275,7 @@ export class NatsBackplane implements Backplane {
 
   private async open(nc: NatsConnection): Promise<NatsHandles> {
     const jsm = await nc.jetstreamManager({ timeout: this.operationTimeoutMs });
-    const js = jsm.jetstream();
-    await this.ensureHistoryStream(jsm);
-    const nodes = await this.ensureBucket(jsm, this.layout.nodesBucket, this.livenessTtlMs, 'exact');
-    const epochs = await this.ensureBucket(jsm, this.layout.epochsBucket, this.idleStreamMs, 'exact');
-    const idempotency = await this.ensureBucket(jsm, this.layout.idempotencyBucket, IDEMPOTENCY_TTL_MS, 'at-least');
-    return { nc, js, jsm, nodes, epochs, idempotency };
-  }
-
-  private async ensureHistoryStream(jsm: JetStreamManager): Promise<void> {
-    const config: Partial<StreamConfig> = {
-      name: this.layout.historyStream,
-      subjects: [`${this.layout.subjectPrefix}.hist.>`],
-      description: 'Switchboard topic history: one subject per topic, offset and epoch in headers',
-      // Limits are per message (see nats-history.ts), so the stream itself keeps everything
-      // it is given and the backplane trims it.
-      max_msgs_per_subject: -1,
-      allow_rollup_hdrs: true,
-      allow_direct: true,
-      num_replicas: this.replicas,
-    };
-    try {
-      const info = await jsm.streams.info(config.name!);
-      if (!info.config.allow_rollup_hdrs || !info.config.allow_direct) await jsm.streams.update(config.name!, { allow_rollup_hdrs: true, allow_direct: true });
-    } catch (err) {
-      if (apiErrorCode(err) !== STREAM_NOT_FOUND) throw err;
-      await jsm.streams.add(config);
-    }
-  }
-
-  /** A KV bucket whose max age is the TTL (exactly, or at least it for idempotency, see there). */
-  private async ensureBucket(jsm: JetStreamManager, bucket: string, ttlMs: number, mode: 'exact' | 'at-least'): Promise<KV> {
-    const kv = await jsm.jetstream().views.kv(bucket, { ttl: ttlMs, history: 1, replicas: this.replicas, allow_direct: true });
-    const status = await kv.status();
-    if (mode === 'exact' ? status.ttl !== ttlMs : status.ttl < ttlMs) await jsm.streams.update(`KV_${bucket}`, { max_age: nanos(ttlMs) });
-    return kv;
+    return { nc, js: jsm.jetstream(), jsm, ...(await ensureStore(jsm, this.store)) };
   }
 
   private async watch(nc: NatsConnection): Promise<void> {
@@ -346,16 +315,7 @@ export class NatsBackplane implements Backplane {
     try {
       while (!this.stopping && this.link.healthy) {
         try {
-          await this.link.guard(async ({ jsm }) => {
-            await this.ensureHistoryStream(jsm);
-            for (const [bucket, ttl] of [
-              [this.layout.nodesBucket, this.livenessTtlMs],
-              [this.layout.epochsBucket, this.idleStreamMs],
-            ] as const) {
-              await this.ensureBucket(jsm, bucket, ttl, 'exact');
-            }
-            await this.ensureBucket(jsm, this.layout.idempotencyBucket, IDEMPOTENCY_TTL_MS, 'at-least');
-          });
+          await this.link.guard(({ jsm }) => ensureStore(jsm, this.store));
           await this.claimLiveness();
           await this.refreshView();
           await this.channel?.announce('join', MEMBERSHIP_TIMEOUT_MS);
@@ -463,16 +423,7 @@ export class NatsBackplane implements Backplane {
     if (kind === 'join') this.view.add(nodeId);
     else {
       this.view.delete(nodeId);
-      this.liveCache.delete(nodeId);
-    }
-  }
-
-  private cacheLive(nodeId: string): void {
-    this.liveCache.delete(nodeId);
-    this.liveCache.set(nodeId, Date.now() + Math.floor(this.livenessTtlMs / 3));
-    if (this.liveCache.size > MAX_LIVE_CACHE) {
-      const oldest = this.liveCache.keys().next();
-      if (oldest.done !== true) this.liveCache.delete(oldest.value);
+      this.liveCache.forget(nodeId);
     }
   }
 

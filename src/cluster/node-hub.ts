@@ -225,7 +225,7 @@ export class NodeHub implements Hub {
     const { publication, epoch } = appended;
     // The other nodes' share is handed to the backplane first: its batch is then written
     // before this node's own sockets in the next turn, instead of waiting behind them.
-    const remote = this.fanoutSafely({
+    const remote = this.fanoutToOthers(() => ({
       kind: 'publication',
       topic,
       offset: publication.offset,
@@ -233,34 +233,35 @@ export class NodeHub implements Hub {
       publishedAt: publication.publishedAt,
       data: payload.data.toString('base64'),
       binary: payload.binary,
-    });
+    }));
     const local = this.orderedDelivery(topic, publication, epoch);
-    return { offset: publication.offset, epoch, delivered: local + (await remote) };
+    return { offset: publication.offset, epoch, delivered: local + (remote === undefined ? 0 : await remote) };
   }
 
   async sendToUser(userId: string, payload: Payload, tenantId?: string): Promise<DeliveryResult> {
     this.requireBackplane();
-    const event: FanoutEvent = { kind: 'user', userId, data: payload.data.toString('base64'), binary: payload.binary, ...(tenantId === undefined ? {} : { tenantId }) };
-    const remote = this.fanoutSafely(event);
+    // Encoded only for the other nodes: delivery here reads the payload as it is.
+    const event: FanoutEvent = { kind: 'user', userId, data: '', binary: payload.binary, ...(tenantId === undefined ? {} : { tenantId }) };
+    const remote = this.fanoutToOthers(() => ({ ...event, data: payload.data.toString('base64') }));
     const local = this.deliverEvent(event, payload.data);
-    return { delivered: local + (await remote) };
+    return { delivered: local + (remote === undefined ? 0 : await remote) };
   }
 
   /** Fanned out like sendToUser: each node closes its own sockets of the user. */
   async disconnectUser(userId: string, tenantId?: string, code: number = USER_DISCONNECTED.code, reason: string = USER_DISCONNECTED.reason): Promise<DisconnectResult> {
     this.requireBackplane();
     const event: FanoutEvent = { kind: 'disconnect-user', userId, code, reason, ...(tenantId === undefined ? {} : { tenantId }) };
-    const remote = this.fanoutSafely(event);
+    const remote = this.fanoutToOthers(() => event);
     const local = this.deliverEvent(event);
-    return { disconnected: local + (await remote) };
+    return { disconnected: local + (remote === undefined ? 0 : await remote) };
   }
 
   async broadcast(tenantId: string, payload: Payload): Promise<DeliveryResult> {
     this.requireBackplane();
-    const event: FanoutEvent = { kind: 'tenant', tenantId, data: payload.data.toString('base64'), binary: payload.binary };
-    const remote = this.fanoutSafely(event);
+    const event: FanoutEvent = { kind: 'tenant', tenantId, data: '', binary: payload.binary };
+    const remote = this.fanoutToOthers(() => ({ ...event, data: payload.data.toString('base64') }));
     const local = this.deliverEvent(event, payload.data);
-    return { delivered: local + (await remote) };
+    return { delivered: local + (remote === undefined ? 0 : await remote) };
   }
 
   // ---- cluster-wide reads ----
@@ -432,7 +433,7 @@ export class NodeHub implements Hub {
   private announce(action: 'join' | 'leave', topic: string, entry: PresenceEntry): void {
     if (!announcesJoinLeave(this.topics, topic)) return;
     announceLocally(this.registry, this.framer, action, topic, entry);
-    if (!this.backplane.healthy) return;
+    if (!this.backplane.healthy || this.backplane.alone) return;
     this.backplane.fanout({ kind: 'presence', action, topic, ...entry }, this.timeoutMs).catch((err: unknown) => {
       this.log.debug({ err: (err as Error).message, topic }, 'presence event not fanned out');
     });
@@ -496,6 +497,14 @@ export class NodeHub implements Hub {
     const answer = await this.backplane.request(node, request, this.timeoutMs);
     if (answer.ok) return answer.value;
     throw errorOfKind(answer.kind, answer.message, answer.field);
+  }
+
+  /**
+   * Hands the event `build` makes to the other nodes; undefined, without building it, when the
+   * backplane knows there is none (a lone node skips the base64 copy of every payload).
+   */
+  private fanoutToOthers(build: () => FanoutEvent): Promise<number> | undefined {
+    return this.backplane.alone ? undefined : this.fanoutSafely(build());
   }
 
   private async fanoutSafely(event: FanoutEvent): Promise<number> {

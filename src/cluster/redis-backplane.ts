@@ -1,7 +1,9 @@
 /**
- * The Redis backplane: requests to one node and fan-out to all of them over pub/sub, liveness
- * as expiring keys, history in streams, idempotency keys. docs/redis-layout.md lists every key
- * and channel.
+ * The Redis backplane: its two connections, its health, and the node's claim on its id and
+ * liveness (an expiring key). The parts it runs over those connections have files of their
+ * own: calls to one node (redis-inbox.ts), fan-out (redis-fanout.ts over fanout-batch.ts),
+ * the scripts (redis-script-pipeline.ts) and history (redis-history.ts). docs/redis-layout.md
+ * lists every key and channel.
  *
  * Two connections: one for commands and one in subscriber mode (a subscribed connection can
  * run nothing else). Both fail fast while disconnected (no offline queue, no retries per
@@ -11,11 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { DeadlineExceeded, FailedPrecondition, Internal, NodeIdInUse, Unavailable } from '../errors/index.js';
+import { FailedPrecondition, Internal, NodeIdInUse, Unavailable } from '../errors/index.js';
 import { createLogger, type Logger } from '../observability/index.js';
 import {
   LIVENESS_TTL_MS,
-  NodeNotListening,
   describeHolder,
   holderRecord,
   thisProcess,
@@ -28,6 +29,10 @@ import {
 } from './backplane.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisLayout } from './redis-layout.js';
+import { LiveCache } from './live-cache.js';
+import { RedisFanout } from './redis-fanout.js';
+import { RedisInbox, type RedisPublisher } from './redis-inbox.js';
+import { ScriptPipeline } from './redis-script-pipeline.js';
 import { ANNOUNCE, LEAVE, LIVE_NODES, type RedisScript, type ScriptRunner } from './redis-scripts.js';
 
 export interface RedisBackplaneOptions {
@@ -64,63 +69,6 @@ export interface RedisBackplaneDiagnostics {
   connectionListeners: number;
 }
 
-/** On a node's inbox: a request for it, an answer to one of its requests, an ack of one of its fan-outs. */
-type InboxItem =
-  | { t: 'req'; id: string; reply: string; req: RemoteRequest }
-  | { t: 'ans'; id: string; ans: RemoteAnswer }
-  | { t: 'ack'; id: string; counts: number[] };
-
-interface InboxMessage {
-  items: InboxItem[];
-}
-
-/** On the fan-out channel: one tick's events of one node, or a node leaving (drops cached liveness). */
-type FanoutMessage = { t: 'fan'; src: string; reply: string; id: string; events: FanoutEvent[] } | { t: 'leave'; node: string };
-
-interface PendingRequest {
-  node: string;
-  resolve(answer: RemoteAnswer): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-interface Waiter {
-  resolve(delivered: number): void;
-  reject(err: Error): void;
-}
-
-
-/** ioredis has a Buffer-reply variant of every command at runtime; its typings leave out these two. */
-interface BufferScripting {
-  evalshaBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
-  evalBuffer(...args: (string | Buffer | number)[]): Promise<unknown>;
-}
-
-/** A script call waiting for the end of the tick, to leave with the others of that tick. */
-interface ScriptCall {
-  script: RedisScript;
-  keys: string[];
-  args: (string | Buffer | number)[];
-  buffers: boolean;
-  resolve: (reply: unknown) => void;
-  reject: (err: unknown) => void;
-}
-/** Fan-out events of this tick that share a timeout, not yet published. */
-interface FormingBatch {
-  timeoutMs: number;
-  events: FanoutEvent[];
-  waiters: Waiter[];
-}
-
-interface PendingFanout {
-  waiters: Waiter[];
-  totals: number[];
-  /** Receivers other than this node, known once PUBLISH answers; acks may arrive before it does. */
-  expected: number | undefined;
-  acked: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 3000;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 2000;
@@ -129,6 +77,8 @@ const DEFAULT_IDLE_STREAM_SECONDS = 300;
 export class RedisBackplane implements Backplane {
   readonly name: string;
   readonly kind = 'redis';
+  /** Another node may join at any moment unseen: fan-outs always go out. */
+  readonly alone = false;
   readonly history: RedisHistory;
 
   private readonly url: string;
@@ -141,7 +91,6 @@ export class RedisBackplane implements Backplane {
   private readonly sharded: boolean;
   /** Tells this instance's own fan-out messages apart, and marks the liveness key it owns. */
   private readonly instance = randomBytes(6).toString('base64url');
-  private sequence = 0;
 
   private nodeId = '';
   /** The liveness key's value: this instance's claim on the node id. */
@@ -165,14 +114,11 @@ export class RedisBackplane implements Backplane {
   private refreshTimer: NodeJS.Timeout | undefined;
   private activeTimers = 0;
 
-  private readonly requests = new Map<string, PendingRequest>();
-  private readonly fanouts = new Map<string, PendingFanout>();
-  private forming = new Map<number, FormingBatch>();
-  private outbox = new Map<string, InboxItem[]>();
-  private flushHandle: NodeJS.Immediate | undefined;
-  private scriptCalls: ScriptCall[] = [];
+  private inbox: RedisInbox | undefined;
+  private fanouts: RedisFanout | undefined;
+  private readonly scripts = new ScriptPipeline(() => this.connection());
   /** Positive isLive answers, until the time they may be trusted no longer. */
-  private readonly liveCache = new Map<string, number>();
+  private readonly liveCache: LiveCache;
 
   constructor(url: string, options: RedisBackplaneOptions = {}) {
     this.url = url;
@@ -184,6 +130,7 @@ export class RedisBackplane implements Backplane {
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
     this.sharded = options.shardedPubSub === true;
+    this.liveCache = new LiveCache(this.livenessTtlMs);
     const runner: ScriptRunner & { get(key: string): Promise<string | null> } = {
       run: (script, keys, args, buffers) => this.guarded(() => this.evalScript(script, keys, args, buffers)),
       get: (key) => this.guarded(() => this.connection().get(key)),
@@ -195,18 +142,14 @@ export class RedisBackplane implements Backplane {
     return this.isHealthy;
   }
 
-  get pendingRequests(): number {
-    return this.requests.size;
-  }
-
   get diagnostics(): RedisBackplaneDiagnostics {
-    let queuedItems = 0;
-    for (const items of this.outbox.values()) queuedItems += items.length;
+    const inbox = this.inbox?.diagnostics ?? { pendingRequests: 0, queuedItems: 0, timers: 0 };
+    const fanouts = this.fanouts?.diagnostics ?? { pending: 0, timers: 0 };
     return {
-      pendingRequests: this.requests.size,
-      pendingFanouts: this.fanouts.size + this.forming.size,
-      timers: this.activeTimers,
-      queuedItems,
+      pendingRequests: inbox.pendingRequests,
+      pendingFanouts: fanouts.pending,
+      timers: this.activeTimers + inbox.timers + fanouts.timers,
+      queuedItems: inbox.queuedItems,
       connectionListeners: listenerCount(this.cmd) + listenerCount(this.sub),
     };
   }
@@ -220,8 +163,8 @@ export class RedisBackplane implements Backplane {
     this.state = 'running';
     this.nodeId = nodeId;
     this.holder = holderRecord(this.instance, holder);
-    this.handlers = handlers;
     this.inboxChannel = this.layout.inbox(nodeId);
+    this.connectPeers(handlers);
     this.cmd = this.connect('cmd');
     this.sub = this.connect('sub');
     this.cmd.on('ready', () => this.onCommandReady());
@@ -249,9 +192,8 @@ export class RedisBackplane implements Backplane {
     this.state = 'stopped';
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
-    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
-    this.flushHandle = undefined;
     this.isHealthy = false;
+    this.inbox?.stop(this.unavailable());
     this.failInFlight(this.unavailable());
     this.startWaiter?.reject(this.unavailable());
     this.liveCache.clear();
@@ -262,7 +204,7 @@ export class RedisBackplane implements Backplane {
         // Withdrawn at once: isLive answers false on every node from here on, and nodes that
         // cached a positive answer drop it when the leave notice arrives.
         await this.evalScript(LEAVE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.nodeId, this.holder], false);
-        await this.publish(this.layout.fanoutChannel, JSON.stringify({ t: 'leave', node: this.nodeId } satisfies FanoutMessage));
+        await this.fanouts?.leave();
       } catch (err) {
         this.log.debug({ err: errorMessage(err) }, 'liveness not withdrawn; it lapses by itself');
       }
@@ -272,31 +214,13 @@ export class RedisBackplane implements Backplane {
   }
 
   request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer> {
-    if (!this.isHealthy) return Promise.reject(this.unavailable());
-    return new Promise<RemoteAnswer>((resolve, reject) => {
-      const id = this.nextId();
-      const pending: PendingRequest = { node: nodeId, resolve, reject, timer: undefined };
-      pending.timer = this.arm(timeoutMs, () => {
-        pending.timer = undefined;
-        this.settleRequest(id)?.reject(new DeadlineExceeded(`node ${nodeId} did not answer within ${timeoutMs} ms`));
-      });
-      this.requests.set(id, pending);
-      this.enqueue(this.layout.inbox(nodeId), { t: 'req', id, reply: this.inboxChannel, req: request });
-    });
+    if (!this.isHealthy || this.inbox === undefined) return Promise.reject(this.unavailable());
+    return this.inbox.request(nodeId, this.layout.inbox(nodeId), request, timeoutMs);
   }
 
   fanout(event: FanoutEvent, timeoutMs: number): Promise<number> {
-    if (!this.isHealthy) return Promise.reject(this.unavailable());
-    return new Promise<number>((resolve, reject) => {
-      let batch = this.forming.get(timeoutMs);
-      if (batch === undefined) {
-        batch = { timeoutMs, events: [], waiters: [] };
-        this.forming.set(timeoutMs, batch);
-      }
-      batch.events.push(event);
-      batch.waiters.push({ resolve, reject });
-      this.scheduleFlush();
-    });
+    if (!this.isHealthy || this.fanouts === undefined) return Promise.reject(this.unavailable());
+    return this.fanouts.send(event, timeoutMs);
   }
 
   async liveNodes(): Promise<string[]> {
@@ -307,14 +231,32 @@ export class RedisBackplane implements Backplane {
   /** One EXISTS; a positive answer is trusted for a third of the TTL, a negative one never. */
   async isLive(nodeId: string): Promise<boolean> {
     if (!this.cmdReady || this.state !== 'running') throw this.unavailable();
-    const until = this.liveCache.get(nodeId);
-    if (until !== undefined) {
-      if (until > Date.now()) return true;
-      this.liveCache.delete(nodeId);
-    }
+    if (this.liveCache.trusts(nodeId)) return true;
     const live = (await this.guarded(() => this.connection().exists(this.layout.liveKey(nodeId)))) === 1;
-    if (live) this.liveCache.set(nodeId, Date.now() + Math.floor(this.livenessTtlMs / 3));
+    this.liveCache.record(nodeId, live);
     return live;
+  }
+
+  /** The inbox (calls to one node) and the fan-out channel, over this backplane's connections. */
+  private connectPeers(handlers: BackplaneHandlers): void {
+    const publisher: RedisPublisher = {
+      name: this.name,
+      healthy: () => this.isHealthy,
+      publish: (channel, message) => this.publish(channel, message),
+      unavailable: () => this.unavailable(),
+    };
+    const inbox = new RedisInbox(this.inboxChannel, this.instance, publisher, {
+      answer: (request) => handlers.request(request),
+      acknowledged: (item) => this.fanouts?.acknowledged(item),
+      // Its cached liveness goes, so its ids answer NOT_FOUND once the key lapses rather than
+      // up to a cache period later.
+      notListening: (nodeId) => this.liveCache.forget(nodeId),
+    }, this.log);
+    this.inbox = inbox;
+    this.fanouts = new RedisFanout(publisher, this.layout.fanoutChannel, inbox, this.nodeId, this.instance, {
+      deliver: (events) => handlers.fanout(events),
+      left: (nodeId) => this.liveCache.forget(nodeId),
+    }, this.log);
   }
 
   // ---- connections and health ----
@@ -480,184 +422,23 @@ export class RedisBackplane implements Backplane {
     });
   }
 
-  // ---- requests, fan-out and their batching ----
-
-  private enqueue(channel: string, item: InboxItem): void {
-    if (this.state !== 'running') return;
-    const items = this.outbox.get(channel);
-    if (items === undefined) this.outbox.set(channel, [item]);
-    else items.push(item);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    this.flushHandle ??= setImmediate(this.flush);
-  }
-
-  /**
-   * Once per tick: one message per inbox with everything for it (requests, answers, acks) and
-   * one fan-out message per timeout with every event of the tick, in call order.
-   */
-  private readonly flush = (): void => {
-    this.flushHandle = undefined;
-    const outbox = this.outbox;
-    const forming = this.forming;
-    this.outbox = new Map();
-    this.forming = new Map();
-    if (!this.isHealthy) {
-      const err = this.unavailable();
-      for (const items of outbox.values()) for (const item of items) if (item.t === 'req') this.settleRequest(item.id)?.reject(err);
-      for (const batch of forming.values()) for (const waiter of batch.waiters) waiter.reject(err);
-      return;
-    }
-    for (const [channel, items] of outbox) this.sendInbox(channel, items);
-    for (const batch of forming.values()) this.sendFanout(batch);
-  };
-
-  private sendInbox(channel: string, items: InboxItem[]): void {
-    this.publish(channel, JSON.stringify({ items } satisfies InboxMessage)).then(
-      (receivers) => {
-        if (receivers > 0) return;
-        // Nobody subscribes to that inbox: the node is gone even if its liveness has not lapsed
-        // yet. Its cached liveness is dropped, so its ids answer NOT_FOUND once the key lapses
-        // rather than up to a cache period later.
-        for (const item of items) {
-          if (item.t !== 'req') continue;
-          const pending = this.settleRequest(item.id);
-          if (pending !== undefined) this.liveCache.delete(pending.node);
-          pending?.reject(new NodeNotListening(`node ${pending.node} is not listening on backplane ${this.name}`));
-        }
-      },
-      (err: unknown) => {
-        this.log.debug({ err: errorMessage(err), channel }, 'inbox message not sent');
-        for (const item of items) if (item.t === 'req') this.settleRequest(item.id)?.reject(this.unavailable());
-      },
-    );
-  }
-
-  private sendFanout(batch: FormingBatch): void {
-    const id = this.nextId();
-    const pending: PendingFanout = { waiters: batch.waiters, totals: batch.events.map(() => 0), expected: undefined, acked: 0, timer: undefined };
-    pending.timer = this.arm(batch.timeoutMs, () => {
-      pending.timer = undefined;
-      this.finishFanout(id);
-    });
-    this.fanouts.set(id, pending);
-    const message: FanoutMessage = { t: 'fan', src: this.instance, reply: this.inboxChannel, id, events: batch.events };
-    this.publish(this.layout.fanoutChannel, JSON.stringify(message)).then(
-      (receivers) => {
-        const current = this.fanouts.get(id);
-        if (current === undefined) return;
-        // PUBLISH counts this node too: it subscribes to the channel but skips its own events.
-        current.expected = Math.max(0, receivers - 1);
-        if (current.acked >= current.expected) this.finishFanout(id);
-      },
-      (err: unknown) => {
-        this.log.debug({ err: errorMessage(err) }, 'fan-out not sent');
-        this.failFanout(id, this.unavailable());
-      },
-    );
-  }
+  // ---- messages ----
 
   private onMessage(channel: string, text: string): void {
     if (this.state !== 'running') return;
     try {
       const message: unknown = JSON.parse(text);
       if (typeof message !== 'object' || message === null) return;
-      if (channel === this.layout.fanoutChannel) this.onFanoutMessage(message as FanoutMessage);
-      else if (channel === this.inboxChannel) this.onInboxMessage(message as InboxMessage);
+      if (channel === this.layout.fanoutChannel) this.fanouts!.receive(message);
+      else if (channel === this.inboxChannel) this.inbox!.receive(message);
     } catch (err) {
       this.log.warn({ err: errorMessage(err), channel }, 'unreadable backplane message');
     }
   }
 
-  private onFanoutMessage(message: FanoutMessage): void {
-    if (message.t === 'leave') {
-      this.liveCache.delete(message.node);
-      return;
-    }
-    if (message.t !== 'fan' || message.src === this.instance || !Array.isArray(message.events)) return;
-    let counts: number[];
-    try {
-      counts = this.handlers!.fanout(message.events);
-    } catch (err) {
-      this.log.error({ err }, 'fan-out delivery failed');
-      counts = message.events.map(() => 0);
-    }
-    this.enqueue(message.reply, { t: 'ack', id: message.id, counts });
-  }
-
-  private onInboxMessage(message: InboxMessage): void {
-    if (!Array.isArray(message.items)) return;
-    for (const item of message.items) {
-      switch (item.t) {
-        case 'req':
-          this.answer(item);
-          break;
-        case 'ans':
-          this.settleRequest(item.id)?.resolve(item.ans);
-          break;
-        case 'ack':
-          this.onAck(item);
-          break;
-      }
-    }
-  }
-
-  private answer(item: Extract<InboxItem, { t: 'req' }>): void {
-    const handlers = this.handlers!;
-    Promise.resolve()
-      .then(() => handlers.request(item.req))
-      .catch((err: unknown): RemoteAnswer => {
-        this.log.error({ err, op: item.req.op }, 'request handler failed');
-        return { ok: false, kind: 'INTERNAL', message: 'internal error' };
-      })
-      .then((ans) => this.enqueue(item.reply, { t: 'ans', id: item.id, ans }));
-  }
-
-  private onAck(item: Extract<InboxItem, { t: 'ack' }>): void {
-    const pending = this.fanouts.get(item.id);
-    if (pending === undefined) return;
-    if (Array.isArray(item.counts)) {
-      for (let i = 0; i < pending.totals.length; i++) pending.totals[i]! += Number(item.counts[i]) || 0;
-    }
-    pending.acked++;
-    if (pending.expected !== undefined && pending.acked >= pending.expected) this.finishFanout(item.id);
-  }
-
-  private settleRequest(id: string): PendingRequest | undefined {
-    const pending = this.requests.get(id);
-    if (pending === undefined) return undefined;
-    this.requests.delete(id);
-    if (pending.timer !== undefined) this.disarm(pending.timer);
-    return pending;
-  }
-
-  private takeFanout(id: string): PendingFanout | undefined {
-    const pending = this.fanouts.get(id);
-    if (pending === undefined) return undefined;
-    this.fanouts.delete(id);
-    if (pending.timer !== undefined) this.disarm(pending.timer);
-    return pending;
-  }
-
-  /** Resolves with what arrived: every ack, or those in by the timeout. */
-  private finishFanout(id: string): void {
-    const pending = this.takeFanout(id);
-    if (pending === undefined) return;
-    pending.waiters.forEach((waiter, i) => waiter.resolve(pending.totals[i] ?? 0));
-  }
-
-  private failFanout(id: string, err: Error): void {
-    this.takeFanout(id)?.waiters.forEach((waiter) => waiter.reject(err));
-  }
-
   private failInFlight(err: Error): void {
-    for (const id of [...this.requests.keys()]) this.settleRequest(id)?.reject(err);
-    for (const id of [...this.fanouts.keys()]) this.failFanout(id, err);
-    for (const batch of this.forming.values()) for (const waiter of batch.waiters) waiter.reject(err);
-    this.forming.clear();
-    this.outbox.clear();
+    this.inbox?.failAll(err);
+    this.fanouts?.failAll(err);
   }
 
   // ---- plumbing ----
@@ -667,68 +448,8 @@ export class RedisBackplane implements Backplane {
     return (this.sharded ? cmd.spublish(channel, message) : cmd.publish(channel, message)) as Promise<number>;
   }
 
-  /**
-   * Runs a script. The scripts asked for in one tick (a burst of publishes' appends) leave in
-   * one pipeline: one write to Redis and one read of the replies, so the deliveries waiting on
-   * them resume together and share one socket write per subscriber, instead of splitting into
-   * as many flushes as the replies happened to arrive in.
-   */
   private evalScript(script: RedisScript, keys: string[], args: (string | Buffer | number)[], buffers: boolean): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (this.scriptCalls.push({ script, keys, args, buffers, resolve, reject }) === 1) process.nextTick(this.sendScriptCalls);
-    });
-  }
-
-  private readonly sendScriptCalls = (): void => {
-    const calls = this.scriptCalls;
-    this.scriptCalls = [];
-    if (calls.length === 1) {
-      const call = calls[0]!;
-      this.evalOne(call).then(call.resolve, call.reject);
-      return;
-    }
-    let pipeline: ReturnType<Redis['pipeline']>;
-    try {
-      pipeline = this.connection().pipeline();
-    } catch (err) {
-      for (const call of calls) call.reject(err);
-      return;
-    }
-    const scripting = pipeline as unknown as BufferScripting;
-    for (const { script, keys, args, buffers } of calls) {
-      if (buffers) scripting.evalshaBuffer(script.sha, keys.length, ...keys, ...args);
-      else pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
-    }
-    pipeline.exec().then(
-      (results) => {
-        calls.forEach((call, i) => {
-          const [err, reply] = results?.[i] ?? [new Error('no reply from redis'), undefined];
-          if (err === null) call.resolve(reply);
-          else if (err.message.startsWith('NOSCRIPT')) this.evalSource(call).then(call.resolve, call.reject);
-          else call.reject(err);
-        });
-      },
-      (err: unknown) => {
-        for (const call of calls) call.reject(err);
-      },
-    );
-  };
-
-  /** EVALSHA, and EVAL when the server does not know the script (first use, or after a restart). */
-  private async evalOne(call: ScriptCall): Promise<unknown> {
-    const { script, keys, args, buffers } = call;
-    const cmd = this.connection();
-    try {
-      return await (buffers ? (cmd as unknown as BufferScripting).evalshaBuffer(script.sha, keys.length, ...keys, ...args) : cmd.evalsha(script.sha, keys.length, ...keys, ...args));
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-      return this.evalSource(call);
-    }
-  }
-
-  private evalSource({ script, keys, args, buffers }: ScriptCall): Promise<unknown> {
-    const cmd = this.connection();
-    return buffers ? (cmd as unknown as BufferScripting).evalBuffer(script.source, keys.length, ...keys, ...args) : cmd.eval(script.source, keys.length, ...keys, ...args);
+    return this.scripts.run(script, keys, args, buffers);
   }
 
   /** A command on behalf of a caller: UNAVAILABLE at once while disconnected or when the connection fails. */
@@ -752,10 +473,6 @@ export class RedisBackplane implements Backplane {
 
   private unavailable(): Unavailable {
     return new Unavailable(`backplane ${this.name} unavailable`);
-  }
-
-  private nextId(): string {
-    return `${this.instance}.${(++this.sequence).toString(36)}`;
   }
 
   private arm(ms: number, onFire: () => void): NodeJS.Timeout {

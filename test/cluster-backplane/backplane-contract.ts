@@ -7,11 +7,47 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backplane, BackplaneHandlers, FanoutEvent, RemoteAnswer, RemoteRequest } from '../../src/cluster/backplane.js';
 import type { Publication } from '../../src/cluster/index.js';
-import { DeadlineExceeded } from '../../src/errors/index.js';
+import { DeadlineExceeded, Unavailable } from '../../src/errors/index.js';
+
+/** What one backplane's test file gives the contract: how to make one, and how to make faults. */
+export interface BackplaneContext {
+  /** A new, unstarted backplane on the environment's server. */
+  create(): Backplane;
+  teardown(): Promise<void>;
+  /** What the backplane has in flight (pending calls and fan-outs, armed timers), for leak checks. */
+  inFlight(backplane: Backplane): InFlight;
+  /**
+   * Makes `nodeId` a live peer that receives fan-outs and never acknowledges them (the crash
+   * its liveness has not caught yet); resolves with what undoes it. Absent where no such peer
+   * can exist (the memory bus delivers synchronously: a peer cannot leave a batch unanswered).
+   */
+  silentPeer?(nodeId: string): Promise<() => Promise<void>>;
+  /** A private server of its own that the test can stop and start (absent where there is none to lose). */
+  outage?(): Promise<Outage>;
+}
+
+/** What a backplane has in flight; a backplane may add counters of its own (connection listeners). */
+export interface InFlight {
+  pendingRequests: number;
+  pendingFanouts: number;
+  timers: number;
+  [counter: string]: number;
+}
+
+export interface Outage {
+  /** A new, unstarted backplane on this server; its name is what UNAVAILABLE messages name. */
+  create(): Backplane;
+  /** Stops the server (its port stays reserved for `up`). */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** Whether history outlives a restart: NATS keeps its store, a private redis-server starts empty. */
+  historySurvives: boolean;
+  close(): Promise<void>;
+}
 
 export interface BackplaneEnvironment {
-  /** Starts what the backplane needs (a server); `create()` gives a new, unstarted backplane on it. */
-  setup(): Promise<{ create(): Backplane; teardown(): Promise<void> }>;
+  /** Starts what the backplane needs (a server). */
+  setup(): Promise<BackplaneContext>;
 }
 
 interface TestNode {
@@ -49,8 +85,9 @@ function range(from: number, to: number): number[] {
 
 export function describeBackplaneContract(name: string, env: BackplaneEnvironment): void {
   describe(`${name} backplane contract`, () => {
-    let context: { create(): Backplane; teardown(): Promise<void> } | undefined;
+    let context: BackplaneContext | undefined;
     const started: Backplane[] = [];
+    const undo: (() => Promise<void>)[] = [];
     /** Node ids and topics unique per test, so tests sharing a server never see each other. */
     const run = randomBytes(3).toString('hex');
     let counter = 0;
@@ -61,6 +98,7 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
     });
     afterEach(async () => {
       await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+      for (const step of undo.splice(0)) await step();
     });
     afterAll(async () => {
       await context?.teardown();
@@ -193,6 +231,158 @@ export function describeBackplaneContract(name: string, env: BackplaneEnvironmen
         expect(await a.backplane.fanout(userEvent('u'), 2000)).toBe(0);
         expect(Date.now() - before).toBeLessThan(500);
         expect(a.batches).toEqual([]);
+      });
+    });
+
+    describe('faults', () => {
+      const nothingInFlight: InFlight = { pendingRequests: 0, pendingFanouts: 0, timers: 0 };
+
+      it('count a peer whose delivery throws as 0, the sender resolving with the others’ counts without waiting out its timeout', async () => {
+        const a = await startNode(unique('a'));
+        await startNode(unique('b'), {
+          fanout: () => {
+            throw new Error('delivery failed');
+          },
+        });
+        const c = await startNode(unique('c'), { fanout: (events) => events.map(() => 3) });
+        // A timeout the test would not outlive: resolving means every peer answered.
+        expect(await Promise.all([a.backplane.fanout(userEvent('u1'), 60_000), a.backplane.fanout(userEvent('u2'), 60_000)])).toEqual([3, 3]);
+        expect(c.batches).toEqual([[userEvent('u1'), userEvent('u2')]]);
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
+        // The peer whose delivery threw still takes part in the next fan-out.
+        expect(await a.backplane.fanout(userEvent('u3'), 60_000)).toBe(3);
+      });
+
+      it('reject a stopping node’s pending requests UNAVAILABLE, leaving nothing in flight', async () => {
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { request: () => new Promise<RemoteAnswer>(() => {}) });
+        const pending = expect(a.backplane.request(b.id, { op: 'get', connectionId: 'c' }, 60_000)).rejects.toBeInstanceOf(Unavailable);
+        await vi.waitFor(() => expect(context!.inFlight(a.backplane).pendingRequests).toBe(1));
+        await a.backplane.stop();
+        await pending;
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
+      });
+
+      it('resolve a fan-out at its timeout with the acks that arrived when a live peer never acknowledges', async (test) => {
+        if (context!.silentPeer === undefined) return test.skip();
+        const a = await startNode(unique('a'));
+        const b = await startNode(unique('b'), { fanout: (events) => events.map(() => 4) });
+        undo.push(await context!.silentPeer(unique('ghost')));
+        const before = Date.now();
+        expect(await a.backplane.fanout(userEvent('u'), 300)).toBe(4);
+        expect(Date.now() - before).toBeGreaterThanOrEqual(250);
+        expect(b.batches).toEqual([[userEvent('u')]]);
+        expect(context!.inFlight(a.backplane)).toMatchObject(nothingInFlight);
+      });
+    });
+
+    describe('when the backplane server goes away', () => {
+      let outage: Outage | undefined;
+      const echo: Behaviour = { request: async (request) => ({ ok: true, value: request.op }) };
+      const startOn = async (id: string, behaviour: Behaviour = echo): Promise<Backplane> => {
+        const backplane = outage!.create();
+        started.push(backplane);
+        await backplane.start(id, {
+          request: behaviour.request ?? (async () => ({ ok: true, value: null })),
+          fanout: (events) => events.map(() => 1),
+        });
+        return backplane;
+      };
+      afterEach(async () => {
+        await Promise.allSettled(started.splice(0).map((backplane) => backplane.stop()));
+        await outage?.close();
+        outage = undefined;
+      });
+
+      it('fails calls fast with UNAVAILABLE naming it, then recovers by itself when the server returns', async (test) => {
+        if (context!.outage === undefined) return test.skip();
+        outage = await context!.outage();
+        const slow: Behaviour = {
+          request: async (request) => {
+            await sleep(request.op === 'presence' ? 2000 : 0);
+            return { ok: true, value: request.op };
+          },
+        };
+        const [idA, idB] = [unique('fault-a'), unique('fault-b')];
+        const a = await startOn(idA);
+        const b = await startOn(idB, slow);
+        const changes: boolean[] = [];
+        a.onHealthChange((healthy) => changes.push(healthy));
+        const unavailable = `backplane ${a.name} unavailable`;
+        const retention = { historySize: 5, historyTtlSeconds: 60 };
+        expect((await a.history.append('acme:t', payload('before'), retention)).publication.offset).toBe(1);
+
+        // Traffic in flight when the server dies: a slow request and a stream of fan-outs.
+        const inFlight = expect(a.request(idB, { op: 'presence', topic: 'acme:t' }, 5000)).rejects.toThrow(unavailable);
+        const traffic = Array.from({ length: 20 }, () => a.fanout(userEvent('u'), 5000).catch((err: unknown) => err));
+        await sleep(50);
+        const stoppedAt = Date.now();
+        await outage.down();
+
+        await inFlight;
+        await vi.waitFor(() => expect(a.healthy).toBe(false), { timeout: 1000, interval: 10 });
+        expect(Date.now() - stoppedAt).toBeLessThan(1000);
+        for (const outcome of await Promise.all(traffic)) expect(outcome === 1 || outcome instanceof Unavailable).toBe(true);
+
+        const before = Date.now();
+        await expect(a.request(idB, { op: 'get', connectionId: 'c' }, 5000)).rejects.toThrow(unavailable);
+        await expect(a.fanout(userEvent('u'), 5000)).rejects.toThrow(unavailable);
+        await expect(a.history.append('acme:t', payload('x'), retention)).rejects.toThrow(unavailable);
+        await expect(a.history.append('acme:t', payload('x'), retention, { key: 'k', ttlSeconds: 60 })).rejects.toThrow(unavailable);
+        await expect(a.history.read('acme:t', {})).rejects.toThrow(unavailable);
+        await expect(a.history.position('acme:t')).rejects.toThrow(unavailable);
+        await expect(a.isLive(idB)).rejects.toThrow(unavailable);
+        await expect(a.liveNodes()).rejects.toThrow(unavailable);
+        expect(Date.now() - before).toBeLessThan(1000);
+        expect(changes).toEqual([false]);
+
+        // The nodes reconnect, resubscribe and announce themselves again.
+        await outage.up();
+        await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+        expect(changes).toEqual([false, true]);
+        await vi.waitFor(async () => expect(await a.request(idB, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' }), { timeout: 5000 });
+        expect(await b.request(idA, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+        expect(await a.fanout(userEvent('u'), 2000)).toBe(1);
+        expect(await a.isLive(idB)).toBe(true);
+        expect(await a.liveNodes()).toEqual([idA, idB].sort());
+        const after = (await a.history.append('acme:t', payload('after'), retention)).publication.offset;
+        expect(after).toBe(outage.historySurvives ? 2 : 1);
+      });
+
+      it('leaks no pending call, timer or listener over several outages', async (test) => {
+        if (context!.outage === undefined) return test.skip();
+        outage = await context!.outage();
+        const [idA, idB] = [unique('cycle-a'), unique('cycle-b')];
+        const a = await startOn(idA);
+        const b = await startOn(idB);
+        const exercise = async (): Promise<void> => {
+          expect(await a.request(idB, { op: 'get', connectionId: 'c' }, 2000)).toEqual({ ok: true, value: 'get' });
+          expect(await b.fanout(userEvent('u'), 2000)).toBe(1);
+          await a.history.append('acme:cycle', payload('x'), { historySize: 100, historyTtlSeconds: 300 });
+        };
+        await exercise();
+        const baseline = { a: context!.inFlight(a), b: context!.inFlight(b) };
+        expect(baseline.a).toMatchObject({ pendingRequests: 0, pendingFanouts: 0, timers: 0 });
+
+        for (let cycle = 0; cycle < 3; cycle++) {
+          const pending = [
+            a.request(idB, { op: 'get', connectionId: 'c' }, 3000).catch(() => 'failed'),
+            b.fanout(userEvent('u'), 3000).catch(() => 'failed'),
+            a.history.read('acme:cycle', {}).catch(() => 'failed'),
+          ];
+          await outage.down();
+          await vi.waitFor(() => expect(a.healthy || b.healthy).toBe(false), { timeout: 1000, interval: 10 });
+          await Promise.all(pending);
+          // Calls made during the outage fail at once and leave nothing behind.
+          await expect(a.request(idB, { op: 'get', connectionId: 'c' }, 3000)).rejects.toBeInstanceOf(Unavailable);
+          await sleep(150);
+          await outage.up();
+          await vi.waitFor(() => expect(a.healthy && b.healthy).toBe(true), { timeout: 5000, interval: 20 });
+          await vi.waitFor(exercise, { timeout: 5000, interval: 50 });
+        }
+        // A fan-out retried by `exercise` while a peer was still recovering may wait out its
+        // own 2 s timeout; anything still pending after that is a leak.
+        await vi.waitFor(() => expect({ a: context!.inFlight(a), b: context!.inFlight(b) }).toEqual(baseline), { timeout: 3000, interval: 50 });
       });
     });
 

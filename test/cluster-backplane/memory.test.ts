@@ -1,6 +1,8 @@
 /**
  * The memory backplane against the backplane contract: the nodes of one process on one bus.
- * Nothing to start and nothing that can fail, so the contract's fault cases do not apply.
+ * Nothing to start and no connection to lose; the faults a peer can have here (a delivery
+ * that throws, a request never answered) are the contract's. A silent peer cannot exist: the
+ * bus delivers synchronously.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryBackplane, MemoryBus } from '../../src/cluster/index.js';
@@ -10,7 +12,14 @@ import { describeBackplaneContract } from './backplane-contract.js';
 describeBackplaneContract('memory', {
   async setup() {
     const bus = new MemoryBus();
-    return { create: () => new MemoryBackplane(bus), teardown: async () => {} };
+    return {
+      create: () => new MemoryBackplane(bus),
+      teardown: async () => {},
+      inFlight: (backplane) => {
+        if (!(backplane instanceof MemoryBackplane)) throw new Error(`${backplane.name} is not a memory backplane`);
+        return backplane.diagnostics;
+      },
+    };
   },
 });
 

@@ -274,3 +274,37 @@ describe('The Hub on the memory backplane: connections', () => {
     }
   });
 });
+
+describe('The Hub on the memory backplane: a lone node', () => {
+  it('hands the backplane no fan-out while it is alone on its bus, and does once a peer joins', async () => {
+    const bus = new MemoryBus(new ManualClock());
+    const backplane = new MemoryBackplane(bus);
+    const handed: string[] = [];
+    const fanout = backplane.fanout.bind(backplane);
+    backplane.fanout = (event) => {
+      handed.push(event.kind);
+      return fanout(event);
+    };
+    const hub = new NodeHub({ nodeId: 'n1', registry: new ConnectionRegistry(), backplane, topics: [topicSettings('*')], framer: createRealtime({ jwt: undefined, clock: bus.clock, log: createLogger('silent') }).framer, log: createLogger('silent') });
+    await hub.start();
+    expect(backplane.alone).toBe(true);
+    await hub.publish('acme:news', textPayload('1'));
+    await hub.sendToUser('u', textPayload('2'));
+    await hub.broadcast('acme', textPayload('3'));
+    await hub.disconnectUser('u');
+    expect(handed).toEqual([]);
+
+    const peer = new MemoryBackplane(bus);
+    const received: unknown[] = [];
+    await peer.start('n2', { request: async () => ({ ok: true, value: null }), fanout: (events) => events.map((event) => received.push(event) * 0) });
+    expect(backplane.alone).toBe(false);
+    await hub.publish('acme:news', textPayload('4'));
+    await hub.sendToUser('u', textPayload('5'));
+    expect(handed).toEqual(['publication', 'user']);
+    expect(received).toEqual([
+      expect.objectContaining({ kind: 'publication', offset: 2, data: Buffer.from('4').toString('base64') }),
+      expect.objectContaining({ kind: 'user', userId: 'u', data: Buffer.from('5').toString('base64') }),
+    ]);
+    await peer.stop();
+  });
+});
