@@ -32,30 +32,19 @@ export interface HandshakeOptions {
   authFailureThrottle?: AuthFailureThrottle | undefined;
 }
 
-/** A connection whose handshake is still running (connect integration, auth). */
-export class PendingConnection implements CallingConnection, HeaderFields {
-  tenantId: string | undefined = undefined;
-  userId: string | undefined = undefined;
+/** What is known of a connection whose handshake is still running (connect integration, auth). */
+export interface PendingFields extends HeaderFields {
+  readonly gatewayId: string;
+  readonly connectedAt: number;
+  readonly protocol: ConnectionProtocol;
+  tenantId: string | undefined;
+  userId: string | undefined;
   /** The realtime protocol's proof of the identity, for its `opened`. */
-  proof: unknown = undefined;
+  proof: unknown;
+}
 
-  constructor(
-    readonly id: string,
-    readonly gatewayId: string,
-    readonly sourceIp: string,
-    readonly userAgent: string,
-    readonly connectedAt: number,
-    readonly protocol: ConnectionProtocol,
-    readonly pathParams: Record<string, string>,
-  ) {}
-
-  get record(): HeaderFields {
-    return this;
-  }
-
-  connectedAtText(): string {
-    return formatRfc3339(this.connectedAt);
-  }
+export interface PendingConnection extends CallingConnection {
+  readonly record: PendingFields;
 }
 
 /** The handshake succeeded: ws has written the 101 and the connection is open. */
@@ -171,10 +160,18 @@ export class Handshake {
   }
 
   private pendingConnection(req: IncomingMessage, match: RouteMatch, sourceIp: string): PendingConnection {
-    const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '';
-    const protocol = match.route.realtime ? 'realtime' : 'raw';
-    const { nodeId, clock } = this.options;
-    return new PendingConnection(newConnectionId(nodeId), match.route.gatewayId, sourceIp, userAgent, clock.now(), protocol, match.params);
+    const record: PendingFields = {
+      id: newConnectionId(this.options.nodeId),
+      gatewayId: match.route.gatewayId,
+      sourceIp,
+      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : '',
+      connectedAt: this.options.clock.now(),
+      protocol: match.route.realtime ? 'realtime' : 'raw',
+      tenantId: undefined,
+      userId: undefined,
+      proof: undefined,
+    };
+    return { record, pathParams: match.params, connectedAtText: () => formatRfc3339(record.connectedAt) };
   }
 
   /** A handshake that waits for authentication or the connect integration; counted as pending meanwhile. */
@@ -188,7 +185,7 @@ export class Handshake {
     authenticates: boolean,
     fixed: BackendResponse | undefined,
   ): Promise<void> {
-    const sourceIp = connection.sourceIp;
+    const sourceIp = connection.record.sourceIp;
     this.pending.waiting(socket, sourceIp);
     let countedTenant: string | undefined;
     try {
@@ -224,7 +221,7 @@ export class Handshake {
    */
   private async authenticate(req: IncomingMessage, socket: Socket, head: Buffer, url: RequestTarget, connection: PendingConnection): Promise<string | undefined> {
     const { metrics, authFailureThrottle } = this.options;
-    const sourceIp = connection.sourceIp;
+    const sourceIp = connection.record.sourceIp;
     const blockedMs = authFailureThrottle?.blockedForMs(sourceIp) ?? 0;
     if (blockedMs > 0) {
       metrics.connectRejections.inc({ reason: 'auth_throttled' });
@@ -235,9 +232,9 @@ export class Handshake {
     try {
       const identity = await this.options.realtime!.authenticate(url.searchParams);
       tenantId = identity.tenantId;
-      connection.tenantId = tenantId;
-      connection.userId = identity.userId;
-      connection.proof = identity.proof;
+      connection.record.tenantId = tenantId;
+      connection.record.userId = identity.userId;
+      connection.record.proof = identity.proof;
     } catch (err) {
       this.authenticationFailed(req, socket, head, sourceIp, err as Error);
       return undefined;
@@ -284,7 +281,7 @@ export class Handshake {
       socket.destroy();
       return;
     }
-    (req as TaggedRequest)[kConnectionId] = connection.id;
+    (req as TaggedRequest)[kConnectionId] = connection.record.id;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, connection, welcome));
   }
 

@@ -131,7 +131,8 @@ export class ClientEdge implements SessionLifecycle {
   }
 
   /** ws has written the 101: the connection becomes a session, registered and heard. */
-  private opened(ws: WebSocket, socket: Socket, match: RouteMatch, pending: PendingConnection, welcome: BackendResponse | undefined): void {
+  private opened(ws: WebSocket, socket: Socket, match: RouteMatch, connection: PendingConnection, welcome: BackendResponse | undefined): void {
+    const pending = connection.record;
     const session = new ClientSession(this.roles, ws, socket, match.route, match.params, this.options.clock.now());
     const record = new ConnectionRecord(pending.id, pending.gatewayId, pending.sourceIp, pending.userAgent, pending.connectedAt, pending.protocol, session, pending.tenantId, pending.userId);
     session.record = record;
