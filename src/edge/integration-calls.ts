@@ -31,6 +31,16 @@ export interface CallingConnection {
   connectedAtText(): string;
 }
 
+/** A connection sending messages to its backend: told of each answer, in order. */
+export interface MessageCaller extends CallingConnection {
+  /** The backend answered; `remote` is false for a dummy's fixed answer. */
+  answered(response: BackendResponse, remote: boolean): void;
+  /** The call failed: no answer, or the breaker is open. */
+  callFailed(status: number, message: string): void;
+  /** The call is over, answered or failed. */
+  callDone(): void;
+}
+
 export interface ConnectRefusal {
   status: number;
   body: string | Buffer;
@@ -113,21 +123,34 @@ export class IntegrationCalls {
     return { reject: { status, body: status === 504 ? 'connect backend timed out' : 'connect backend unavailable' } };
   }
 
-  /** One client message to its backend; a dummy gets no headers and no timing. */
-  async message(backend: Backend, connection: CallingConnection, data: Buffer, binary: boolean): Promise<BackendResponse> {
-    if (!backend.remote) return backend.call(DUMMY_MESSAGE);
-    const request: BackendRequest = {
-      eventType: 'MESSAGE',
-      headers: this.headers(connection, 'MESSAGE'),
-      body: data,
-      contentType: binary ? 'application/octet-stream' : 'application/json',
-      pathParams: connection.pathParams,
-    };
-    const started = performance.now();
+  /**
+   * One client message to its backend, its answer or failure told to the connection; a dummy
+   * gets no headers and no timing. Resolves once the connection has been told.
+   */
+  async message(backend: Backend, connection: MessageCaller, data: Buffer, binary: boolean): Promise<void> {
     try {
-      return await backend.call(request);
+      if (!backend.remote) return connection.answered(await backend.call(DUMMY_MESSAGE), false);
+      const request: BackendRequest = {
+        eventType: 'MESSAGE',
+        headers: this.headers(connection, 'MESSAGE'),
+        body: data,
+        contentType: binary ? 'application/octet-stream' : 'application/json',
+        pathParams: connection.pathParams,
+      };
+      const started = performance.now();
+      let response;
+      try {
+        response = await backend.call(request);
+      } finally {
+        this.observe('MESSAGE', started);
+      }
+      connection.answered(response, true);
+    } catch (err) {
+      const status = err instanceof BackendFailure ? err.status : 500;
+      this.options.log.warn({ connectionId: connection.record.id, err: (err as Error).message }, 'message backend call failed');
+      connection.callFailed(status, (err as Error).message);
     } finally {
-      this.observe('MESSAGE', started);
+      connection.callDone();
     }
   }
 

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { OutboundFrame, type ClientTransport, type ConnectionRecord } from '../connections/index.js';
-import { BackendFailure, type Backend, type BackendResponse, type EventType, type Route } from '../routing/index.js';
+import { type Backend, type BackendResponse, type EventType, type Route } from '../routing/index.js';
 import type { RealtimeSession } from '../realtime/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, CloseReason, frameTooBigReason, isSendableCloseCode, truncateReason } from './close-codes.js';
 import { FrameSizeGuard } from './frames.js';
-import type { CallingConnection } from './integration-calls.js';
+import type { MessageCaller } from './integration-calls.js';
 import { ConnectionOutbound, flushAfterEachRead, type OutboundOwner } from './outbound.js';
 import type { SessionRoles } from './session-roles.js';
 
@@ -22,7 +22,7 @@ const enum Phase {
  * towards the backend, the per-connection limits. Listeners are shared functions bound through
  * the socket, not closures, so a connection costs this object and what `ws` needs.
  */
-export class ClientSession implements ClientTransport, RealtimeSession, CallingConnection, OutboundOwner {
+export class ClientSession implements ClientTransport, RealtimeSession, MessageCaller, OutboundOwner {
   record!: ConnectionRecord;
   lastDataAt: number;
   private phase = Phase.Open;
@@ -178,27 +178,27 @@ export class ClientSession implements ClientTransport, RealtimeSession, CallingC
       // Nothing ahead of it and nothing to wait for: answered in this turn, with no promise.
       const response = backend.fixedAnswer();
       if (response.status >= 200 && response.status < 300 && response.body.length > 0) this.write(fixedFrameOf(response));
-      else this.answer(response, false);
+      else this.answered(response, false);
       return;
     }
     if (this.pending++ === 0) this.tail = this.dispatch(backend, data, binary);
     else this.tail = this.tail!.then(() => this.dispatch(backend, data, binary));
   }
 
-  private async dispatch(backend: Backend, data: Buffer, binary: boolean): Promise<void> {
-    try {
-      this.answer(await this.roles.integrations.message(backend, this, data, binary), backend.remote);
-    } catch (err) {
-      const status = err instanceof BackendFailure ? err.status : 500;
-      this.roles.log.warn({ connectionId: this.record.id, err: (err as Error).message }, 'message backend call failed');
-      this.sendError('BACKEND_ERROR', status, (err as Error).message);
-    } finally {
-      this.pending--;
-    }
+  private dispatch(backend: Backend, data: Buffer, binary: boolean): Promise<void> {
+    return this.roles.integrations.message(backend, this, data, binary);
+  }
+
+  callFailed(status: number, message: string): void {
+    this.sendError('BACKEND_ERROR', status, message);
+  }
+
+  callDone(): void {
+    this.pending--;
   }
 
   /** A message backend's answer, to the client: its body as a frame, or an error frame. */
-  private answer(response: BackendResponse, remote: boolean): void {
+  answered(response: BackendResponse, remote: boolean): void {
     if (response.status >= 200 && response.status < 300) {
       if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(response.headers['content-type'])));
     } else {
