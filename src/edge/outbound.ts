@@ -8,14 +8,6 @@ import { encodeFrame, FrameJoiner } from './frames.js';
 /** `WebSocket.OPEN`, without importing ws's runtime here. */
 const WS_OPEN = 1;
 
-/** What a connection's outbound queue tells its owner. */
-export interface OutboundOwner {
-  /** The client reads slower than it is written to: its queue went over `limits.outboundBufferBytes`. */
-  outboundOverflowed(): void;
-  /** A flush reached the socket at `now`: the connection counts as active. */
-  wrote(now: number): void;
-}
-
 /**
  * The node's side of the outbound path: which connections queued frames this turn, written
  * out together after the turn's I/O callbacks with one join shared by every socket.
@@ -49,21 +41,26 @@ export class OutboundFlusher {
 
 /**
  * One connection's outbound frames: encoded once per frame, queued per turn, handed to the
- * socket in one write.
+ * socket in one write. The session extends it, so the fan-out's per-socket work touches one
+ * object, not two.
  */
-export class ConnectionOutbound {
+export abstract class ConnectionOutbound {
   /** Frames written this turn, not yet handed to the socket. */
   private queued: Buffer | Buffer[] | undefined = undefined;
   private queuedBytes = 0;
 
   constructor(
     private readonly flusher: OutboundFlusher,
-    private readonly owner: OutboundOwner,
-    private readonly ws: WebSocket,
-    private readonly socket: Socket,
+    readonly ws: WebSocket,
+    protected readonly socket: Socket,
   ) {}
 
-  write(frame: OutboundFrame): boolean {
+  /** The client reads slower than it is written to: its queue went over `limits.outboundBufferBytes`. */
+  protected abstract outboundOverflowed(): void;
+  /** A flush reached the socket at `now`: the connection counts as active. */
+  protected abstract wrote(now: number): void;
+
+  protected queueFrame(frame: OutboundFrame): boolean {
     // ws may have begun a close of its own (a protocol error, the client's close frame) that
     // the session hears of only at 'close': nothing written then would be delivered.
     if (this.ws.readyState !== WS_OPEN) return false;
@@ -71,7 +68,7 @@ export class ConnectionOutbound {
     if (this.socket.writableLength + this.queuedBytes > flusher.outboundBufferBytes) {
       this.queued = undefined;
       this.queuedBytes = 0;
-      this.owner.outboundOverflowed();
+      this.outboundOverflowed();
       return false;
     }
     const wire = (frame.wire ??= encodeFrame(frame.data, frame.binary));
@@ -104,7 +101,7 @@ export class ConnectionOutbound {
     if (queued === undefined) return;
     this.queued = undefined;
     this.queuedBytes = 0;
-    this.owner.wrote(now);
+    this.wrote(now);
     // ws answers a client's close frame itself, in the read that carried it: a reply queued
     // earlier in that read would land after the close frame, which RFC 6455 §5.5.1 forbids.
     if (this.socket.destroyed || this.ws.readyState !== WS_OPEN) return;

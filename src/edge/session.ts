@@ -7,7 +7,7 @@ import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, CloseReason, frameTooBigReason, isSendableCloseCode, truncateReason } from './close-codes.js';
 import { FrameSizeGuard } from './frames.js';
 import type { MessageCaller } from './integration-calls.js';
-import { ConnectionOutbound, flushAfterEachRead, type OutboundOwner } from './outbound.js';
+import { ConnectionOutbound, flushAfterEachRead } from './outbound.js';
 import type { SessionRoles } from './session-roles.js';
 
 /** Where a connection stands in its life. */
@@ -22,11 +22,10 @@ const enum Phase {
  * towards the backend, the per-connection limits. Listeners are shared functions bound through
  * the socket, not closures, so a connection costs this object and what `ws` needs.
  */
-export class ClientSession implements ClientTransport, RealtimeSession, MessageCaller, OutboundOwner {
+export class ClientSession extends ConnectionOutbound implements ClientTransport, RealtimeSession, MessageCaller {
   record!: ConnectionRecord;
   lastDataAt: number;
   private phase = Phase.Open;
-  private readonly outbound: ConnectionOutbound;
   private pending = 0;
   private tail: Promise<void> | undefined;
   private rateWindowStart = 0;
@@ -38,14 +37,14 @@ export class ClientSession implements ClientTransport, RealtimeSession, MessageC
 
   constructor(
     private readonly roles: SessionRoles,
-    readonly ws: WebSocket,
-    private readonly socket: Socket,
+    ws: WebSocket,
+    socket: Socket,
     readonly route: Route,
     readonly pathParams: Record<string, string>,
     now: number,
   ) {
+    super(roles.flusher, ws, socket);
     this.lastDataAt = now;
-    this.outbound = new ConnectionOutbound(roles.flusher, this, ws, socket);
     this.frameGuard = roles.limits.maxFrameBytes < roles.limits.maxMessageBytes ? new FrameSizeGuard(roles.limits.maxFrameBytes) : undefined;
   }
 
@@ -59,7 +58,7 @@ export class ClientSession implements ClientTransport, RealtimeSession, MessageC
     ws.on('close', onWsClose);
     ws.on('error', onWsError);
     if (this.frameGuard !== undefined) socket.prependListener('data', onSocketData);
-    flushAfterEachRead(socket, this.outbound);
+    flushAfterEachRead(socket, this);
   }
 
   get open(): boolean {
@@ -67,7 +66,7 @@ export class ClientSession implements ClientTransport, RealtimeSession, MessageC
   }
 
   write(frame: OutboundFrame): boolean {
-    return this.phase === Phase.Open && this.outbound.write(frame);
+    return this.phase === Phase.Open && this.queueFrame(frame);
   }
 
   /**
@@ -75,12 +74,12 @@ export class ClientSession implements ClientTransport, RealtimeSession, MessageC
    * queued behind megabytes it does not read would never arrive, and ws would hold the
    * socket for its 30 s closing timeout, so the socket is dropped; the backend hears 1013.
    */
-  outboundOverflowed(): void {
+  protected outboundOverflowed(): void {
     this.close(CloseCode.TRY_AGAIN_LATER, CloseReason.OUTBOUND_BUFFER_FULL);
     this.ws.terminate();
   }
 
-  wrote(now: number): void {
+  protected wrote(now: number): void {
     this.record.lastActiveAt = now;
     this.lastDataAt = now;
   }
@@ -96,7 +95,7 @@ export class ClientSession implements ClientTransport, RealtimeSession, MessageC
     this.closeReason = truncateReason(reason);
     this.roles.lifecycle.forget(this);
     // Messages accepted before the close go out before the close frame.
-    this.outbound.flush();
+    this.flush();
     this.ws.close(this.closeCode, this.closeReason);
   }
 
