@@ -11,7 +11,7 @@ import { ConnectionRegistry } from '../connections/index.js';
 import { ClientEdge, type RealtimeProtocol } from '../edge/index.js';
 import { chooseLogFormat, createLogger, Metrics, type Logger } from '../observability/index.js';
 import { AuthFailureThrottle } from '../ratelimit/index.js';
-import { createRealtime } from '../realtime/index.js';
+import { createRealtime, type Realtime } from '../realtime/index.js';
 import { BackendPools, RouteTable } from '../routing/index.js';
 import { systemClock, type Clock } from '../time/index.js';
 import { backplaneFailure, listenFailure, unprotectedListener } from './startup-errors.js';
@@ -51,131 +51,57 @@ export class SwitchboardNode {
 
   static async start(settings: Settings, options: NodeOptions = {}): Promise<SwitchboardNode> {
     const log = options.log ?? createLogger(settings.log.level, undefined, chooseLogFormat(settings.log.format, process.stdout.isTTY === true));
-    const sources = options.sources;
-    const clock = options.clock ?? systemClock;
-    const nodeId = settings.nodeId ?? deriveNodeId(settings.listen.port);
+    const base: StartBase = {
+      settings,
+      log,
+      sources: options.sources,
+      clock: options.clock ?? systemClock,
+      nodeId: settings.nodeId ?? deriveNodeId(settings.listen.port),
+    };
     const specs = options.specs ?? (settings.specs.length === 0 ? [demoGatewaySpec()] : settings.specs.map((file) => loadGatewaySpec(file)));
-    const mgmt = settings.management;
-    if (mgmt.apiKeys.length === 0) {
-      if (!isLoopback(mgmt.listen.host)) throw unprotectedListener('management.listen', mgmt.listen, sources);
-      if (settings.grpc && !isLoopback(settings.grpc.listen.host)) throw unprotectedListener('grpc.listen', settings.grpc.listen, sources);
-      log.warn({ listen: `${mgmt.listen.host}:${mgmt.listen.port}` }, 'management API has no API key: every local process can use it');
-    }
-
-    const registry = new ConnectionRegistry();
-    const metrics = new Metrics(() => registry.size);
-    const pools = new BackendPools({
-      circuitBreaker: settings.backends.circuitBreaker,
-      onCircuitChange: (origin, state, failures) => {
-        if (state === 'open') log.warn({ origin, failures, cooldownSeconds: settings.backends.circuitBreaker.cooldownSeconds }, 'backend circuit breaker opened: calls fail fast');
-        else log.info({ origin, state }, `backend circuit breaker ${state}`);
-      },
-    });
-    metrics.watchCircuits(() => pools.circuits());
-    const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
-    const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools });
-    // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
-    const throttle = settings.auth.failureThrottle;
-    const apiKeyFailures = new AuthFailureThrottle(throttle);
-    const framer: EnvelopeFramer = realtime.framer;
-    const backplane = settings.backplane;
-    const hub = await createHub({
-      nodeId,
-      registry,
-      clock,
-      topics: settings.topics,
-      framer,
-      log,
-      maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
-      listen: formatHostPort(settings.listen),
-      metricsText: () => metrics.registry.metrics(),
-      ...(backplane === undefined ? {} : { backplane }),
-    }).catch(async (err: unknown) => {
-      await pools.close();
-      // A refusal the backplane explained (a node id held by another node) stands as it is.
-      if (backplane === undefined || err instanceof ConfigError) throw err;
-      throw await backplaneFailure(backplane, sources);
-    });
-    realtime.attach(hub);
-    if (hub.backplaneStatus() !== undefined) metrics.watchBackplane(() => hub.backplaneStatus()!);
-    const edge = new ClientEdge({
-      nodeId,
-      listen: settings.listen,
-      limits: settings.limits,
-      trustedProxies: settings.trustedProxies,
-      routes,
-      registry,
-      clock,
-      log,
-      metrics,
-      realtime: realtime.protocol satisfies RealtimeProtocol,
-      onConnectionGone: (record) => hub.connectionGone(record),
-      edge: settings.edge,
-      authFailureThrottle: new AuthFailureThrottle(throttle),
-      ...(settings.tls ? { tls: settings.tls } : {}),
-    });
+    checkUnprotectedListeners(base);
+    const core = buildCore(base, specs);
+    const hub = await startHub(base, core);
+    core.realtime.attach(hub);
+    if (hub.backplaneStatus() !== undefined) core.metrics.watchBackplane(() => hub.backplaneStatus()!);
+    const edge = buildEdge(base, core, hub);
     const state = { ready: false };
-    // One budget per key across REST and gRPC.
-    const rateLimiter = new ApiKeyRateLimiter(mgmt.apiKeys, mgmt.rateLimit);
-    const api = createManagementApi({
-      hub,
-      apiKeys: mgmt.apiKeys,
-      awsAccessKeys: mgmt.awsAccessKeys,
-      metrics,
-      log,
-      ready: () => state.ready,
-      rateLimiter,
-      accessKeyRateLimiter: new AccessKeyRateLimiter(mgmt.awsAccessKeys, mgmt.rateLimit),
-      allowedHosts: mgmt.allowedHosts,
-      maxConnections: mgmt.maxConnections,
-      timeouts: mgmt.timeouts,
-      authFailures: new AuthFailureGate(apiKeyFailures, 'management', metrics),
-      awsAuthFailures: new AuthFailureGate(new AuthFailureThrottle(throttle), 'aws', metrics),
-      ...(mgmt.tls ? { tls: mgmt.tls } : {}),
-    });
-    registerConsole(api);
-    const node = new SwitchboardNode(state, settings, nodeId, log, metrics, registry, hub, edge, api, pools, specs);
+    const management = buildManagement(base, core, hub, state);
+    const node = new SwitchboardNode(state, settings, base.nodeId, log, core.metrics, core.registry, hub, edge, management.api, core.pools, specs);
+    await node.openListeners(base, management);
+    state.ready = true;
+    node.logStarted();
+    return node;
+  }
+
+  /** Management API, gRPC, then the client listener: a failure closes what was opened before it. */
+  private async openListeners(base: StartBase, management: Management): Promise<void> {
+    const { settings, sources } = base;
+    const mgmt = settings.management;
     try {
-      await api.listen({ host: mgmt.listen.host, port: mgmt.listen.port }).catch(async (err: unknown) => {
+      await this.api.listen({ host: mgmt.listen.host, port: mgmt.listen.port }).catch(async (err: unknown) => {
         throw await listenFailure('management.listen', mgmt.listen, err, sources);
       });
-      if (settings.grpc) {
-        const grpc = settings.grpc;
-        // Without its own certificate the gRPC surface takes the management listener's: both carry the same keys.
-        const tls = grpc.tls ?? mgmt.tls;
-        node.grpc = await GrpcConnectionServer.start({
-          listen: grpc.listen,
-          hub,
-          apiKeys: mgmt.apiKeys,
-          log,
-          rateLimiter,
-          allowedHosts: mgmt.allowedHosts,
-          authFailures: new AuthFailureGate(apiKeyFailures, 'grpc', metrics),
-          ...(grpc.maxConnections !== undefined ? { maxConnections: grpc.maxConnections } : {}),
-          ...(grpc.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: grpc.idleTimeoutSeconds } : {}),
-          ...(grpc.keepaliveSeconds !== undefined ? { keepaliveSeconds: grpc.keepaliveSeconds } : {}),
-          ...(tls ? { tls } : {}),
-        }).catch(async (err: unknown) => {
-          throw await listenFailure('grpc.listen', grpc.listen, err, sources);
-        });
-      }
-      await edge.listen().catch(async (err: unknown) => {
+      if (settings.grpc) this.grpc = await startGrpc(base, settings.grpc, this.hub, management);
+      await this.edge.listen().catch(async (err: unknown) => {
         throw await listenFailure('listen', settings.listen, err, sources);
       });
     } catch (err) {
-      await api.close();
-      await node.grpc?.close();
-      await edge.close().catch(() => undefined);
-      await hub.close();
-      await pools.close();
+      await this.api.close();
+      await this.grpc?.close();
+      await this.edge.close().catch(() => undefined);
+      await this.hub.close();
+      await this.pools.close();
       throw err;
     }
-    state.ready = true;
-    log.info(
-      { nodeId, client: formatAddress(edge.address()), management: formatAddress(api.server.address() as AddressInfo), ...(node.grpc ? { grpc: formatAddress(node.grpc.address()) } : {}), gateways: specs.map((s) => s.gatewayId) },
+  }
+
+  private logStarted(): void {
+    const grpc = this.grpc ? { grpc: formatAddress(this.grpc.address()) } : {};
+    this.log.info(
+      { nodeId: this.nodeId, client: formatAddress(this.edge.address()), management: formatAddress(this.managementAddress), ...grpc, gateways: this.specs.map((s) => s.gatewayId) },
       'switchboard node started',
     );
-    return node;
   }
 
   get clientAddress(): AddressInfo {
@@ -215,6 +141,148 @@ export class SwitchboardNode {
     await this.hub.close();
     await this.pools.close();
   }
+}
+
+/** What every start-up step reads. */
+interface StartBase {
+  settings: Settings;
+  log: Logger;
+  sources: SettingSources | undefined;
+  clock: Clock;
+  nodeId: string;
+}
+
+/** The node's parts that exist before the hub: the registry, metrics, backend pools, routes, realtime. */
+interface Core {
+  registry: ConnectionRegistry;
+  metrics: Metrics;
+  pools: BackendPools;
+  routes: RouteTable;
+  realtime: Realtime;
+  /** One throttle of API-key failures across REST and gRPC. */
+  apiKeyFailures: AuthFailureThrottle;
+}
+
+/** The management API and what the gRPC surface shares with it. */
+interface Management {
+  api: FastifyInstance;
+  /** One budget per key across REST and gRPC. */
+  rateLimiter: ApiKeyRateLimiter;
+  apiKeyFailures: AuthFailureThrottle;
+  metrics: Metrics;
+}
+
+/** Without API keys the management and gRPC listeners must stay on loopback. */
+function checkUnprotectedListeners({ settings, log, sources }: StartBase): void {
+  const mgmt = settings.management;
+  if (mgmt.apiKeys.length > 0) return;
+  if (!isLoopback(mgmt.listen.host)) throw unprotectedListener('management.listen', mgmt.listen, sources);
+  if (settings.grpc && !isLoopback(settings.grpc.listen.host)) throw unprotectedListener('grpc.listen', settings.grpc.listen, sources);
+  log.warn({ listen: `${mgmt.listen.host}:${mgmt.listen.port}` }, 'management API has no API key: every local process can use it');
+}
+
+function buildCore({ settings, log, clock }: StartBase, specs: GatewaySpec[]): Core {
+  const registry = new ConnectionRegistry();
+  const metrics = new Metrics(() => registry.size);
+  const pools = new BackendPools({
+    circuitBreaker: settings.backends.circuitBreaker,
+    onCircuitChange: (origin, state, failures) => {
+      if (state === 'open') log.warn({ origin, failures, cooldownSeconds: settings.backends.circuitBreaker.cooldownSeconds }, 'backend circuit breaker opened: calls fail fast');
+      else log.info({ origin, state }, `backend circuit breaker ${state}`);
+    },
+  });
+  metrics.watchCircuits(() => pools.circuits());
+  const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
+  const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools });
+  // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
+  const apiKeyFailures = new AuthFailureThrottle(settings.auth.failureThrottle);
+  return { registry, metrics, pools, routes, realtime, apiKeyFailures };
+}
+
+async function startHub({ settings, log, clock, nodeId, sources }: StartBase, core: Core): Promise<NodeHub> {
+  const backplane = settings.backplane;
+  const framer: EnvelopeFramer = core.realtime.framer;
+  return createHub({
+    nodeId,
+    registry: core.registry,
+    clock,
+    topics: settings.topics,
+    framer,
+    log,
+    maxSubscriptionsPerConnection: settings.limits.maxSubscriptionsPerConnection,
+    listen: formatHostPort(settings.listen),
+    metricsText: () => core.metrics.registry.metrics(),
+    ...(backplane === undefined ? {} : { backplane }),
+  }).catch(async (err: unknown) => {
+    await core.pools.close();
+    // A refusal the backplane explained (a node id held by another node) stands as it is.
+    if (backplane === undefined || err instanceof ConfigError) throw err;
+    throw await backplaneFailure(backplane, sources);
+  });
+}
+
+function buildEdge({ settings, log, clock, nodeId }: StartBase, core: Core, hub: NodeHub): ClientEdge {
+  return new ClientEdge({
+    nodeId,
+    listen: settings.listen,
+    limits: settings.limits,
+    trustedProxies: settings.trustedProxies,
+    routes: core.routes,
+    registry: core.registry,
+    clock,
+    log,
+    metrics: core.metrics,
+    realtime: core.realtime.protocol satisfies RealtimeProtocol,
+    onConnectionGone: (record) => hub.connectionGone(record),
+    edge: settings.edge,
+    authFailureThrottle: new AuthFailureThrottle(settings.auth.failureThrottle),
+    ...(settings.tls ? { tls: settings.tls } : {}),
+  });
+}
+
+function buildManagement({ settings, log }: StartBase, core: Core, hub: NodeHub, state: { ready: boolean }): Management {
+  const mgmt = settings.management;
+  const { metrics, apiKeyFailures } = core;
+  const rateLimiter = new ApiKeyRateLimiter(mgmt.apiKeys, mgmt.rateLimit);
+  const api = createManagementApi({
+    hub,
+    apiKeys: mgmt.apiKeys,
+    awsAccessKeys: mgmt.awsAccessKeys,
+    metrics,
+    log,
+    ready: () => state.ready,
+    rateLimiter,
+    accessKeyRateLimiter: new AccessKeyRateLimiter(mgmt.awsAccessKeys, mgmt.rateLimit),
+    allowedHosts: mgmt.allowedHosts,
+    maxConnections: mgmt.maxConnections,
+    timeouts: mgmt.timeouts,
+    authFailures: new AuthFailureGate(apiKeyFailures, 'management', metrics),
+    awsAuthFailures: new AuthFailureGate(new AuthFailureThrottle(settings.auth.failureThrottle), 'aws', metrics),
+    ...(mgmt.tls ? { tls: mgmt.tls } : {}),
+  });
+  registerConsole(api);
+  return { api, rateLimiter, apiKeyFailures, metrics };
+}
+
+/** The gRPC ConnectionService; without its own certificate it takes the management listener's (both carry the same keys). */
+async function startGrpc({ settings, log, sources }: StartBase, grpc: NonNullable<Settings['grpc']>, hub: NodeHub, management: Management): Promise<GrpcConnectionServer> {
+  const mgmt = settings.management;
+  const tls = grpc.tls ?? mgmt.tls;
+  return GrpcConnectionServer.start({
+    listen: grpc.listen,
+    hub,
+    apiKeys: mgmt.apiKeys,
+    log,
+    rateLimiter: management.rateLimiter,
+    allowedHosts: mgmt.allowedHosts,
+    authFailures: new AuthFailureGate(management.apiKeyFailures, 'grpc', management.metrics),
+    ...(grpc.maxConnections !== undefined ? { maxConnections: grpc.maxConnections } : {}),
+    ...(grpc.idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds: grpc.idleTimeoutSeconds } : {}),
+    ...(grpc.keepaliveSeconds !== undefined ? { keepaliveSeconds: grpc.keepaliveSeconds } : {}),
+    ...(tls ? { tls } : {}),
+  }).catch(async (err: unknown) => {
+    throw await listenFailure('grpc.listen', grpc.listen, err, sources);
+  });
 }
 
 function deriveNodeId(port: number): string {
