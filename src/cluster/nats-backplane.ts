@@ -1,21 +1,23 @@
 /**
- * The Backplane on NATS (DESIGN.md §3): request/reply for calls to one node, one batched
- * message per tick for fan-out, JetStream for liveness, history and idempotency.
- * docs/nats-layout.md maps every subject, stream and bucket it uses.
+ * The Backplane on NATS (DESIGN.md §3): its connection, its health and its recovery after a
+ * reconnect. The parts it runs over that connection have files of their own: calls to one
+ * node (nats-requests.ts, request/reply), fan-out (nats-fanout.ts, one batched message per
+ * tick), the node's claim on its id and the liveness of nodes (nats-liveness.ts, a KV
+ * bucket), the nodes a fan-out waits for (nats-membership.ts), history and idempotency
+ * (nats-history.ts, nats-idempotency.ts). docs/nats-layout.md maps every subject, stream and
+ * bucket it uses.
  *
  * The client reconnects by itself, forever. While it is disconnected every call fails at
  * once with UNAVAILABLE naming the backplane (the client would otherwise buffer and let the
  * call sit until its timeout), calls in flight fail the moment the connection drops, and when
  * the server is back the node re-announces itself without anyone calling anything.
  */
-import { connect, ErrorCode, Events, type ConnectionOptions, type Msg, type NatsConnection, type Status } from 'nats';
+import { connect, Events, type ConnectionOptions, type NatsConnection, type Status } from 'nats';
 import { randomBytes } from 'node:crypto';
-import { DeadlineExceeded, FailedPrecondition, NodeIdInUse, Unavailable } from '../errors/index.js';
+import { FailedPrecondition, NodeIdInUse, Unavailable } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import {
   LIVENESS_TTL_MS,
-  NodeNotListening,
-  describeHolder,
   holderRecord,
   thisProcess,
   type Backplane,
@@ -25,13 +27,15 @@ import {
   type RemoteAnswer,
   type RemoteRequest,
 } from './backplane.js';
-import { LiveCache } from './live-cache.js';
-import { FanoutChannel, type Membership } from './nats-fanout.js';
+import { FanoutChannel } from './nats-fanout.js';
 import { NatsHistory } from './nats-history.js';
 import { NatsIdempotency } from './nats-idempotency.js';
 import { checkNodeId, natsLayout, type NatsLayout } from './nats-layout.js';
+import { BackgroundTasks, NatsLink, type NatsHandles } from './nats-link.js';
+import { NatsLiveness } from './nats-liveness.js';
+import { NatsMembership } from './nats-membership.js';
+import { answerRequest, requestNode } from './nats-requests.js';
 import { ensureStore, type NatsStoreSettings } from './nats-store.js';
-import { apiErrorCode, BackgroundTasks, NatsLink, WRONG_LAST_SEQUENCE, type NatsHandles } from './nats-link.js';
 
 export interface NatsBackplaneOptions {
   /** How long a node's liveness key lives without a refresh; refreshed every third of it. */
@@ -76,10 +80,9 @@ export class NatsBackplane implements Backplane {
   private readonly listeners: ((healthy: boolean) => void)[] = [];
 
   private nodeId: string | undefined;
-  /** The liveness entry's value: this instance's claim on the node id. */
-  private holder = '';
-  /** Revision of this instance's liveness entry; a refresh that finds another one lost the id. */
-  private revision: number | undefined;
+  /** Set at start, when the node id is known. */
+  private liveness: NatsLiveness | undefined;
+  private membership: NatsMembership | undefined;
   private nc: NatsConnection | undefined;
   private channel: FanoutChannel | undefined;
   private statusLoop: Promise<void> | undefined;
@@ -89,13 +92,6 @@ export class NatsBackplane implements Backplane {
   private recovering = false;
   private stopping = false;
   private reportedHealthy = false;
-  /** Nodes believed live, for fan-out's wait set: refreshed every beat and on reconnect, and
-   * updated at once by join/leave announcements. */
-  private view = new Set<string>();
-  /** Membership changes heard while a view refresh is in flight, replayed onto its result. */
-  private readonly viewLogs = new Set<[Membership, string][]>();
-  /** Positive isLive answers until they are a third of the TTL old; a leave clears one. */
-  private readonly liveCache: LiveCache;
 
   constructor(url: string, options: NatsBackplaneOptions = {}) {
     const { servers, name, auth } = parseServers(url);
@@ -105,7 +101,6 @@ export class NatsBackplane implements Backplane {
     this.idleStreamMs = (options.idleStreamSeconds ?? DEFAULT_IDLE_STREAM_SECONDS) * 1000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
     this.replicas = options.replicas ?? 1;
-    this.liveCache = new LiveCache(this.livenessTtlMs);
     this.store = { layout: this.layout, livenessTtlMs: this.livenessTtlMs, idleStreamMs: this.idleStreamMs, idempotencyTtlMs: IDEMPOTENCY_TTL_MS, replicas: this.replicas };
     this.log = options.log;
     this.connectOptions = {
@@ -159,11 +154,14 @@ export class NatsBackplane implements Backplane {
     try {
       this.link.attach(await this.open(nc));
       const instance = randomBytes(6).toString('hex');
-      this.holder = holderRecord(instance, holder);
+      const liveness = new NatsLiveness(this.link, this.layout, nodeId, holderRecord(instance, holder), this.livenessTtlMs);
+      const membership = new NatsMembership(nodeId, () => liveness.liveNodes(), (node) => liveness.forget(node));
+      this.liveness = liveness;
+      this.membership = membership;
       const ackSubject = this.layout.ackSubject(nodeId, instance);
-      const channel = new FanoutChannel(this.link, nodeId, this.layout.fanoutSubject, ackSubject, () => this.view, {
+      const channel = new FanoutChannel(this.link, nodeId, this.layout.fanoutSubject, ackSubject, () => membership.view, {
         deliver: (events) => handlers.fanout(events),
-        membership: (kind, node) => this.membershipChanged(kind, node),
+        membership: (kind, node) => membership.changed(kind, node),
       }, this.log);
       this.channel = channel;
       nc.subscribe(this.layout.fanoutSubject, { callback: (err, msg) => err === null && channel.receive(msg) });
@@ -172,10 +170,10 @@ export class NatsBackplane implements Backplane {
       // sees it live can miss it with a fan-out. The node's own subject waits for the claim on
       // its id: listening there first would take calls meant for a live node holding it.
       await nc.flush();
-      await this.claimLiveness();
-      nc.subscribe(this.layout.nodeSubject(nodeId), { callback: (err, msg) => err === null && void this.answer(msg, handlers) });
+      await liveness.claim();
+      nc.subscribe(this.layout.nodeSubject(nodeId), { callback: (err, msg) => err === null && void answerRequest(msg, handlers, this.log) });
       await nc.flush();
-      await this.refreshView();
+      await membership.refresh();
       await channel.announce('join', MEMBERSHIP_TIMEOUT_MS);
       this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(this.livenessTtlMs / 3)));
       this.heartbeat.unref();
@@ -191,14 +189,13 @@ export class NatsBackplane implements Backplane {
 
   async stop(): Promise<void> {
     if (this.nodeId === undefined || this.stopping) return;
-    const nodeId = this.nodeId;
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     // Only this instance's own claim is withdrawn: after losing the id it belongs to another node.
-    if (this.link.healthy && this.revision !== undefined) {
+    if (this.link.healthy && this.liveness?.claimed === true) {
       try {
-        await this.link.guard(({ jsm }) => jsm.streams.purge(`KV_${this.layout.nodesBucket}`, { filter: `$KV.${this.layout.nodesBucket}.${nodeId}` }));
+        await this.liveness.withdraw();
         await this.channel?.announce('leave', MEMBERSHIP_TIMEOUT_MS);
       } catch (err) {
         this.log?.debug({ err: (err as Error).message }, 'could not withdraw liveness');
@@ -213,24 +210,9 @@ export class NatsBackplane implements Backplane {
     await this.statusLoop;
   }
 
-  async request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer> {
-    let reply: Msg;
-    try {
-      reply = await this.link.guard(({ nc }) => nc.request(this.layout.nodeSubject(nodeId), JSON.stringify(request), { timeout: timeoutMs }));
-    } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      if (code === ErrorCode.Timeout) throw new DeadlineExceeded(`node ${nodeId} did not answer within ${timeoutMs} ms`);
-      // Nobody subscribes to the node's subject: it is gone (or not there yet), which NATS
-      // tells at once. It answers as a node that did not answer in time would (the backplane
-      // contract), only sooner; NOT_FOUND is the caller's to say, after checking liveness.
-      if (code === ErrorCode.NoResponders) {
-        // Its cached liveness goes too, so its ids answer NOT_FOUND as soon as its key lapses.
-        this.liveCache.forget(nodeId);
-        throw new NodeNotListening(`node ${nodeId} did not answer (no responders)`);
-      }
-      throw this.link.translate(err);
-    }
-    return parseAnswer(reply);
+  request(nodeId: string, request: RemoteRequest, timeoutMs: number): Promise<RemoteAnswer> {
+    // A node nobody listens for loses its cached liveness, so its ids answer NOT_FOUND as soon as its key lapses.
+    return requestNode(this.link, this.layout.nodeSubject(nodeId), nodeId, request, timeoutMs, (node) => this.liveness?.forget(node));
   }
 
   fanout(event: FanoutEvent, timeoutMs: number): Promise<number> {
@@ -238,37 +220,14 @@ export class NatsBackplane implements Backplane {
     return this.channel.send(event, timeoutMs);
   }
 
-  /** Exact: the keys of the liveness bucket now (one stream-info call), sorted. */
-  async liveNodes(): Promise<string[]> {
-    const bucket = this.layout.nodesBucket;
-    const prefix = `$KV.${bucket}.`;
-    try {
-      const info = await this.link.guard(({ jsm }) => jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` }));
-      return Object.keys(info.state.subjects ?? {})
-        .filter((subject) => subject.startsWith(prefix))
-        .map((subject) => subject.slice(prefix.length))
-        .sort();
-    } catch (err) {
-      throw this.link.translate(err);
-    }
+  liveNodes(): Promise<string[]> {
+    if (this.liveness === undefined) return Promise.reject(this.link.unavailable());
+    return this.liveness.liveNodes();
   }
 
-  async isLive(nodeId: string): Promise<boolean> {
-    if (!this.healthy) throw this.link.unavailable();
-    if (this.liveCache.trusts(nodeId)) return true;
-    try {
-      checkNodeId(nodeId);
-    } catch {
-      return false;
-    }
-    try {
-      const entry = await this.link.guard(({ nodes }) => nodes.get(nodeId));
-      const live = entry !== null && entry.operation === 'PUT';
-      this.liveCache.record(nodeId, live);
-      return live;
-    } catch (err) {
-      throw this.link.translate(err);
-    }
+  isLive(nodeId: string): Promise<boolean> {
+    if (!this.healthy || this.liveness === undefined) return Promise.reject(this.link.unavailable());
+    return this.liveness.isLive(nodeId);
   }
 
   // ---- connection and infrastructure ----
@@ -316,8 +275,8 @@ export class NatsBackplane implements Backplane {
       while (!this.stopping && this.link.healthy) {
         try {
           await this.link.guard(({ jsm }) => ensureStore(jsm, this.store));
-          await this.claimLiveness();
-          await this.refreshView();
+          await this.liveness?.claim();
+          await this.membership?.refresh();
           await this.channel?.announce('join', MEMBERSHIP_TIMEOUT_MS);
           return;
         } catch (err) {
@@ -349,15 +308,16 @@ export class NatsBackplane implements Backplane {
     }
   }
 
-  // ---- liveness ----
+  // ---- heartbeat ----
 
+  /** Every third of the liveness TTL: refresh the claim on the id, and the view with it. */
   private beat(): void {
     if (this.beating || !this.healthy) return;
     this.beating = true;
     this.background.run(async () => {
       try {
-        await this.claimLiveness();
-        await this.refreshView();
+        await this.liveness?.claim();
+        await this.membership?.refresh();
       } catch (err) {
         if (err instanceof NodeIdInUse) return this.lostId(err);
         throw err;
@@ -367,111 +327,12 @@ export class NatsBackplane implements Backplane {
     });
   }
 
-  /**
-   * Claims the node id (KV create: of two nodes starting with one id, one wins) or refreshes
-   * this instance's claim (update at its revision). Throws NodeIdInUse when another instance's
-   * entry is there.
-   */
-  private async claimLiveness(): Promise<void> {
-    const nodeId = this.nodeId!;
-    const value = this.holder;
-    await this.link.guard(async ({ nodes }) => {
-      if (this.revision !== undefined) {
-        try {
-          this.revision = await nodes.update(nodeId, value, this.revision);
-          return;
-        } catch (err) {
-          // Lapsed (cut off longer than the TTL) or the server lost its store: claim it afresh.
-          if (apiErrorCode(err) !== WRONG_LAST_SEQUENCE) throw err;
-        }
-      }
-      try {
-        this.revision = await nodes.create(nodeId, value);
-      } catch (err) {
-        const held = await nodes.get(nodeId);
-        if (held !== null && held.operation === 'PUT' && held.string() !== value) throw new NodeIdInUse(nodeId, describeHolder(held.string()), this.name);
-        throw err;
-      }
-    });
-  }
-
   /** Another live node took this node's id while this one was cut off: stop claiming it. */
   private lostId(err: NodeIdInUse): void {
     clearInterval(this.heartbeat);
-    this.revision = undefined;
+    this.liveness?.relinquish();
     this.log?.error({ nodeId: err.nodeId, holder: err.holder }, 'node id taken by another live node: this node no longer refreshes its liveness; restart it with another id');
   }
-
-  private async refreshView(): Promise<void> {
-    const log: [Membership, string][] = [];
-    this.viewLogs.add(log);
-    try {
-      const view = new Set(await this.liveNodes());
-      for (const [kind, node] of log) {
-        if (kind === 'join') view.add(node);
-        else view.delete(node);
-      }
-      view.add(this.nodeId!);
-      this.view = view;
-    } finally {
-      this.viewLogs.delete(log);
-    }
-  }
-
-  private membershipChanged(kind: Membership, nodeId: string): void {
-    for (const log of this.viewLogs) log.push([kind, nodeId]);
-    if (kind === 'join') this.view.add(nodeId);
-    else {
-      this.view.delete(nodeId);
-      this.liveCache.forget(nodeId);
-    }
-  }
-
-  // ---- requests addressed to this node ----
-
-  private async answer(msg: Msg, handlers: BackplaneHandlers): Promise<void> {
-    let answer: RemoteAnswer;
-    try {
-      answer = await handlers.request(msg.json<RemoteRequest>());
-    } catch (err) {
-      this.log?.error({ err }, 'answering a cluster request failed');
-      answer = { ok: false, kind: 'INTERNAL', message: 'internal error' };
-    }
-    if (msg.reply === undefined || msg.reply === '') return;
-    try {
-      msg.respond(JSON.stringify(answer));
-    } catch (err) {
-      // Most likely past max_payload (a large list page): say so instead of letting the caller time out.
-      this.log?.warn({ err: (err as Error).message }, 'cluster answer not sent');
-      try {
-        msg.respond(JSON.stringify({ ok: false, kind: 'RESOURCE_EXHAUSTED', message: `answer not sent: ${(err as Error).message}` } satisfies RemoteAnswer));
-      } catch {
-        // the connection is gone; the caller times out or fails over
-      }
-    }
-  }
-}
-
-function parseAnswer(reply: Msg): RemoteAnswer {
-  let value: unknown;
-  try {
-    value = reply.json();
-  } catch {
-    return { ok: false, kind: 'INTERNAL', message: 'unreadable answer from another node' };
-  }
-  if (typeof value === 'object' && value !== null) {
-    const answer = value as Partial<{ ok: boolean; value: unknown; kind: string; message: string; field: string }>;
-    if (answer.ok === true) return { ok: true, value: answer.value };
-    if (answer.ok === false) {
-      return {
-        ok: false,
-        kind: typeof answer.kind === 'string' ? answer.kind : 'INTERNAL',
-        message: typeof answer.message === 'string' ? answer.message : 'error on another node',
-        ...(typeof answer.field === 'string' ? { field: answer.field } : {}),
-      };
-    }
-  }
-  return { ok: false, kind: 'INTERNAL', message: 'unreadable answer from another node' };
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * The Redis backplane: its two connections, its health, and the node's claim on its id and
- * liveness (an expiring key). The parts it runs over those connections have files of their
- * own: calls to one node (redis-inbox.ts), fan-out (redis-fanout.ts over fanout-batch.ts),
- * the scripts (redis-script-pipeline.ts) and history (redis-history.ts). docs/redis-layout.md
- * lists every key and channel.
+ * The Redis backplane: its two connections and its health. The parts it runs over those
+ * connections have files of their own: the node's claim on its id and the liveness of nodes
+ * (redis-liveness.ts), calls to one node (redis-inbox.ts), fan-out (redis-fanout.ts over
+ * fanout-batch.ts), the scripts (redis-script-pipeline.ts) and history (redis-history.ts).
+ * docs/redis-layout.md lists every key and channel.
  *
  * Two connections: one for commands and one in subscriber mode (a subscribed connection can
  * run nothing else). Both fail fast while disconnected (no offline queue, no retries per
@@ -13,11 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { FailedPrecondition, Internal, NodeIdInUse, Unavailable } from '../errors/index.js';
+import { FailedPrecondition, Internal, type NodeIdInUse, Unavailable } from '../errors/index.js';
 import { createLogger, type Logger } from '../observability/index.js';
 import {
   LIVENESS_TTL_MS,
-  describeHolder,
   holderRecord,
   thisProcess,
   type Backplane,
@@ -29,11 +28,11 @@ import {
 } from './backplane.js';
 import { RedisHistory } from './redis-history.js';
 import { RedisLayout } from './redis-layout.js';
-import { LiveCache } from './live-cache.js';
 import { RedisFanout } from './redis-fanout.js';
 import { RedisInbox, type RedisPublisher } from './redis-inbox.js';
+import { RedisLiveness } from './redis-liveness.js';
 import { ScriptPipeline } from './redis-script-pipeline.js';
-import { ANNOUNCE, LEAVE, LIVE_NODES, type RedisScript, type ScriptRunner } from './redis-scripts.js';
+import type { RedisScript, ScriptRunner } from './redis-scripts.js';
 
 export interface RedisBackplaneOptions {
   /** How long a node's liveness key outlives its last refresh; refreshed every third of it. */
@@ -93,10 +92,8 @@ export class RedisBackplane implements Backplane {
   private readonly instance = randomBytes(6).toString('base64url');
 
   private nodeId = '';
-  /** The liveness key's value: this instance's claim on the node id. */
-  private holder = '';
-  /** Set once the node id is this instance's: only then does it listen on the id's inbox. */
-  private claimed = false;
+  /** Set at start, when the node id is known. */
+  private liveness: RedisLiveness | undefined;
   private inboxChannel = '';
   private handlers: BackplaneHandlers | undefined;
   private cmd: Redis | undefined;
@@ -117,8 +114,6 @@ export class RedisBackplane implements Backplane {
   private inbox: RedisInbox | undefined;
   private fanouts: RedisFanout | undefined;
   private readonly scripts = new ScriptPipeline(() => this.connection());
-  /** Positive isLive answers, until the time they may be trusted no longer. */
-  private readonly liveCache: LiveCache;
 
   constructor(url: string, options: RedisBackplaneOptions = {}) {
     this.url = url;
@@ -130,7 +125,6 @@ export class RedisBackplane implements Backplane {
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.maxReconnectDelayMs = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
     this.sharded = options.shardedPubSub === true;
-    this.liveCache = new LiveCache(this.livenessTtlMs);
     const runner: ScriptRunner & { get(key: string): Promise<string | null> } = {
       run: (script, keys, args, buffers) => this.guarded(() => this.evalScript(script, keys, args, buffers)),
       get: (key) => this.guarded(() => this.connection().get(key)),
@@ -162,7 +156,11 @@ export class RedisBackplane implements Backplane {
     if (this.state !== 'new') throw new FailedPrecondition(`backplane ${this.name} was already started`);
     this.state = 'running';
     this.nodeId = nodeId;
-    this.holder = holderRecord(this.instance, holder);
+    this.liveness = new RedisLiveness({
+      script: (script, keys, args) => this.evalScript(script, keys, args, false),
+      exists: (key) => this.connection().exists(key),
+      guarded: (operation) => this.guarded(operation),
+    }, this.layout, nodeId, holderRecord(this.instance, holder), this.livenessTtlMs, this.name);
     this.inboxChannel = this.layout.inbox(nodeId);
     this.connectPeers(handlers);
     this.cmd = this.connect('cmd');
@@ -196,14 +194,13 @@ export class RedisBackplane implements Backplane {
     this.inbox?.stop(this.unavailable());
     this.failInFlight(this.unavailable());
     this.startWaiter?.reject(this.unavailable());
-    this.liveCache.clear();
+    this.liveness?.forgetAll();
     const cmd = this.cmd;
     // A node refused its id withdraws nothing: the liveness and the leave notice are the holder's.
-    if (wasRunning && this.claimed && cmd !== undefined && cmd.status === 'ready') {
+    if (wasRunning && this.liveness?.claimed === true && cmd !== undefined && cmd.status === 'ready') {
       try {
-        // Withdrawn at once: isLive answers false on every node from here on, and nodes that
-        // cached a positive answer drop it when the leave notice arrives.
-        await this.evalScript(LEAVE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.nodeId, this.holder], false);
+        // Nodes that cached a positive answer drop it when the leave notice arrives.
+        await this.liveness.withdraw();
         await this.fanouts?.leave();
       } catch (err) {
         this.log.debug({ err: errorMessage(err) }, 'liveness not withdrawn; it lapses by itself');
@@ -223,18 +220,14 @@ export class RedisBackplane implements Backplane {
     return this.fanouts.send(event, timeoutMs);
   }
 
-  async liveNodes(): Promise<string[]> {
-    const nodes = (await this.guarded(() => this.evalScript(LIVE_NODES, [this.layout.nodesKey], [], false))) as string[];
-    return nodes.sort();
+  liveNodes(): Promise<string[]> {
+    if (this.liveness === undefined) return Promise.reject(this.unavailable());
+    return this.liveness.liveNodes();
   }
 
-  /** One EXISTS; a positive answer is trusted for a third of the TTL, a negative one never. */
-  async isLive(nodeId: string): Promise<boolean> {
-    if (!this.cmdReady || this.state !== 'running') throw this.unavailable();
-    if (this.liveCache.trusts(nodeId)) return true;
-    const live = (await this.guarded(() => this.connection().exists(this.layout.liveKey(nodeId)))) === 1;
-    this.liveCache.record(nodeId, live);
-    return live;
+  isLive(nodeId: string): Promise<boolean> {
+    if (!this.cmdReady || this.state !== 'running' || this.liveness === undefined) return Promise.reject(this.unavailable());
+    return this.liveness.isLive(nodeId);
   }
 
   /** The inbox (calls to one node) and the fan-out channel, over this backplane's connections. */
@@ -250,12 +243,12 @@ export class RedisBackplane implements Backplane {
       acknowledged: (item) => this.fanouts?.acknowledged(item),
       // Its cached liveness goes, so its ids answer NOT_FOUND once the key lapses rather than
       // up to a cache period later.
-      notListening: (nodeId) => this.liveCache.forget(nodeId),
+      notListening: (nodeId) => this.liveness?.forget(nodeId),
     }, this.log);
     this.inbox = inbox;
     this.fanouts = new RedisFanout(publisher, this.layout.fanoutChannel, inbox, this.nodeId, this.instance, {
       deliver: (events) => handlers.fanout(events),
-      left: (nodeId) => this.liveCache.forget(nodeId),
+      left: (nodeId) => this.liveness?.forget(nodeId),
     }, this.log);
   }
 
@@ -280,17 +273,23 @@ export class RedisBackplane implements Backplane {
   }
 
   private onCommandReady(): void {
+    this.announce('warn', 'liveness announce failed', () => {
+      this.cmdReady = true;
+      this.updateHealth();
+      if (this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
+    });
+  }
+
+  /** Announces liveness; `claimed` runs once the id is this instance's, on a connection still current. */
+  private announce(level: 'warn' | 'debug', failure: string, claimed: () => void): void {
     const generation = this.cmdGeneration;
-    this.announce().then(
-      (refusedBy) => {
+    this.liveness!.announce().then(
+      (refusal) => {
         if (generation !== this.cmdGeneration || this.state !== 'running') return;
-        if (refusedBy !== undefined) return this.refuse(refusedBy);
-        this.claimed = true;
-        this.cmdReady = true;
-        this.updateHealth();
-        if (this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
+        if (refusal !== undefined) return this.refuse(refusal);
+        claimed();
       },
-      (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'liveness announce failed'),
+      (err: unknown) => this.log[level]({ err: errorMessage(err) }, failure),
     );
   }
 
@@ -299,14 +298,13 @@ export class RedisBackplane implements Backplane {
    * lapsed while it was cut off, and a node with its id started meanwhile) this node stays
    * unhealthy rather than take the id's calls back from the other.
    */
-  private refuse(holder: string): void {
-    const refusal = new NodeIdInUse(this.nodeId, describeHolder(holder), this.name);
+  private refuse(refusal: NodeIdInUse): void {
     if (this.startWaiter !== undefined) {
       this.startWaiter.reject(refusal);
       return;
     }
     if (!this.cmdReady) return;
-    this.log.error({ nodeId: this.nodeId, holder: describeHolder(holder) }, 'node id taken by another live node: this node stays off the backplane until it is restarted with another id');
+    this.log.error({ nodeId: this.nodeId, holder: refusal.holder }, 'node id taken by another live node: this node stays off the backplane until it is restarted with another id');
     this.cmdReady = false;
     this.updateHealth();
   }
@@ -319,7 +317,7 @@ export class RedisBackplane implements Backplane {
 
   private onSubscriberReady(): void {
     // Listening on the id's inbox before the id is claimed would take calls meant for its holder.
-    if (this.claimed) this.subscribe();
+    if (this.liveness?.claimed === true) this.subscribe();
   }
 
   private onSubscriberLost(): void {
@@ -352,25 +350,13 @@ export class RedisBackplane implements Backplane {
   private refresh(): void {
     if (this.state !== 'running') return;
     if (this.cmd?.status === 'ready') {
-      const generation = this.cmdGeneration;
-      this.announce().then(
-        (refusedBy) => {
-          if (generation !== this.cmdGeneration || this.state !== 'running') return;
-          if (refusedBy !== undefined) return this.refuse(refusedBy);
-          if (this.cmdReady) return;
-          this.cmdReady = true;
-          this.updateHealth();
-        },
-        (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'liveness refresh failed'),
-      );
+      this.announce('debug', 'liveness refresh failed', () => {
+        if (this.cmdReady) return;
+        this.cmdReady = true;
+        this.updateHealth();
+      });
     }
-    if (this.claimed && this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
-  }
-
-  /** Claims or refreshes the node id; resolves with the holder's record when another instance holds it. */
-  private async announce(): Promise<string | undefined> {
-    const answer = await this.evalScript(ANNOUNCE, [this.layout.liveKey(this.nodeId), this.layout.nodesKey], [this.livenessTtlMs, this.nodeId, this.holder], false);
-    return typeof answer === 'string' ? answer : undefined;
+    if (this.liveness?.claimed === true && this.sub?.status === 'ready' && !this.subReady && !this.subscribing) this.subscribe();
   }
 
   private updateHealth(): void {

@@ -7,10 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { apiCall, connectClient, type ApiResponse, type TestNode } from '../support/harness.js';
+import { apiCall, connectClient, V1, type ApiResponse, type TestNode } from '../support/harness.js';
 import { startNatsServer } from '../support/nats-server.js';
 import { startRedisServer } from '../support/redis-server.js';
-import { GATEWAY_ID, JWT_SECRET, realtimeSpec, signToken, startRealtimeNode, topic, V1, wrapRealtime, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
+import { JWT_SECRET, signToken } from '../support/tokens.js';
+import { GATEWAY_ID, realtimeSpec, startRealtimeNode, topic, wrapRealtime, type Envelope, type RealtimeClient } from '../realtime-e2e/support.js';
 
 export type BackplaneKind = 'redis' | 'nats';
 

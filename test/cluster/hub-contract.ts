@@ -12,11 +12,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { Backplane } from '../../src/cluster/backplane.js';
 import { MemoryBackplane, MemoryBus, NodeHub, USER_DISCONNECTED, viewOf, type Hub, type Publication } from '../../src/cluster/index.js';
 import type { TopicSettings } from '../../src/config/index.js';
-import { ConnectionRecord, ConnectionRegistry, newConnectionId, type ClientTransport, type ConnectionProtocol, type OutboundFrame } from '../../src/connections/index.js';
+import { ConnectionRecord, ConnectionRegistry, newConnectionId, type ConnectionProtocol } from '../../src/connections/index.js';
 import { FailedPrecondition, InvalidArgument, LimitExceeded, NotFound, PermissionDenied } from '../../src/errors/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { systemClock } from '../../src/time/index.js';
+import { FakeTransport } from '../support/fake-transport.js';
 
 export type Place = 'local' | 'remote';
 
@@ -49,34 +50,6 @@ export interface HubEnvironment {
 }
 
 /** A socket stand-in that records every frame; closing it takes it out of the registry as the edge does. */
-export class FakeTransport implements ClientTransport {
-  readonly frames: OutboundFrame[] = [];
-  open = true;
-  closedWith: { code: number; reason: string } | undefined;
-  onClose: (() => void) | undefined;
-
-  write(frame: OutboundFrame): boolean {
-    if (!this.open) return false;
-    this.frames.push(frame);
-    return true;
-  }
-
-  close(code: number, reason: string): void {
-    if (!this.open) return;
-    this.open = false;
-    this.closedWith = { code, reason };
-    this.onClose?.();
-  }
-
-  texts(): string[] {
-    return this.frames.map((frame) => frame.data.toString('utf8'));
-  }
-
-  envelopes(): { type: string; data: Record<string, unknown>; tenantId?: string }[] {
-    return this.texts().map((text) => JSON.parse(text) as { type: string; data: Record<string, unknown>; tenantId?: string });
-  }
-}
-
 export function topicSettings(pattern: string, overrides: Partial<TopicSettings> = {}): TopicSettings {
   return { pattern, historySize: 10, historyTtlSeconds: 300, presence: true, joinLeave: false, ...overrides };
 }

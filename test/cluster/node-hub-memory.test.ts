@@ -6,7 +6,8 @@ import { FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from 
 import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { ManualClock } from '../../src/time/index.js';
-import { FakeTransport, topicSettings } from './hub-contract.js';
+import { FakeTransport } from '../support/fake-transport.js';
+import { topicSettings } from './hub-contract.js';
 
 function setup(topics: TopicSettings[] = [topicSettings('*')]) {
   const clock = new ManualClock();

@@ -14,7 +14,8 @@ import { createLogger } from '../../src/observability/index.js';
 import { systemClock } from '../../src/time/index.js';
 import { startNatsServer } from '../support/nats-server.js';
 import { startRedisServer } from '../support/redis-server.js';
-import { FakeTransport, framer, topicSettings } from './hub-contract.js';
+import { FakeTransport } from '../support/fake-transport.js';
+import { framer, topicSettings } from './hub-contract.js';
 
 const log = createLogger('silent');
 const IDLE_MS = 60;

@@ -1,14 +1,10 @@
 /**
  * What the realtime end-to-end tests share: a gateway spec with realtime and raw paths, JWT
- * settings and signed tokens, and a client that knows the envelope protocol.
+ * settings and signed tokens (from test/support/tokens.ts), and a client that knows the envelope protocol.
  */
 import type { TopicSettings } from '../../src/config/index.js';
 import { connectClient, startTestNode, type SettingsOverrides, type TestClient, type TestNode } from '../support/harness.js';
 import { jwtSettings, signToken } from '../support/tokens.js';
-
-// test/cluster-e2e/ still imports these from here; they live in test/support.
-export { JWT_SECRET, jwtSettings, signToken } from '../support/tokens.js';
-export { V1 } from '../support/harness.js';
 
 export const GATEWAY_ID = 'rt-gateway';
 

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryBackplane, MemoryBus, NodeHub } from '../../src/cluster/index.js';
-import { ConnectionRecord, ConnectionRegistry, OutboundFrame, type ClientTransport } from '../../src/connections/index.js';
+import { ConnectionRecord, ConnectionRegistry, OutboundFrame } from '../../src/connections/index.js';
 import type { ClientSession } from '../../src/edge/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { ManualClock } from '../../src/time/index.js';
+import { FakeTransport } from '../support/fake-transport.js';
 import type { TestNode } from '../support/harness.js';
 import { connectRealtime, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 import { V1 } from '../support/harness.js';
@@ -19,25 +20,12 @@ const SCOPED_TOPICS = TENANTS.flatMap((t) => NAMES.map((n) => `${t}:${n}`));
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A realtime session stand-in: what the protocol and the Hub write lands in `frames`. */
-class FakeSession implements ClientTransport {
-  readonly frames: string[] = [];
+/** A realtime session stand-in: the protocol writes to it as to a socket, and it names its route. */
+class FakeSession extends FakeTransport {
   record!: ConnectionRecord;
-  open = true;
   readonly route = { realtime: { kind: 'realtime', spec: { type: 'realtime' } } };
-  constructor(private readonly gone: (session: FakeSession) => void) {}
-  write(frame: OutboundFrame): boolean {
-    if (!this.open) return false;
-    this.frames.push(frame.data.toString('utf8'));
-    return true;
-  }
   sendText(textFrame: string): boolean {
     return this.write(new OutboundFrame(Buffer.from(textFrame), false));
-  }
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.gone(this);
   }
   forward(): void {
     throw new Error('nothing is forwarded in this test');
@@ -100,9 +88,10 @@ describe('tenant isolation', () => {
           await hub.start();
           realtime.attach(hub);
           const sessions = identities.map((who, i) => {
-            const session = new FakeSession((s) => {
-              if (registry.remove(s.record)) hub.connectionGone(s.record);
-            });
+            const session = new FakeSession();
+            session.onClose = () => {
+              if (registry.remove(session.record)) hub.connectionGone(session.record);
+            };
             session.record = new ConnectionRecord(`n1.c${String(i).padStart(21, '0')}`, 'gw', '127.0.0.1', 'ua', clock.now(), 'realtime', session, who.tenant, who.user);
             registry.add(session.record);
             return session;
@@ -153,13 +142,13 @@ describe('tenant isolation', () => {
                 await hub.broadcast(step.tenant, { data: Buffer.from(JSON.stringify({ tenant: step.tenant })), binary: false });
                 break;
               case 'disconnect':
-                sessions[step.conn]!.close();
+                sessions[step.conn]!.close(1000, 'disconnected by the test');
                 model[step.conn]!.clear();
                 break;
             }
           }
           await flush();
-          sessions.forEach((session) => expectOnlyTenant(session.record.tenantId!, session.frames));
+          sessions.forEach((session) => expectOnlyTenant(session.record.tenantId!, session.texts()));
         },
       ),
       { numRuns: 150 },
