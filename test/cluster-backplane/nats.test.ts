@@ -20,6 +20,7 @@ import { describeBackplaneContract } from './backplane-contract.js';
 const TEST_OPTIONS: NatsBackplaneOptions = { reconnectTimeWaitMs: 100, operationTimeoutMs: 3000 };
 
 describeBackplaneContract('nats', {
+  faults: { silentPeer: true, outage: true },
   async setup() {
     const server = await startNatsServer();
     const raw = await connect({ servers: server.url });

@@ -17,6 +17,7 @@ const TEST_OPTIONS: RedisBackplaneOptions = { maxReconnectDelayMs: 100, connectT
 
 for (const shardedPubSub of [false, true]) {
   describeBackplaneContract(shardedPubSub ? 'redis (sharded pub/sub)' : 'redis', {
+    faults: { silentPeer: true, outage: true },
     async setup() {
       const server = await startRedisServer();
       return {
