@@ -145,6 +145,8 @@ export class ClientEdge implements SessionLifecycle {
       session.write(new OutboundFrame(welcome.body, !isTextual(contentTypeOf(welcome))));
     }
     if (match.route.realtime !== undefined) this.options.realtime?.opened(session, pending.proof);
+    // The socket is still corked behind the 101 (Handshake.complete): the first frames join it.
+    session.flushIfQueued();
   }
 
   private async allClosed(): Promise<void> {
