@@ -34,6 +34,9 @@ export function nodeOfConnectionId(id: string): string | undefined {
   return match?.[1];
 }
 
+/** The variant byte (`10` in its top bits, RFC 9562 §4.1) of each random byte, as two hex digits. */
+const VARIANT_HEX = Array.from({ length: 256 }, (_, byte) => ((byte & 0x3f) | 0x80).toString(16));
+
 /**
  * Time-ordered unique message ids in the UUIDv7 layout (RFC 9562): 48 bits of milliseconds,
  * then a per-process counter in the 12 "rand_a" bits so ids made in the same millisecond
@@ -42,6 +45,9 @@ export function nodeOfConnectionId(id: string): string | undefined {
 export class MessageIdGenerator {
   private lastMs = 0;
   private counter = 0;
+  /** `xxxxxxxx-xxxx-` of the last millisecond an id was made in: most ids share it with the one before. */
+  private msPrefix = '';
+  private msPrefixOf = -1;
 
   next(nowMs: number): string {
     let ms = nowMs;
@@ -57,11 +63,15 @@ export class MessageIdGenerator {
       this.counter = 0;
     }
     this.lastMs = ms;
+    if (ms !== this.msPrefixOf) {
+      const hexMs = ms.toString(16).padStart(12, '0');
+      this.msPrefix = `${hexMs.slice(0, 8)}-${hexMs.slice(8)}-`;
+      this.msPrefixOf = ms;
+    }
     const rand = randomBytes16();
-    const hexMs = ms.toString(16).padStart(12, '0');
+    // Version 7 with the counter in rand_a is always four hex digits (7000–7fff).
     const hexCounter = (0x7000 | this.counter).toString(16);
-    const variant = ((rand[0]! & 0x3f) | 0x80).toString(16).padStart(2, '0');
-    const tail = rand.subarray(1, 8).toString('hex');
-    return `${hexMs.slice(0, 8)}-${hexMs.slice(8)}-${hexCounter}-${variant}${tail.slice(0, 2)}-${tail.slice(2, 14)}`;
+    const tail = rand.toString('hex', 1, 8);
+    return `${this.msPrefix}${hexCounter}-${VARIANT_HEX[rand[0]!]!}${tail.slice(0, 2)}-${tail.slice(2)}`;
   }
 }

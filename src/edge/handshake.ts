@@ -47,7 +47,7 @@ export interface PendingConnection extends CallingConnection {
   readonly record: PendingFields;
 }
 
-/** The handshake succeeded: ws has written the 101 and the connection is open. */
+/** The handshake succeeded: ws has written the 101 (to the socket, corked until this returns) and the connection is open. */
 export type OpenedHandler = (ws: WebSocket, socket: Socket, match: RouteMatch, connection: PendingConnection, welcome: BackendResponse | undefined) => void;
 
 const CONNECTION_ID_HEADER = 'X-Yc-Apigateway-Websocket-Connection-Id';
@@ -282,7 +282,14 @@ export class Handshake {
       return;
     }
     (req as TaggedRequest)[kConnectionId] = connection.record.id;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, connection, welcome));
+    // ws writes the 101 and calls back at once; corked meanwhile, the 101 and what the opened
+    // connection writes first (the connect integration's welcome) leave in one write.
+    socket.cork();
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, match, connection, welcome));
+    } finally {
+      socket.uncork();
+    }
   }
 
   private acceptThenClose(req: IncomingMessage, socket: Socket, head: Buffer, sourceIp: string, code: number, reason: string): void {

@@ -4,6 +4,7 @@ import { MessageIdGenerator } from '../connections/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import {
   BackendFailure,
+  contentTypeOf,
   forwardableHeaders,
   type Backend,
   type BackendRequest,
@@ -94,7 +95,9 @@ export class IntegrationCalls {
       const timeoutMs = this.options.limits.handshakeTimeoutSeconds * 1000;
       const headers = backend.remote ? this.connectHeaders(connection, req) : {};
       const call = backend.call({ eventType: 'CONNECT', headers, pathParams: connection.pathParams, query: url.search.slice(1), timeoutMs });
-      return connectOutcome(await withDeadline(call, timeoutMs));
+      // A remote backend cuts the call at timeoutMs itself (and charges its breaker with the
+      // 504): a second timer and race per handshake would only repeat it.
+      return connectOutcome(await (backend.remote ? call : withDeadline(call, timeoutMs)));
     } catch (err) {
       return this.connectFailed(path, err);
     } finally {
@@ -197,7 +200,7 @@ export class IntegrationCalls {
 /** A connect integration's answer: 2xx lets the client in, anything else is its refusal. */
 export function connectOutcome(response: BackendResponse): ConnectOutcome {
   if (response.status >= 200 && response.status < 300) return { accept: response };
-  const contentType = response.headers['content-type'];
+  const contentType = contentTypeOf(response);
   return { reject: { status: response.status, body: response.body, ...(contentType ? { contentType } : {}) } };
 }
 

@@ -5,7 +5,7 @@ import { ConnectionRecord, OutboundFrame, type ConnectionRegistry } from '../con
 import type { Logger, Metrics } from '../observability/index.js';
 import type { AuthFailureThrottle } from '../ratelimit/index.js';
 import type { RealtimeProtocol } from '../realtime/index.js';
-import type { BackendResponse, RouteMatch, RouteTable } from '../routing/index.js';
+import { contentTypeOf, type BackendResponse, type RouteMatch, type RouteTable } from '../routing/index.js';
 import type { Clock } from '../time/index.js';
 import { ClientServer } from './client-server.js';
 import { CloseCode, CloseReason } from './close-codes.js';
@@ -142,9 +142,11 @@ export class ClientEdge implements SessionLifecycle {
     session.listen();
     this.heartbeat.watch(ws);
     if (welcome !== undefined && welcome.body.length > 0) {
-      session.write(new OutboundFrame(welcome.body, !isTextual(welcome.headers['content-type'])));
+      session.write(new OutboundFrame(welcome.body, !isTextual(contentTypeOf(welcome))));
     }
     if (match.route.realtime !== undefined) this.options.realtime?.opened(session, pending.proof);
+    // The socket is still corked behind the 101 (Handshake.complete): the first frames join it.
+    session.flushIfQueued();
   }
 
   private async allClosed(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { OutboundFrame, type ClientTransport, type ConnectionRecord } from '../connections/index.js';
-import { type Backend, type BackendResponse, type EventType, type Route } from '../routing/index.js';
+import { contentTypeOf, type Backend, type BackendResponse, type EventType, type Route } from '../routing/index.js';
 import type { RealtimeSession } from '../realtime/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import { CloseCode, CloseReason, frameTooBigReason, isSendableCloseCode, truncateReason } from './close-codes.js';
@@ -199,7 +199,7 @@ export class ClientSession extends ConnectionOutbound implements ClientTransport
   /** A message backend's answer, to the client: its body as a frame, or an error frame. */
   answered(response: BackendResponse, remote: boolean): void {
     if (response.status >= 200 && response.status < 300) {
-      if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(response.headers['content-type'])));
+      if (response.body.length > 0) this.write(new OutboundFrame(response.body, !isTextual(contentTypeOf(response))));
     } else {
       // A dummy's status is the spec's choice, answered to every message: not worth a warning each.
       const fields = { connectionId: this.record.id, status: response.status };
@@ -259,7 +259,7 @@ const fixedFrames = new WeakMap<BackendResponse, OutboundFrame>();
 
 function fixedFrameOf(response: BackendResponse): OutboundFrame {
   let frame = fixedFrames.get(response);
-  if (frame === undefined) fixedFrames.set(response, (frame = new OutboundFrame(response.body, !isTextual(response.headers['content-type']))));
+  if (frame === undefined) fixedFrames.set(response, (frame = new OutboundFrame(response.body, !isTextual(contentTypeOf(response)))));
   return frame;
 }
 

@@ -15,8 +15,9 @@ export interface BackendRequest {
   /** The client's query string without '?', forwarded on CONNECT. */
   query?: string;
   /**
-   * What the caller will wait at most (the handshake timeout on CONNECT): the call is cut there
-   * even when the integration's read timeout is longer, so the breaker counts it as the timeout it is.
+   * What the caller will wait at most (the handshake timeout on CONNECT): a remote backend cuts
+   * the call there itself (504), even when the integration's read timeout is longer, so the
+   * breaker counts it as the timeout it is and the caller needs no timer of its own.
    */
   timeoutMs?: number;
 }
@@ -280,8 +281,9 @@ export class HttpBackend implements Backend {
       const call = new BackendCall(origin, breaker, this.maxResponseBytes, resolve, reject);
       const readMs = this.spec.timeouts.readMs;
       // undici checks its own timeouts coarsely (about once a second); the caller's deadline is
-      // kept to the millisecond so the breaker counts the timeout when the client hears of it.
-      if (request.timeoutMs !== undefined && request.timeoutMs < readMs) call.deadline(Math.max(1, request.timeoutMs));
+      // kept to the millisecond, whatever the read timeout, so the call never outlives it and
+      // the breaker counts the timeout when the client hears of it.
+      if (request.timeoutMs !== undefined) call.deadline(Math.max(1, request.timeoutMs));
       pool.dispatch({ path, method, headers, body: sendsBody ? request.body! : null, headersTimeout: readMs, bodyTimeout: readMs }, call);
     });
   }
