@@ -12,8 +12,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { startRedisServer } from '../support/redis-server.js';
-import { forSuite } from '../support/scoped.js';
+import { forSuite, suiteRedis } from '../support/scoped.js';
 import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 import { V1 } from '../support/harness.js';
 
@@ -173,13 +172,7 @@ describe.each([
   ['two nodes sharing Redis', 2],
 ] as const)('nothing lost: %s', (_name, nodeCount) => {
   const backend = forSuite(startFaultyBackend);
-  const redis =
-    nodeCount > 1
-      ? forSuite(async () => {
-          const server = await startRedisServer();
-          return { url: server.url, close: () => server.stop() };
-        })
-      : undefined;
+  const redis = nodeCount > 1 ? suiteRedis() : undefined;
   const nodes: TestNode[] = Array.from({ length: nodeCount }, (_, i) =>
     forSuite(() =>
       startRealtimeNode(
