@@ -8,9 +8,10 @@ import {
   PayloadTooLargeException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { amzDateOf, sha256Hex, sign } from '../../src/api/sigv4.js';
-import { connectClient, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
+import type { TestClient } from '../support/harness.js';
+import { suiteNode, useClient } from '../support/scoped.js';
 
 const KEY = { accessKeyId: 'AKIDSWITCHBOARD', secretAccessKey: 'switchboard/test+secret' };
 /** API keys guard the other routes of the listener; they must neither be needed nor enough here. */
@@ -27,6 +28,13 @@ paths:
 
 function sdk(endpoint: string, credentials = KEY, extra: { systemClockOffset?: number } = {}): ApiGatewayManagementApiClient {
   return new ApiGatewayManagementApiClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1, ...extra });
+}
+
+/** An SDK client of its own for one test, destroyed when the test finishes. */
+function useSdk(...args: Parameters<typeof sdk>): ApiGatewayManagementApiClient {
+  const client = sdk(...args);
+  onTestFinished(() => client.destroy());
+  return client;
 }
 
 /** The error a promise rejects with. */
@@ -66,28 +74,21 @@ async function signedFetch(base: string, method: string, path: string, options: 
 }
 
 describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Switchboard', () => {
-  let node: TestNode;
+  const node = suiteNode({
+    spec: SPEC,
+    settings: { management: { awsAccessKeys: [KEY], apiKeys: [{ key: API_KEY, scopes: ['read', 'write', 'broadcast'] }] } },
+  });
   let client: ApiGatewayManagementApiClient;
-  const sockets: TestClient[] = [];
 
-  beforeAll(async () => {
-    node = await startTestNode({
-      spec: SPEC,
-      settings: { management: { awsAccessKeys: [KEY], apiKeys: [{ key: API_KEY, scopes: ['read', 'write', 'broadcast'] }] } },
-    });
+  beforeAll(() => {
     client = sdk(node.apiUrl);
   });
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
+  afterAll(() => {
     client.destroy();
-    await node.close();
   });
 
   async function connected(userAgent = 'aws-sdk-test'): Promise<{ socket: TestClient; id: string }> {
-    const socket = await connectClient(node.wsUrl('/ws'), { headers: { 'User-Agent': userAgent } });
-    sockets.push(socket);
+    const socket = await useClient(node.wsUrl('/ws'), { headers: { 'User-Agent': userAgent } });
     const id = socket.upgradeHeaders['x-yc-apigateway-websocket-connection-id'];
     expect(typeof id).toBe('string');
     return { socket, id: id as string };
@@ -114,7 +115,7 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
 
   it('X-Switchboard-Message-Type: BINARY (added by SDK middleware, signed) forces a binary frame', async () => {
     const { socket, id } = await connected();
-    const binaryClient = sdk(node.apiUrl);
+    const binaryClient = useSdk(node.apiUrl);
     binaryClient.middlewareStack.add(
       (next) => async (args) => {
         (args.request as { headers: Record<string, string> }).headers['x-switchboard-message-type'] = 'BINARY';
@@ -122,11 +123,7 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
       },
       { step: 'build', name: 'switchboardBinaryFrames' },
     );
-    try {
-      await binaryClient.send(new PostToConnectionCommand({ ConnectionId: id, Data: '{"json":"but binary"}' }));
-    } finally {
-      binaryClient.destroy();
-    }
+    await binaryClient.send(new PostToConnectionCommand({ ConnectionId: id, Data: '{"json":"but binary"}' }));
     const message = await socket.next();
     expect(message.binary).toBe(true);
     expect(message.text).toBe('{"json":"but binary"}');
@@ -197,13 +194,9 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
 
   it('a stage segment in the endpoint (https://host/{stage}, as API Gateway hands out) works too', async () => {
     const { socket, id } = await connected();
-    const staged = sdk(`${node.apiUrl}/production`);
-    try {
-      await staged.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'via stage' }));
-      expect((await staged.send(new GetConnectionCommand({ ConnectionId: id }))).Identity?.SourceIp).toBe('127.0.0.1');
-    } finally {
-      staged.destroy();
-    }
+    const staged = useSdk(`${node.apiUrl}/production`);
+    await staged.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'via stage' }));
+    expect((await staged.send(new GetConnectionCommand({ ConnectionId: id }))).Identity?.SourceIp).toBe('127.0.0.1');
     expect((await socket.next()).text).toBe('via stage');
   });
 
@@ -213,14 +206,10 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
       { accessKeyId: KEY.accessKeyId, secretAccessKey: 'not-the-secret' },
       { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: KEY.secretAccessKey },
     ]) {
-      const wrong = sdk(node.apiUrl, credentials);
-      try {
-        const err = await failure(wrong.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'forged' })));
-        expect(err).toBeInstanceOf(ForbiddenException);
-        expect(err.$metadata?.httpStatusCode).toBe(403);
-      } finally {
-        wrong.destroy();
-      }
+      const wrong = useSdk(node.apiUrl, credentials);
+      const err = await failure(wrong.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'forged' })));
+      expect(err).toBeInstanceOf(ForbiddenException);
+      expect(err.$metadata?.httpStatusCode).toBe(403);
     }
     expect(await socket.silentFor(100)).toBe(true);
   });
@@ -261,17 +250,13 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
 
   it('the SDK with a clock 10 minutes slow gets ForbiddenException on its first attempt', async () => {
     const { id } = await connected();
-    const slow = sdk(node.apiUrl, KEY, { systemClockOffset: -10 * 60_000 });
-    try {
-      const err = await failure(slow.send(new GetConnectionCommand({ ConnectionId: id })));
-      expect(err).toBeInstanceOf(ForbiddenException);
-      expect(err.message).toMatch(/Signature expired/);
-      // The SDK corrects its clock from our Date header, as it does against AWS: the next call passes.
-      expect(Math.abs(slow.config.systemClockOffset ?? -600_000)).toBeLessThan(60_000);
-      expect((await slow.send(new GetConnectionCommand({ ConnectionId: id }))).$metadata.httpStatusCode).toBe(200);
-    } finally {
-      slow.destroy();
-    }
+    const slow = useSdk(node.apiUrl, KEY, { systemClockOffset: -10 * 60_000 });
+    const err = await failure(slow.send(new GetConnectionCommand({ ConnectionId: id })));
+    expect(err).toBeInstanceOf(ForbiddenException);
+    expect(err.message).toMatch(/Signature expired/);
+    // The SDK corrects its clock from our Date header, as it does against AWS: the next call passes.
+    expect(Math.abs(slow.config.systemClockOffset ?? -600_000)).toBeLessThan(60_000);
+    expect((await slow.send(new GetConnectionCommand({ ConnectionId: id }))).$metadata.httpStatusCode).toBe(200);
   });
 
   it('a signed request whose body was changed in transit gets 403', async () => {
@@ -318,24 +303,14 @@ describe('@connections: the AWS SDK (ApiGatewayManagementApiClient) against Swit
 });
 
 describe('@connections without management.awsAccessKeys', () => {
-  let node: TestNode;
-  beforeAll(async () => {
-    node = await startTestNode({ spec: SPEC });
-  });
-  afterAll(async () => {
-    await node.close();
-  });
+  const node = suiteNode({ spec: SPEC });
 
   it('answers ForbiddenException to every request, signed or not', async () => {
-    const client = sdk(node.apiUrl);
-    try {
-      const err = await failure(client.send(new GetConnectionCommand({ ConnectionId: 'anything' })));
-      expect(err).toBeInstanceOf(ForbiddenException);
-      expect(err).toBeInstanceOf(ApiGatewayManagementApiServiceException);
-      expect(err.message).toMatch(/no AWS access keys configured/);
-    } finally {
-      client.destroy();
-    }
+    const client = useSdk(node.apiUrl);
+    const err = await failure(client.send(new GetConnectionCommand({ ConnectionId: 'anything' })));
+    expect(err).toBeInstanceOf(ForbiddenException);
+    expect(err).toBeInstanceOf(ApiGatewayManagementApiServiceException);
+    expect(err.message).toMatch(/no AWS access keys configured/);
     const response = await fetch(`${node.apiUrl}/@connections/anything`, { method: 'DELETE' });
     expect(response.status).toBe(403);
     expect(response.headers.get('x-amzn-errortype')).toBe('ForbiddenException');

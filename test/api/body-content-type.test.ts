@@ -6,10 +6,10 @@
  * `@connections` surface keeps its raw body.
  */
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dummy, specYaml } from '../support/fixtures.js';
-import { b64, connectClient, startTestNode, V1, type TestClient, type TestNode } from '../support/harness.js';
-
+import { b64, connectClient, V1, type TestClient } from '../support/harness.js';
+import { forSuite, suiteNode } from '../support/scoped.js';
 
 /** A POST with exactly the headers given (fetch would add a text/plain content type). */
 function rawPost(base: string, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; json: unknown }> {
@@ -28,18 +28,12 @@ function rawPost(base: string, path: string, body: string, headers: Record<strin
 }
 
 describe('management API bodies sent without Content-Type: application/json', () => {
-  let node: TestNode;
-  let client: TestClient;
+  const node = suiteNode({ spec: specYaml({ '/ws': { message: dummy('') } }, 'ctype-gw') });
+  const client: TestClient = forSuite(() => connectClient(node.wsUrl('/ws')));
   let id: string;
 
-  beforeAll(async () => {
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: dummy('') } }, 'ctype-gw') });
-    client = await connectClient(node.wsUrl('/ws'));
+  beforeAll(() => {
     id = client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
-  });
-  afterAll(async () => {
-    await client?.close();
-    await node?.close();
   });
 
   const cases: [string, Record<string, string>][] = [

@@ -2,8 +2,8 @@
  * GET /apigateways/websocket/v1/nodes/metrics: every node's own Prometheus text, for the
  * console's cluster-wide charts; read scope, and refused to a tenant-bound key (node-wide data).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestNode, type TestNode } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { suiteNode } from '../support/scoped.js';
 
 const PATH = '/apigateways/websocket/v1/nodes/metrics';
 const KEYS = [
@@ -14,14 +14,7 @@ const KEYS = [
 const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 describe('GET /nodes/metrics', () => {
-  let node: TestNode;
-
-  beforeAll(async () => {
-    node = await startTestNode({ settings: { management: { apiKeys: KEYS } } as never });
-  });
-  afterAll(async () => {
-    await node.close();
-  });
+  const node = suiteNode({ settings: { management: { apiKeys: KEYS } } as never });
 
   it("answers each node's own /metrics text under its node id (one node on the memory backplane)", async () => {
     const answer = await node.api('GET', PATH, undefined, auth('read-key'));

@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import type { RouteOptions } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createManagementApi } from '../../src/api/index.js';
 import type { Hub } from '../../src/cluster/index.js';
 import { Metrics, createLogger } from '../../src/observability/index.js';
 import { dummy, specYaml } from '../support/fixtures.js';
-import { connectClient, startTestNode, V1, type ApiResponse, type TestClient, type TestNode } from '../support/harness.js';
+import { connectClient, V1, type ApiResponse, type TestClient } from '../support/harness.js';
+import { forSuite, suiteNode, useNode, useStarted } from '../support/scoped.js';
 
 const ADMIN = 'admin-key';
 const KEYS = [
@@ -113,25 +114,19 @@ function expectShape(document: OpenApiDocument, ref: string | undefined, body: u
 }
 
 describe('the management API document', () => {
-  let node: TestNode;
-  let client: TestClient;
+  const node = suiteNode({
+    spec: specYaml({ '/ws': { message: dummy('') } }, 'docs-gw'),
+    settings: { management: { apiKeys: KEYS, awsAccessKeys: [{ accessKeyId: 'AKIDDOCS', secretAccessKey: 'docs-secret' }] } },
+  });
+  const client: TestClient = forSuite(() => connectClient(node.wsUrl('/ws')));
   let connectionId: string;
   let document: OpenApiDocument;
 
   beforeAll(async () => {
-    node = await startTestNode({
-      spec: specYaml({ '/ws': { message: dummy('') } }, 'docs-gw'),
-      settings: { management: { apiKeys: KEYS, awsAccessKeys: [{ accessKeyId: 'AKIDDOCS', secretAccessKey: 'docs-secret' }] } },
-    });
-    client = await connectClient(node.wsUrl('/ws'));
     connectionId = client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string;
     const response = await node.api('GET', '/openapi.json');
     expect(response.status, response.text).toBe(200);
     document = response.json as OpenApiDocument;
-  });
-  afterAll(async () => {
-    await client?.close();
-    await node?.close();
   });
 
   const call = (method: string, path: string, body?: unknown, key?: string): Promise<ApiResponse> =>
@@ -281,18 +276,14 @@ describe('the management API document', () => {
       if (operation.security?.[0]?.bearerAuth === undefined) continue;
       expect(operation.responses['429']?.headers, `${method} ${path}`).toHaveProperty(['Retry-After']);
     }
-    const limited = await startTestNode({ settings: { management: { apiKeys: [{ key: 'slow-key', scopes: ['read'], rateLimit: { requestsPerSecond: 1, burst: 1 } }] } } });
-    try {
-      const headers = { authorization: 'Bearer slow-key' };
-      expect((await limited.api('GET', `${V1}/connections`, undefined, headers)).status).toBe(200);
-      const refused = await limited.api('GET', `${V1}/connections`, undefined, headers);
-      expect(refused.status).toBe(429);
-      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(refused.json).toMatchObject({ code: 8, details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo' }] });
-      expectShape(document, '#/components/schemas/Status', refused.json, '429');
-    } finally {
-      await limited.close();
-    }
+    const limited = await useNode({ settings: { management: { apiKeys: [{ key: 'slow-key', scopes: ['read'], rateLimit: { requestsPerSecond: 1, burst: 1 } }] } } });
+    const headers = { authorization: 'Bearer slow-key' };
+    expect((await limited.api('GET', `${V1}/connections`, undefined, headers)).status).toBe(200);
+    const refused = await limited.api('GET', `${V1}/connections`, undefined, headers);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.json).toMatchObject({ code: 8, details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo' }] });
+    expectShape(document, '#/components/schemas/Status', refused.json, '429');
   });
 
   it('documents errors as google.rpc.Status on the API-key routes and in the AWS shape on @connections', () => {
@@ -400,32 +391,27 @@ describe('the management API document', () => {
   const CHROMIUM = '/usr/bin/chromium';
   const hasChromium = existsSync(CHROMIUM);
   it.skipIf(!hasChromium)(`/docs renders every operation in a browser without a request to another host (skipped only when ${CHROMIUM} is missing)`, async () => {
-    let browser: Browser | undefined;
-    try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const page = await browser.newPage();
-      const requests: string[] = [];
-      const problems: string[] = [];
-      page.on('request', (request) => requests.push(request.url()));
-      page.on('pageerror', (err) => problems.push(err.message));
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(message.text());
-      });
-      await page.goto(`${node.apiUrl}/docs`);
-      const operations = operationsOf(document).length;
-      await page.waitForFunction((n) => window.document.querySelectorAll('.opblock').length >= n, operations, { timeout: 15_000 });
-      expect(await page.locator('.opblock').count()).toBe(operations);
-      expect(await page.locator('.errors-wrapper').count()).toBe(0);
-      expect(requests.length).toBeGreaterThan(3);
-      for (const url of requests) expect(url.startsWith(`${node.apiUrl}/`), url).toBe(true);
-      expect(problems).toEqual([]);
-    } finally {
-      await browser?.close();
-    }
+    const browser = await useStarted(chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    }));
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    await page.goto(`${node.apiUrl}/docs`);
+    const operations = operationsOf(document).length;
+    await page.waitForFunction((n) => window.document.querySelectorAll('.opblock').length >= n, operations, { timeout: 15_000 });
+    expect(await page.locator('.opblock').count()).toBe(operations);
+    expect(await page.locator('.errors-wrapper').count()).toBe(0);
+    expect(requests.length).toBeGreaterThan(3);
+    for (const url of requests) expect(url.startsWith(`${node.apiUrl}/`), url).toBe(true);
+    expect(problems).toEqual([]);
   });
 });
 

@@ -3,9 +3,10 @@
  * (an array, where the API takes one string) is 400 naming it, and the key's scope is checked
  * before any input, whatever the route.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dummy, specYaml } from '../support/fixtures.js';
-import { startTestNode, V1, type ApiResponse, type TestNode } from '../support/harness.js';
+import { V1, type ApiResponse } from '../support/harness.js';
+import { suiteNode } from '../support/scoped.js';
 
 const ADMIN = 'schema-admin-key-0123456789abcdef';
 const READ = 'schema-read-key-0123456789abcdef';
@@ -16,18 +17,11 @@ function violation(response: ApiResponse): { status: number; message: string; fi
 }
 
 describe('management API: schema validation', () => {
-  let node: TestNode;
+  const node = suiteNode({
+    spec: specYaml({ '/ws': { message: dummy('') } }, 'schema-gw'),
+    settings: { management: { apiKeys: [{ key: ADMIN, scopes: ['read', 'write', 'broadcast'] }, { key: READ, scopes: ['read'] }] } },
+  });
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
-
-  beforeAll(async () => {
-    node = await startTestNode({
-      spec: specYaml({ '/ws': { message: dummy('') } }, 'schema-gw'),
-      settings: { management: { apiKeys: [{ key: ADMIN, scopes: ['read', 'write', 'broadcast'] }, { key: READ, scopes: ['read'] }] } },
-    });
-  });
-  afterAll(async () => {
-    await node?.close();
-  });
 
   const filters: [string, string][] = [
     ['gatewayId', 'gatewayId must be a string, got ["a","b"]'],

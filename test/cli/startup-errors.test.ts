@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { suiteBackend } from '../support/scoped.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin', 'switchboard.js');
@@ -34,19 +35,17 @@ function run(args: string[], env = cleanEnv(), bin = BIN, timeoutMs = 20_000): P
 const FREE = ['--listen', '127.0.0.1:0', '--management-listen', '127.0.0.1:0'];
 
 describe('start-up errors name the listener, the setting and the fix, and exit 2', { timeout: 30_000 }, () => {
-  let busy: Server;
+  /** Only its port matters: a port something listens on. */
+  const busy = suiteBackend();
   let busyPort: number;
   let dir: string;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sb-startup-'));
-    busy = createServer();
-    await new Promise<void>((ready) => busy.listen(0, '127.0.0.1', ready));
-    busyPort = (busy.address() as { port: number }).port;
+    busyPort = Number(new URL(busy.url).port);
   });
 
-  afterAll(async () => {
-    await new Promise<void>((closed) => busy.close(() => closed()));
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 

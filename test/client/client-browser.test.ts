@@ -7,13 +7,14 @@
  * Needs `npm run build` (or `npx tsc -p tsconfig.build.json`) first; `npm test` does it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, type TestBackend, type TestNode, V1 } from '../support/harness.js';
+import { chromium, type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { eventually, V1 } from '../support/harness.js';
+import { useStarted } from '../support/scoped.js';
 import { publish, startClientNode, startEchoBackend } from './support.js';
 import { signToken } from '../support/tokens.js';
 
@@ -74,7 +75,7 @@ const INDEX_HTML = `<!doctype html>
 </body></html>`;
 
 /** Serves index.html and dist/src/client/*.js under /client/, nothing else. */
-async function startStaticServer(): Promise<{ url: string; server: Server }> {
+async function startStaticServer(): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (path === '/' || path === '/index.html') {
@@ -98,39 +99,27 @@ async function startStaticServer(): Promise<{ url: string; server: Server }> {
     res.end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  const close = (): Promise<void> =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
 }
 
 describe('SwitchboardClient in chromium', () => {
-  let node: TestNode | undefined;
-  let backend: TestBackend | undefined;
-  let staticServer: Server | undefined;
-  let browser: Browser | undefined;
-
-  afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    if (staticServer !== undefined) {
-      const server = staticServer;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-    await node?.close();
-    await backend?.close();
-  });
-
   it.skipIf(!hasChromium)(`recovers publications missed across a server-side disconnect (skipped only when ${CHROMIUM} is missing)`, async () => {
     if (!existsSync(join(DIST, 'index.js'))) {
       throw new Error(`${DIST}/index.js is missing: build first (npx tsc -p tsconfig.build.json; npm test does it)`);
     }
-    backend = await startEchoBackend();
-    node = await startClientNode(backend);
-    const site = await startStaticServer();
-    staticServer = site.server;
-    browser = await chromium.launch({
+    const backend = await useStarted(startEchoBackend());
+    const node = await useStarted(startClientNode(backend));
+    const site = await useStarted(startStaticServer());
+    const browser = await useStarted(chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    }));
     const page: Page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -188,43 +177,36 @@ describe('SwitchboardClient in chromium', () => {
   });
 
   it.skipIf(!hasChromium)('examples/browser-client connects, subscribes, receives, and recovers after a server-side disconnect', async () => {
-    const exampleBackend = await startEchoBackend();
-    const exampleNode = await startClientNode(exampleBackend);
+    const exampleBackend = await useStarted(startEchoBackend());
+    const exampleNode = await useStarted(startClientNode(exampleBackend));
     // A .js file of examples/, loaded as the README runs it: `node examples/browser-client/serve.js`.
     const serveModule = pathToFileURL(join(import.meta.dirname, '../../examples/browser-client/serve.js')).href;
     const { startExampleServer } = (await import(serveModule)) as { startExampleServer(port: number): Promise<{ url: string; close(): Promise<void> }> };
-    const site = await startExampleServer(0);
-    const exampleBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await exampleBrowser.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (err) => pageErrors.push(err.message));
-      const query = new URLSearchParams({ ws: exampleNode.wsUrl('/rt'), tenantId: 'acme', userId: 'bob', token: await signToken('acme', 'bob'), topic: 'news' });
-      await page.goto(`${site.url}/?${query.toString()}`);
-      const logLines = async (): Promise<string[]> => (await page.locator('#log').textContent() ?? '').split('\n').filter((line) => line !== '');
+    const site = await useStarted(startExampleServer(0));
+    const exampleBrowser = await useStarted(chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] }));
+    const page = await exampleBrowser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const query = new URLSearchParams({ ws: exampleNode.wsUrl('/rt'), tenantId: 'acme', userId: 'bob', token: await signToken('acme', 'bob'), topic: 'news' });
+    await page.goto(`${site.url}/?${query.toString()}`);
+    const logLines = async (): Promise<string[]> => (await page.locator('#log').textContent() ?? '').split('\n').filter((line) => line !== '');
 
-      const subscribed = await eventually(logLines, (lines) => lines.some((line) => /^(subscribed|failed)/.test(line)), 10_000);
-      expect(subscribed, pageErrors.join(' | ')).toEqual([expect.stringMatching(/^connected \S+$/), 'subscribed acme:news at offset 0']);
-      const connectionId = subscribed[0]!.slice('connected '.length);
+    const subscribed = await eventually(logLines, (lines) => lines.some((line) => /^(subscribed|failed)/.test(line)), 10_000);
+    expect(subscribed, pageErrors.join(' | ')).toEqual([expect.stringMatching(/^connected \S+$/), 'subscribed acme:news at offset 0']);
+    const connectionId = subscribed[0]!.slice('connected '.length);
 
-      await publish(exampleNode, 'acme:news', JSON.stringify({ n: 1 }));
-      await eventually(logLines, (lines) => lines.includes('publication acme:news #1: {"n":1}'));
+    await publish(exampleNode, 'acme:news', JSON.stringify({ n: 1 }));
+    await eventually(logLines, (lines) => lines.includes('publication acme:news #1: {"n":1}'));
 
-      expect((await exampleNode.api('DELETE', `${V1}/connections/${connectionId}`)).status).toBe(200);
-      const back = await eventually(logLines, (lines) => lines.some((line) => line.startsWith('recovered')), 10_000);
-      expect(back.slice(3)).toEqual([
-        expect.stringMatching(/^disconnected 1000, reconnecting in \d+ ms$/),
-        expect.stringMatching(/^connected \S+ \(reconnected\)$/),
-        'recovered acme:news: 0 missed',
-      ]);
-      await publish(exampleNode, 'acme:news', 'after the reconnect');
-      await eventually(logLines, (lines) => lines.includes('publication acme:news #2: "after the reconnect"'));
-      expect(pageErrors).toEqual([]);
-    } finally {
-      await exampleBrowser.close().catch(() => undefined);
-      await site.close();
-      await exampleNode.close();
-      await exampleBackend.close();
-    }
+    expect((await exampleNode.api('DELETE', `${V1}/connections/${connectionId}`)).status).toBe(200);
+    const back = await eventually(logLines, (lines) => lines.some((line) => line.startsWith('recovered')), 10_000);
+    expect(back.slice(3)).toEqual([
+      expect.stringMatching(/^disconnected 1000, reconnecting in \d+ ms$/),
+      expect.stringMatching(/^connected \S+ \(reconnected\)$/),
+      'recovered acme:news: 0 missed',
+    ]);
+    await publish(exampleNode, 'acme:news', 'after the reconnect');
+    await eventually(logLines, (lines) => lines.includes('publication acme:news #2: "after the reconnect"'));
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@
  * management API: what any node must be able to do for a connection or topic on another.
  * Called once per backplane by redis.test.ts and nats.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { forSuite, useStarted } from '../support/scoped.js';
 import {
   api,
   connectionPath,
@@ -16,38 +17,19 @@ import {
   text,
   V1,
   type BackplaneKind,
-  type BackplaneServer,
   type RealtimeClient,
   type TestNode,
 } from './support.js';
 
 export function describeClusterCore(kind: BackplaneKind): void {
   describe(`three nodes on ${kind}`, () => {
-    let server: BackplaneServer;
-    let a: TestNode;
-    let b: TestNode;
-    let c: TestNode;
-    const clients: RealtimeClient[] = [];
+    const server = forSuite(() => startBackplaneServer(kind));
+    const [a, b, c] = ['node-a', 'node-b', 'node-c'].map((id) => forSuite(() => startClusterNode(server.url, id))) as [TestNode, TestNode, TestNode];
     let counter = 0;
     /** A tenant of its own per case, so no case sees another's connections or topics. */
     const tenant = (): string => `t${kind}${++counter}`;
-    const connect = async (node: TestNode, tenantId: string, userId: string): Promise<RealtimeClient> => {
-      const client = await connectRealtimeAt(node, tenantId, userId);
-      clients.push(client);
-      return client;
-    };
-
-    beforeAll(async () => {
-      server = await startBackplaneServer(kind);
-      [a, b, c] = (await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => startClusterNode(server.url, id)))) as [TestNode, TestNode, TestNode];
-    });
-    afterEach(async () => {
-      await Promise.all(clients.splice(0).map((client) => client.close()));
-    });
-    afterAll(async () => {
-      await Promise.allSettled([a, b, c].filter((node) => node !== undefined).map((node) => node.close()));
-      await server?.close();
-    });
+    /** A client closed when the case ends. */
+    const connect = (node: TestNode, tenantId: string, userId: string): Promise<RealtimeClient> => useStarted(connectRealtimeAt(node, tenantId, userId));
 
     it('routes get, send and disconnect from A to a client on C, answering exactly as C does', async () => {
       const acme = tenant();

@@ -3,9 +3,10 @@
  * process of its own, SIGKILLed), the backplane stopped and restarted mid-traffic, and one
  * node cut off from it by a network partition. Called once per backplane.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LIVENESS_TTL_MS } from '../../src/cluster/backplane.js';
 import { eventually } from '../support/harness.js';
+import { forSuite, useStarted } from '../support/scoped.js';
 import { startNodeProcess, transpileSources, type NodeProcess, type SourceBuild } from '../support/node-process.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import {
@@ -23,7 +24,6 @@ import {
   text,
   V1,
   type BackplaneKind,
-  type BackplaneServer,
   type RealtimeClient,
   type TestNode,
 } from './support.js';
@@ -33,34 +33,13 @@ const REQUEST_TIMEOUT_MS = 2000;
 
 export function describeClusterFaults(kind: BackplaneKind): void {
   describe(`faults of three nodes on ${kind}`, () => {
-    let server: BackplaneServer;
-    const nodes: { close(): Promise<void> }[] = [];
-    const clients: RealtimeClient[] = [];
-    const cleanups: (() => Promise<void>)[] = [];
+    const server = forSuite(() => startBackplaneServer(kind));
     let counter = 0;
     const unique = (stem: string): string => `${stem}${kind[0]}${++counter}`;
-    const start = async (id: string, backplane = server.url): Promise<TestNode> => {
-      const node = await startClusterNode(backplane, id);
-      nodes.push(node);
-      return node;
-    };
-    const connect = async (node: { wsUrl(path: string): string; apiUrl: string }, tenantId: string, userId: string): Promise<RealtimeClient> => {
-      const client = await connectRealtimeAt(node, tenantId, userId);
-      clients.push(client);
-      return client;
-    };
-
-    beforeAll(async () => {
-      server = await startBackplaneServer(kind);
-    });
-    afterEach(async () => {
-      await Promise.all(clients.splice(0).map((client) => client.close()));
-      await Promise.allSettled(nodes.splice(0).map((node) => node.close()));
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
-    afterAll(async () => {
-      await server?.close();
-    });
+    /** Nodes and clients of a case stop when it ends. */
+    const start = (id: string, backplane = server.url): Promise<TestNode> => useStarted(startClusterNode(backplane, id));
+    const connect = (node: { wsUrl(path: string): string; apiUrl: string }, tenantId: string, userId: string): Promise<RealtimeClient> =>
+      useStarted(connectRealtimeAt(node, tenantId, userId));
 
     describe('a node that crashes', () => {
       let build: SourceBuild | undefined;
@@ -77,14 +56,14 @@ export function describeClusterFaults(kind: BackplaneKind): void {
         const a = await start(idA);
         const b = await start(idB);
         const files = await nodeProcessFiles();
-        cleanups.push(files.remove);
+        onTestFinished(files.remove);
         // Started as an operator would: the Redis node with the flags, the NATS one with the environment.
         const flags = ['--config', files.config, '--listen', '127.0.0.1:0', '--management-listen', '127.0.0.1:0'];
-        const c: NodeProcess =
+        const c: NodeProcess = await useStarted(
           kind === 'redis'
-            ? await startNodeProcess(build!, [...flags, '--backplane', server.url, '--node-id', idC])
-            : await startNodeProcess(build!, flags, { SWITCHBOARD_BACKPLANE: server.url, SWITCHBOARD_NODE_ID: idC });
-        nodes.push(c);
+            ? startNodeProcess(build!, [...flags, '--backplane', server.url, '--node-id', idC])
+            : startNodeProcess(build!, flags, { SWITCHBOARD_BACKPLANE: server.url, SWITCHBOARD_NODE_ID: idC }),
+        );
         expect(c.nodeId).toBe(idC);
 
         const onA = await connect(a, tenant, 'ann');
@@ -222,8 +201,7 @@ export function describeClusterFaults(kind: BackplaneKind): void {
 
     it('lets a node cut off from the backplane serve its own clients, then heal, its subscribers recovering what they missed', async () => {
       const tenant = unique('cut');
-      const proxy: TcpProxy = await startTcpProxy(server.port);
-      cleanups.push(proxy.close);
+      const proxy: TcpProxy = await useStarted(startTcpProxy(server.port));
       const viaProxy = server.urlAt(proxy.port);
       const a = await start(unique('a'));
       const b = await start(unique('b'));

@@ -11,10 +11,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerConsole } from '../../src/console/index.js';
-import { connectClient, eventually, startBackend, type TestBackend, type TestClient, type TestNode } from '../support/harness.js';
+import { connectClient, eventually } from '../support/harness.js';
+import { forSuite, suiteBackend, useClient, useStarted } from '../support/scoped.js';
 import { connectRealtime, startRealtimeNode, topic, type RealtimeClient } from '../realtime-e2e/support.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -72,12 +73,45 @@ describe('/console on the management listener (no browser)', () => {
   });
 });
 
-describe('the web console in chromium', () => {
-  let node: TestNode | undefined;
-  let browser: Browser | undefined;
-  let raw: TestClient | undefined;
-  let realtime: RealtimeClient | undefined;
-  let backend: TestBackend | undefined;
+// The browser and what it looks at start only where chromium is installed.
+describe.skipIf(!hasChromium)('the web console in chromium', () => {
+  beforeAll(() => {
+    if (!existsSync(join(DIST, 'index.html'))) {
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'console', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 60_000);
+  // A backend that takes ~20 ms, so the latency chart has something to show.
+  const backend = suiteBackend((_request, res) => {
+    setTimeout(() => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"type":"chat-ack"}');
+    }, 20);
+  });
+  const node = forSuite(() =>
+    startRealtimeNode(
+      {
+        management: { apiKeys: [{ key: KEY, scopes: ['read', 'write', 'broadcast'] }] },
+        topics: [topic('*')],
+      },
+      backend.url,
+    ),
+  );
+  const raw = forSuite(() => connectClient(node.wsUrl('/raw'), { headers: { 'user-agent': USER_AGENT } }));
+  const realtime = forSuite(async () => {
+    const client = await connectRealtime(node, 'acme', 'alice');
+    const subscribed = await client.request({ type: 'subscribe', data: { topic: 'news' } });
+    expect(subscribed.type).toBe('subscribed');
+    return client;
+  });
+  const browser = forSuite(() =>
+    chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    }),
+  );
+  /** Connected by the charts test and counted by the later ones, so it lives as long as the block. */
   let chatty: RealtimeClient | undefined;
   let page: Page;
   const requests: string[] = [];
@@ -85,36 +119,7 @@ describe('the web console in chromium', () => {
   let rawId = '';
 
   beforeAll(async () => {
-    if (!hasChromium) return;
-    if (!existsSync(join(DIST, 'index.html'))) {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'console', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
-    // A backend that takes ~20 ms, so the latency chart has something to show.
-    backend = await startBackend((_request, res) => {
-      setTimeout(() => {
-        res.setHeader('content-type', 'application/json');
-        res.end('{"type":"chat-ack"}');
-      }, 20);
-    });
-    node = await startRealtimeNode(
-      {
-        management: { apiKeys: [{ key: KEY, scopes: ['read', 'write', 'broadcast'] }] },
-        topics: [topic('*')],
-      },
-      backend.url,
-    );
-    raw = await connectClient(node.wsUrl('/raw'), { headers: { 'user-agent': USER_AGENT } });
     rawId = String(raw.upgradeHeaders['x-yc-apigateway-websocket-connection-id']);
-    realtime = await connectRealtime(node, 'acme', 'alice');
-    const subscribed = await realtime.request({ type: 'subscribe', data: { topic: 'news' } });
-    expect(subscribed.type).toBe('subscribed');
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.on('request', (request) => requests.push(request.url()));
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -122,15 +127,10 @@ describe('the web console in chromium', () => {
       // A refused key and a deliberately bad payload show up as failed fetches; those are expected.
       if (message.type() === 'error' && !/status of (400|401|404)/.test(message.text())) pageErrors.push(message.text());
     });
-  }, 60_000);
+  });
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    await raw?.close();
-    await realtime?.close();
     await chatty?.close();
-    await node?.close();
-    await backend?.close();
   });
 
   const signIn = async (key: string): Promise<void> => {
@@ -146,7 +146,7 @@ describe('the web console in chromium', () => {
   };
 
   it.skipIf(!hasChromium)(`refuses a wrong key and keeps nothing (skipped only when ${CHROMIUM} is missing)`, async () => {
-    const response = await page.goto(`${node!.apiUrl}/console`);
+    const response = await page.goto(`${node.apiUrl}/console`);
     expect(response?.status()).toBe(200);
     await page.screenshot({ path: join(ARTIFACTS, 'login.png') });
     await signIn('not-the-key');
@@ -169,7 +169,7 @@ describe('the web console in chromium', () => {
     expect(cells[1]).toBe('rt-gateway');
     expect(cells[4]).toBe('127.0.0.1');
     expect(cells[5]).toBe(USER_AGENT);
-    const realtimeRow = page.locator(`tr[data-id="${realtime!.connectionId}"]`);
+    const realtimeRow = page.locator(`tr[data-id="${realtime.connectionId}"]`);
     await realtimeRow.waitFor();
     const realtimeCells = await realtimeRow.locator('td').allTextContents();
     expect(realtimeCells.slice(2, 4)).toEqual(['acme', 'alice']);
@@ -205,11 +205,11 @@ describe('the web console in chromium', () => {
     await page.getByTestId('confirm-dialog').waitFor();
     await page.keyboard.press('Escape');
     await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
-    expect(await raw!.silentFor(300)).toBe(true);
+    expect(await raw.silentFor(300)).toBe(true);
 
     await page.getByTestId('send-submit').click();
     await confirm();
-    const text = await raw!.next();
+    const text = await raw.next();
     expect(text).toMatchObject({ binary: false, text: 'hello from the console' });
     await expect.poll(() => page.getByTestId('send-outcome').textContent()).toContain(`Sent 22 bytes (TEXT) to ${rawId}`);
 
@@ -217,7 +217,7 @@ describe('the web console in chromium', () => {
     await page.getByTestId('send-data').fill(Buffer.from([0, 1, 2, 254, 255]).toString('base64'));
     await page.getByTestId('send-submit').click();
     await confirm();
-    const binary = await raw!.next();
+    const binary = await raw.next();
     expect(binary.binary).toBe(true);
     expect([...binary.data]).toEqual([0, 1, 2, 254, 255]);
 
@@ -228,16 +228,16 @@ describe('the web console in chromium', () => {
     await expect.poll(() => outcome.textContent()).toContain('HTTP 400');
     const body = await outcome.locator('pre').textContent();
     expect(JSON.parse(body ?? '')).toMatchObject({ code: 3, message: 'data is not valid base64' });
-    expect(await raw!.silentFor(200)).toBe(true);
+    expect(await raw.silentFor(200)).toBe(true);
   });
 
   it.skipIf(!hasChromium)('disconnects the connection after confirmation and it vanishes from the table', async () => {
     await page.getByTestId('disconnect-submit').click();
     await confirm();
-    expect(await raw!.closed).toEqual({ code: 1000, reason: '' });
+    expect(await raw.closed).toEqual({ code: 1000, reason: '' });
     await expect.poll(() => page.getByTestId('connection-status').textContent(), { timeout: 10_000 }).toContain('gone');
     await page.getByTestId('nav-connections').click();
-    await page.locator(`tr[data-id="${realtime!.connectionId}"]`).waitFor();
+    await page.locator(`tr[data-id="${realtime.connectionId}"]`).waitFor();
     expect(await page.locator(`tr[data-id="${rawId}"]`).count()).toBe(0);
     const status = await page.getByTestId('connections-status').textContent();
     expect(status).toContain('1 connection on page 1');
@@ -249,7 +249,7 @@ describe('the web console in chromium', () => {
     await page.getByTestId('publish-data').fill('breaking news');
     await page.getByTestId('publish-submit').click();
     await confirm();
-    const envelope = await realtime!.nextEnvelope();
+    const envelope = await realtime.nextEnvelope();
     expect(envelope).toMatchObject({ type: 'publication', data: { topic: 'acme:news', offset: 1, payload: 'breaking news' } });
     await expect.poll(() => page.getByTestId('publish-outcome').textContent()).toContain('delivered to 1 connection');
     await page.screenshot({ path: join(ARTIFACTS, 'actions.png'), fullPage: true });
@@ -267,7 +267,7 @@ describe('the web console in chromium', () => {
     const legend = (chart: string, index: number): Promise<string | null> => page.locator(`[data-testid="chart-${chart}"] .legend-value`).nth(index).textContent();
     await eventually(() => legend('connections', 0), (v) => v === '1', 10_000);
     // A second client whose messages go to the HTTP backend, spread over a few scrapes.
-    chatty = await connectRealtime(node!, 'acme', 'bob', '/rt-http');
+    chatty = await connectRealtime(node, 'acme', 'bob', '/rt-http');
     for (let i = 0; i < 6; i++) {
       const answer = await chatty.request({ type: 'chat', data: { n: i } });
       expect(answer.type).toBe('chat-ack');
@@ -286,59 +286,51 @@ describe('the web console in chromium', () => {
   });
 
   it.skipIf(!hasChromium)('pages through connections with the API page tokens', async () => {
-    const extra = await Promise.all(Array.from({ length: 11 }, () => connectClient(node!.wsUrl('/raw'), { headers: { 'user-agent': 'pager' } })));
-    try {
-      await page.getByTestId('nav-connections').click();
-      await page.getByLabel('Gateway').fill('rt-gateway');
-      await page.getByTestId('filter-pageSize').selectOption('10');
-      await page.getByTestId('filter-apply').click();
-      const rows = page.locator('tbody[data-testid="connections-body"] tr');
-      // 13 connections: alice, bob and the 11 above; 10 on the first page.
-      await expect.poll(() => rows.count()).toBe(10);
-      await expect.poll(() => page.getByTestId('page-next').isEnabled()).toBe(true);
-      const first = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
-      await page.getByTestId('page-next').click();
-      await expect.poll(() => rows.count()).toBe(3);
-      const second = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
-      expect(second.filter((id) => first.includes(id))).toEqual([]);
-      expect(await page.getByTestId('page-next').isDisabled()).toBe(true);
-      expect(await page.getByTestId('connections-status').textContent()).toContain('3 connections on page 2');
-      await page.getByTestId('page-previous').click();
-      await expect.poll(() => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))).toEqual(first);
-    } finally {
-      await Promise.all(extra.map((client) => client.close()));
-    }
+    await Promise.all(Array.from({ length: 11 }, () => useClient(node.wsUrl('/raw'), { headers: { 'user-agent': 'pager' } })));
+    await page.getByTestId('nav-connections').click();
+    await page.getByLabel('Gateway').fill('rt-gateway');
+    await page.getByTestId('filter-pageSize').selectOption('10');
+    await page.getByTestId('filter-apply').click();
+    const rows = page.locator('tbody[data-testid="connections-body"] tr');
+    // 13 connections: alice, bob and the 11 above; 10 on the first page.
+    await expect.poll(() => rows.count()).toBe(10);
+    await expect.poll(() => page.getByTestId('page-next').isEnabled()).toBe(true);
+    const first = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+    await page.getByTestId('page-next').click();
+    await expect.poll(() => rows.count()).toBe(3);
+    const second = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+    expect(second.filter((id) => first.includes(id))).toEqual([]);
+    expect(await page.getByTestId('page-next').isDisabled()).toBe(true);
+    expect(await page.getByTestId('connections-status').textContent()).toContain('3 connections on page 2');
+    await page.getByTestId('page-previous').click();
+    await expect.poll(() => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))).toEqual(first);
   });
 
   it.skipIf(!hasChromium)("cuts a user off from the connection's page: every connection of the user closes with 4001", async () => {
-    const mallory = [await connectRealtime(node!, 'globex', 'mallory'), await connectRealtime(node!, 'globex', 'mallory')];
-    const other = await connectRealtime(node!, 'acme', 'mallory');
-    try {
-      await page.goto(`${node!.apiUrl}/console/#/connections/${mallory[0]!.connectionId}`);
-      const link = page.getByTestId('disconnect-user-link');
-      await link.waitFor();
-      await link.click();
-      await expect.poll(() => page.getByTestId('disconnect-user').inputValue()).toBe('mallory');
-      expect(await page.getByTestId('disconnect-user-tenant').inputValue()).toBe('globex');
-      await page.getByTestId('disconnect-user-submit').click();
-      await confirm();
-      for (const client of mallory) expect(await client.closed).toEqual({ code: 4001, reason: 'user disconnected' });
-      await expect.poll(() => page.getByTestId('disconnect-user-outcome').textContent()).toContain('Disconnected 2 connections of mallory');
-      expect(await other.drain()).toEqual([]);
-    } finally {
-      await Promise.all([...mallory, other].map((client) => client.close()));
-    }
+    const mallory = [await useStarted(connectRealtime(node, 'globex', 'mallory')), await useStarted(connectRealtime(node, 'globex', 'mallory'))];
+    const other = await useStarted(connectRealtime(node, 'acme', 'mallory'));
+    await page.goto(`${node.apiUrl}/console/#/connections/${mallory[0]!.connectionId}`);
+    const link = page.getByTestId('disconnect-user-link');
+    await link.waitFor();
+    await link.click();
+    await expect.poll(() => page.getByTestId('disconnect-user').inputValue()).toBe('mallory');
+    expect(await page.getByTestId('disconnect-user-tenant').inputValue()).toBe('globex');
+    await page.getByTestId('disconnect-user-submit').click();
+    await confirm();
+    for (const client of mallory) expect(await client.closed).toEqual({ code: 4001, reason: 'user disconnected' });
+    await expect.poll(() => page.getByTestId('disconnect-user-outcome').textContent()).toContain('Disconnected 2 connections of mallory');
+    expect(await other.drain()).toEqual([]);
   });
 
   it.skipIf(!hasChromium)('fits a narrow screen and never leaves its own origin', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByTestId('nav-connections').click();
-    await page.locator(`tr[data-id="${realtime!.connectionId}"]`).waitFor();
+    await page.locator(`tr[data-id="${realtime.connectionId}"]`).waitFor();
     const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     expect(widths[0]).toBeLessThanOrEqual(widths[1]!);
     await page.screenshot({ path: join(ARTIFACTS, 'connections-narrow.png'), fullPage: true });
 
-    const origin = new URL(node!.apiUrl).origin;
+    const origin = new URL(node.apiUrl).origin;
     const foreign = requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
     expect(foreign).toEqual([]);
     expect(requests.some((url) => url.includes('/apigateways/websocket/v1/connections'))).toBe(true);

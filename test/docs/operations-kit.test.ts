@@ -6,11 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/index.js';
 import { http, specYaml } from '../support/fixtures.js';
-import { connectClient, startBackend, startTestNode, type TestBackend, type TestNode } from '../support/harness.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { connectClient } from '../support/harness.js';
+import { suiteBackend, suiteNode, suiteRedis } from '../support/scoped.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -32,23 +32,12 @@ function metricsIn(expr: string): string[] {
 const familyOf = (name: string): string => name.replace(/_(bucket|sum|count)$/, '');
 
 describe('examples/grafana/switchboard-dashboard.json', () => {
-  let redis: RedisServer;
-  let backend: TestBackend;
-  let node: TestNode;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    backend = await startBackend((_request, res) => {
-      res.setHeader('content-type', 'text/plain');
-      res.end('ok');
-    });
-    node = await startTestNode({ spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }, 'dash-gw'), settings: { backplane: redis.url, nodeId: 'dash-a' } });
+  const redis = suiteRedis();
+  const backend = suiteBackend((_request, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.end('ok');
   });
-  afterAll(async () => {
-    await node?.close();
-    await backend?.close();
-    await redis?.stop();
-  });
+  const node = suiteNode(() => ({ spec: specYaml({ '/ws': { message: http(`${backend.url}/message`) } }, 'dash-gw'), settings: { backplane: redis.url, nodeId: 'dash-a' } }));
 
   it('every panel queries through the datasource variable and has at least one query', () => {
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);

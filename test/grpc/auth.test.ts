@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { connectClient, type TestClient } from '../support/harness.js';
-import { forSuite } from '../support/scoped.js';
+import type { TestClient } from '../support/harness.js';
+import { forSuite, useClient, useStarted } from '../support/scoped.js';
 import { jwtSettings, signToken } from '../support/tokens.js';
 import { STATUS, expectCode, grpcAddressOf, protoClient, startGrpcNode } from './support.js';
 
@@ -31,7 +31,6 @@ paths:
 `;
 
 describe('gRPC ConnectionService behind the management API keys', () => {
-  const clients: TestClient[] = [];
 
   const node = forSuite(() =>
     startGrpcNode(
@@ -43,21 +42,16 @@ describe('gRPC ConnectionService behind the management API keys', () => {
     ),
   );
   const grpc = forSuite(async () => protoClient(grpcAddressOf(node)));
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
 
   async function raw(): Promise<{ client: TestClient; id: string }> {
-    const client = await connectClient(node.wsUrl('/ws'));
-    clients.push(client);
+    const client = await useClient(node.wsUrl('/ws'));
     return { client, id: client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string };
   }
 
   /** A realtime client of `tenantId`, its `connected` envelope already read. */
   async function tenantClient(tenantId: string): Promise<{ client: TestClient; id: string }> {
     const token = await signToken(tenantId, 'user-1');
-    const client = await connectClient(node.wsUrl(`/rt?${new URLSearchParams({ tenantId, userId: 'user-1', token })}`));
-    clients.push(client);
+    const client = await useClient(node.wsUrl(`/rt?${new URLSearchParams({ tenantId, userId: 'user-1', token })}`));
     expect((await client.nextJson()).type).toBe('connected');
     return { client, id: client.upgradeHeaders['x-yc-apigateway-websocket-connection-id'] as string };
   }
@@ -79,23 +73,15 @@ describe('gRPC ConnectionService behind the management API keys', () => {
 
   it('a key under another scheme is not a key', async () => {
     const { id } = await raw();
-    const basic = protoClient(grpcAddressOf(node), (key) => `Basic ${key}`);
-    try {
-      await expectCode(basic.call('Get', { connectionId: id }, KEYS.admin.key), STATUS.UNAUTHENTICATED);
-    } finally {
-      basic.close();
-    }
+    const basic = await useStarted(protoClient(grpcAddressOf(node), (key) => `Basic ${key}`));
+    await expectCode(basic.call('Get', { connectionId: id }, KEYS.admin.key), STATUS.UNAUTHENTICATED);
   });
 
   it('accepts the key as "Bearer KEY" and as "Api-Key KEY"', async () => {
     const { id } = await raw();
     expect((await grpc.call<ConnectionMessage>('Get', { connectionId: id }, KEYS.admin.key)).id).toBe(id);
-    const apiKey = protoClient(grpcAddressOf(node), (key) => `Api-Key ${key}`);
-    try {
-      expect((await apiKey.call<ConnectionMessage>('Get', { connectionId: id }, KEYS.admin.key)).id).toBe(id);
-    } finally {
-      apiKey.close();
-    }
+    const apiKey = await useStarted(protoClient(grpcAddressOf(node), (key) => `Api-Key ${key}`));
+    expect((await apiKey.call<ConnectionMessage>('Get', { connectionId: id }, KEYS.admin.key)).id).toBe(id);
   });
 
   it('a read-only key may Get but Send and Disconnect answer PERMISSION_DENIED and change nothing', async () => {

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConnectionMessage } from '../../src/grpc/index.js';
-import { eventually, startTestNode, type TestClient, V1 } from '../support/harness.js';
-import { forSuite } from '../support/scoped.js';
+import { eventually, type TestClient, V1 } from '../support/harness.js';
+import { forSuite, useNode, useStarted } from '../support/scoped.js';
 import { STATUS, connectRaw, expectCode, grpcAddressOf, millisOf, protoClient, startGrpcNode } from './support.js';
 
 interface RestConnection {
@@ -12,17 +12,12 @@ interface RestConnection {
 }
 
 describe('gRPC ConnectionService: Get, Send, Disconnect against real sockets', () => {
-  const clients: TestClient[] = [];
-
   const node = forSuite(() => startGrpcNode());
   const grpc = forSuite(async () => protoClient(grpcAddressOf(node)));
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
 
   async function connected(headers: Record<string, string> = {}): Promise<{ client: TestClient; id: string }> {
     const opened = await connectRaw(node, headers);
-    clients.push(opened.client);
+    await useStarted(opened.client);
     return opened;
   }
 
@@ -152,24 +147,16 @@ describe('gRPC ConnectionService: Get, Send, Disconnect against real sockets', (
 
 describe('gRPC listener lifecycle', () => {
   it('is off when settings.grpc is absent', async () => {
-    const node = await startTestNode();
-    try {
-      expect(node.node.grpcAddress).toBeUndefined();
-    } finally {
-      await node.close();
-    }
+    const node = await useNode();
+    expect(node.node.grpcAddress).toBeUndefined();
   });
 
   it('stops with the node: calls afterwards fail UNAVAILABLE', async () => {
-    const node = await startGrpcNode();
-    const grpc = protoClient(grpcAddressOf(node));
-    try {
-      await expectCode(grpc.call('Get', { connectionId: 'nobody' }), STATUS.NOT_FOUND);
-      await node.close();
-      await expectCode(grpc.call('Get', { connectionId: 'nobody' }), STATUS.UNAVAILABLE);
-    } finally {
-      grpc.close();
-    }
+    const node = await useStarted(startGrpcNode());
+    const grpc = await useStarted(protoClient(grpcAddressOf(node)));
+    await expectCode(grpc.call('Get', { connectionId: 'nobody' }), STATUS.NOT_FOUND);
+    await node.close();
+    await expectCode(grpc.call('Get', { connectionId: 'nobody' }), STATUS.UNAVAILABLE);
   });
 
   it('refuses to start on a non-loopback address when no API key is configured', async () => {

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Hub } from '../../src/cluster/index.js';
 import { NotFound, ResourceExhausted, Unavailable } from '../../src/errors/index.js';
 import { GrpcConnectionServer } from '../../src/grpc/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { STATUS, expectCode, protoClient, type ConnectionServiceClient } from './support.js';
+import { useStarted } from '../support/scoped.js';
 
 /** A Hub whose calls fail as told: the status mapping without a cluster to break. */
 function failingHub(failures: { get?: Error; send?: Error; disconnect?: Error }): Hub {
@@ -14,18 +15,14 @@ function failingHub(failures: { get?: Error; send?: Error; disconnect?: Error })
 }
 
 describe('gRPC status codes from the Hub errors', () => {
-  let server: GrpcConnectionServer | undefined;
-  let grpc: ConnectionServiceClient | undefined;
-  afterEach(async () => {
-    grpc?.close();
-    await server?.close();
-    server = undefined;
-  });
+  /** A server over `hub`, stopped when the test finishes. */
+  const startServer = (hub: Hub): Promise<GrpcConnectionServer> =>
+    useStarted(GrpcConnectionServer.start({ listen: { host: '127.0.0.1', port: 0 }, hub, apiKeys: [], log: createLogger('silent') }));
 
+  /** A client of a server over `hub`, both stopped when the test finishes. */
   async function serve(hub: Hub): Promise<ConnectionServiceClient> {
-    server = await GrpcConnectionServer.start({ listen: { host: '127.0.0.1', port: 0 }, hub, apiKeys: [], log: createLogger('silent') });
-    grpc = protoClient(server.address());
-    return grpc;
+    const server = await startServer(hub);
+    return useStarted(protoClient(server.address()));
   }
 
   it('UNAVAILABLE when the Hub cannot reach the owning node, with its message', async () => {
@@ -44,7 +41,7 @@ describe('gRPC status codes from the Hub errors', () => {
   });
 
   it('close() is idempotent', async () => {
-    await serve(failingHub({}));
-    await Promise.all([server!.close(), server!.close()]);
+    const server = await startServer(failingHub({}));
+    await Promise.all([server.close(), server.close()]);
   });
 });

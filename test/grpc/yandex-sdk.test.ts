@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { Channel, Metadata, ServerCredentials, credentials, type ServiceError } from '@grpc/grpc-js';
 import { Session, cloudApi, serviceClients } from '@yandex-cloud/nodejs-sdk';
 import { clientFactory } from '@yandex-cloud/nodejs-sdk/dist/utils/client-factory.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcConnectionServer } from '../../src/grpc/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { type TestClient, type TestNode, V1 } from '../support/harness.js';
-import { forSuite } from '../support/scoped.js';
+import { V1 } from '../support/harness.js';
+import { forSuite, useStarted } from '../support/scoped.js';
 import { STATUS, connectRaw, grpcAddressOf, startGrpcNode } from './support.js';
 
 const KEY = 'sdk-test-key';
@@ -48,14 +48,10 @@ async function codeOf(pending: Promise<unknown>): Promise<number> {
 
 describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecure endpoint', () => {
   let client: SdkClientInstance;
-  const sockets: TestClient[] = [];
 
   const node = forSuite(() => startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read', 'write'] }] } }));
   beforeAll(async () => {
     client = new SdkClient(`127.0.0.1:${grpcAddressOf(node).port}`, credentials.createInsecure());
-  });
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((s) => s.close()));
   });
   afterAll(async () => {
     client.close();
@@ -63,7 +59,7 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
 
   it('Get decodes into the SDK Connection with the REST get values and instants', async () => {
     const { client: socket, id } = await connectRaw(node, { 'User-Agent': 'yandex-sdk-test' });
-    sockets.push(socket);
+    await useStarted(socket);
     const connection = await unary<unknown, ReturnType<typeof cloudApi.serverless.apigateway_connection.Connection.decode>>(
       client,
       'get',
@@ -81,7 +77,7 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
 
   it('Send with the SDK enum TEXT gives a text frame, BINARY and DATA_TYPE_UNSPECIFIED binary frames', async () => {
     const { client: socket, id } = await connectRaw(node);
-    sockets.push(socket);
+    await useStarted(socket);
     const send = (data: string, type: (typeof DataType)[keyof typeof DataType]) =>
       unary(client, 'send', sdk.SendToConnectionRequest.fromPartial({ connectionId: id, data: Buffer.from(data), type }));
     await expect(send('text via sdk', DataType.TEXT)).resolves.toMatchObject({ $type: 'yandex.cloud.serverless.apigateway.websocket.v1.SendToConnectionResponse' });
@@ -94,7 +90,7 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
 
   it('Disconnect closes the socket with 1000; Get afterwards is NOT_FOUND', async () => {
     const { client: socket, id } = await connectRaw(node);
-    sockets.push(socket);
+    await useStarted(socket);
     await unary(client, 'disconnect', sdk.DisconnectRequest.fromPartial({ connectionId: id }));
     expect((await socket.closed).code).toBe(1000);
     expect(await codeOf(unary(client, 'get', sdk.GetConnectionRequest.fromPartial({ connectionId: id })))).toBe(STATUS.NOT_FOUND);
@@ -102,7 +98,7 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
 
   it('without the key in metadata the SDK client sees UNAUTHENTICATED', async () => {
     const { client: socket, id } = await connectRaw(node);
-    sockets.push(socket);
+    await useStarted(socket);
     const code = await new Promise<number>((resolve) => {
       client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }), (err) => resolve(err?.code ?? STATUS.OK));
     });
@@ -112,84 +108,72 @@ describe('the Yandex SDK generated ConnectionServiceClient, pointed at an insecu
 
 describe("the Yandex SDK's nice-grpc client stack over an insecure channel", () => {
   it('Get, Send and Disconnect work through clientFactory (a keyless loopback node)', async () => {
-    const node = await startGrpcNode();
-    const channel = new Channel(`127.0.0.1:${grpcAddressOf(node).port}`, credentials.createInsecure(), {});
+    const node = await useStarted(startGrpcNode());
+    const channel = await useStarted(new Channel(`127.0.0.1:${grpcAddressOf(node).port}`, credentials.createInsecure(), {}));
     const client = clientFactory.create(SdkClient.service, channel);
     const { client: socket, id } = await connectRaw(node);
-    try {
-      const connection = await client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }), { deadline: new Date(Date.now() + 5000) });
-      expect(connection.id).toBe(id);
-      await client.send(sdk.SendToConnectionRequest.fromPartial({ connectionId: id, data: Buffer.from('nice-grpc'), type: DataType.TEXT }));
-      expect(await socket.next()).toMatchObject({ binary: false, text: 'nice-grpc' });
-      await client.disconnect(sdk.DisconnectRequest.fromPartial({ connectionId: id }));
-      expect((await socket.closed).code).toBe(1000);
-      await expect(client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }))).rejects.toMatchObject({ code: STATUS.NOT_FOUND });
-    } finally {
-      await socket.close();
-      channel.close();
-      await node.close();
-    }
+    await useStarted(socket);
+    const connection = await client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }), { deadline: new Date(Date.now() + 5000) });
+    expect(connection.id).toBe(id);
+    await client.send(sdk.SendToConnectionRequest.fromPartial({ connectionId: id, data: Buffer.from('nice-grpc'), type: DataType.TEXT }));
+    expect(await socket.next()).toMatchObject({ binary: false, text: 'nice-grpc' });
+    await client.disconnect(sdk.DisconnectRequest.fromPartial({ connectionId: id }));
+    expect((await socket.closed).code).toBe(1000);
+    await expect(client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }))).rejects.toMatchObject({ code: STATUS.NOT_FOUND });
   });
 });
 
 describe("the Yandex SDK's Session", () => {
   it('cannot reach a plaintext listener: it always composes TLS credentials (UNAVAILABLE)', async () => {
-    const node = await startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } });
-    try {
-      const session = new Session({ iamToken: KEY });
-      const client = session.client(SdkClient, `localhost:${grpcAddressOf(node).port}`);
-      const pending = client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: 'anything' }), { deadline: new Date(Date.now() + 3000) });
-      // The TLS ClientHello meets plaintext HTTP/2: OpenSSL's "wrong version number".
-      await expect(pending).rejects.toMatchObject({ code: STATUS.UNAVAILABLE, details: expect.stringMatching(/ssl|tls/i) });
-    } finally {
-      await node.close();
-    }
+    const node = await useStarted(startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read'] }] } }));
+    const session = new Session({ iamToken: KEY });
+    const client = session.client(SdkClient, `localhost:${grpcAddressOf(node).port}`);
+    const pending = client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: 'anything' }), { deadline: new Date(Date.now() + 3000) });
+    // The TLS ClientHello meets plaintext HTTP/2: OpenSSL's "wrong version number".
+    await expect(pending).rejects.toMatchObject({ code: STATUS.UNAVAILABLE, details: expect.stringMatching(/ssl|tls/i) });
   });
 
   const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
 
   describe.skipIf(!haveOpenssl)('against a TLS listener (self-signed certificate made by openssl)', () => {
     let folder: string;
-    let node: TestNode;
-    let tls: GrpcConnectionServer;
+    let keyFile: string;
     let rootCerts: Buffer;
 
-    beforeAll(async () => {
+    beforeAll(() => {
       folder = mkdtempSync(join(tmpdir(), 'switchboard-grpc-tls-'));
-      const [keyFile, certFile] = [join(folder, 'key.pem'), join(folder, 'cert.pem')];
+      keyFile = join(folder, 'key.pem');
+      const certFile = join(folder, 'cert.pem');
       execFileSync('openssl', [
         'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
         '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
       ], { stdio: 'ignore' });
       rootCerts = readFileSync(certFile);
-      node = await startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read', 'write'] }] } });
-      tls = await GrpcConnectionServer.start({
+    });
+    afterAll(() => {
+      rmSync(folder, { recursive: true, force: true });
+    });
+    const node = forSuite(() => startGrpcNode({ management: { apiKeys: [{ key: KEY, scopes: ['read', 'write'] }] } }));
+    const tls = forSuite(() =>
+      GrpcConnectionServer.start({
         listen: { host: '127.0.0.1', port: 0 },
         hub: node.node.hub,
         apiKeys: [{ key: KEY, scopes: ['read', 'write'] }],
         log: createLogger('silent'),
         credentials: ServerCredentials.createSsl(null, [{ private_key: readFileSync(keyFile), cert_chain: rootCerts }]),
-      });
-    });
-    afterAll(async () => {
-      await tls?.close();
-      await node?.close();
-      rmSync(folder, { recursive: true, force: true });
-    });
+      }),
+    );
 
     it('Get, Send and Disconnect work unchanged, its iamToken sent as "Bearer" being the API key', async () => {
       const session = new Session({ iamToken: KEY, ssl: { rootCerts } });
       const client = session.client(SdkClient, `localhost:${tls.address().port}`);
       const { client: socket, id } = await connectRaw(node);
-      try {
-        expect((await client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }))).id).toBe(id);
-        await client.send(sdk.SendToConnectionRequest.fromPartial({ connectionId: id, data: Buffer.from([1, 2, 3]), type: DataType.BINARY }));
-        expect(await socket.next()).toMatchObject({ binary: true, data: Buffer.from([1, 2, 3]) });
-        await client.disconnect(sdk.DisconnectRequest.fromPartial({ connectionId: id }));
-        expect((await socket.closed).code).toBe(1000);
-      } finally {
-        await socket.close();
-      }
+      await useStarted(socket);
+      expect((await client.get(sdk.GetConnectionRequest.fromPartial({ connectionId: id }))).id).toBe(id);
+      await client.send(sdk.SendToConnectionRequest.fromPartial({ connectionId: id, data: Buffer.from([1, 2, 3]), type: DataType.BINARY }));
+      expect(await socket.next()).toMatchObject({ binary: true, data: Buffer.from([1, 2, 3]) });
+      await client.disconnect(sdk.DisconnectRequest.fromPartial({ connectionId: id }));
+      expect((await socket.closed).code).toBe(1000);
     });
 
     it('a Session with a token that is no API key sees UNAUTHENTICATED', async () => {

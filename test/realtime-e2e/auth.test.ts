@@ -1,9 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
-import { connectClient, eventually, startTestNode, type TestClient, type TestNode } from '../support/harness.js';
-import { forSuite } from '../support/scoped.js';
+import { connectClient, eventually } from '../support/harness.js';
+import { forSuite, useBackend, useClient, useNode, useStarted } from '../support/scoped.js';
 import { connectRealtime, realtimeSpec, realtimeUrl, startRealtimeNode, type Envelope } from './support.js';
 import { JWT_SECRET, jwtSettings, signToken } from '../support/tokens.js';
 
@@ -21,18 +19,13 @@ function b64url(value: unknown): string {
 }
 
 describe('realtime connect with an HS256 JWT', () => {
-  const clients: TestClient[] = [];
   const node = forSuite(() => startRealtimeNode());
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
 
   const url = (query: Record<string, string>): string => realtimeUrl(node, query);
 
   it('accepts a token whose claims match the query and greets with connected {connectionId, tenantId, userId}', async () => {
     const token = await signToken('acme', 'alice');
-    const client = await connectClient(url({ tenantId: 'acme', userId: 'alice', token }));
-    clients.push(client);
+    const client = await useClient(url({ tenantId: 'acme', userId: 'alice', token }));
     const connected = await client.nextJson<Envelope>();
     expect(connected).toMatchObject({ type: 'connected', tenantId: 'acme', userId: 'alice', data: { tenantId: 'acme', userId: 'alice' } });
     expect(connected.data.connectionId).toBe(client.upgradeHeaders['x-yc-apigateway-websocket-connection-id']);
@@ -112,20 +105,11 @@ describe('realtime connect with other key settings', () => {
     }
     return pair;
   };
-  let node: TestNode | undefined;
-  let jwks: Server | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-    const server = jwks;
-    jwks = undefined;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
 
   it('reads custom claim names and checks issuer and audience', async () => {
-    node = await startRealtimeNode({
+    const node = await useStarted(startRealtimeNode({
       auth: { jwt: jwtSettings({ claims: { tenantId: 'org', userId: 'uid' }, issuer: 'https://issuer.test', audience: 'switchboard' }) },
-    });
+    }));
     const sign = (claims: Record<string, unknown>, issuer: string, audience: string): Promise<string> =>
       new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(issuer).setAudience(audience).setExpirationTime('1h').sign(secretBytes);
     const good = await sign({ org: 'acme', uid: 'alice' }, 'https://issuer.test', 'switchboard');
@@ -145,9 +129,9 @@ describe('realtime connect with other key settings', () => {
   for (const alg of ['ES256', 'RS256'] as const) {
     it(`accepts ${alg} tokens from the configured public key and refuses an HS256 token`, async () => {
       const { publicKey, privateKey } = await keyPair(alg);
-      node = await startRealtimeNode({
+      const node = await useStarted(startRealtimeNode({
         auth: { jwt: jwtSettings({ secret: undefined, publicKeyPem: await exportSPKI(publicKey), algorithms: [alg] }) },
-      });
+      }));
       const token = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg }).setExpirationTime('1h').sign(privateKey);
       const client = await connectClient(realtimeUrl(node, { tenantId: 'acme', userId: 'alice', token }));
       expect(await client.nextJson()).toMatchObject({ type: 'connected' });
@@ -160,15 +144,13 @@ describe('realtime connect with other key settings', () => {
   it('accepts RS256 tokens whose key comes from a JWKS URL and refuses unknown keys', async () => {
     const { publicKey, privateKey } = await keyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-    jwks = createServer((_req, res) => {
+    const jwks = await useBackend((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: [jwk] }));
     });
-    await new Promise<void>((resolve) => jwks!.listen(0, '127.0.0.1', resolve));
-    const { port } = jwks.address() as AddressInfo;
-    node = await startRealtimeNode({
-      auth: { jwt: jwtSettings({ secret: undefined, jwksUrl: `http://127.0.0.1:${port}/jwks.json`, algorithms: ['RS256'] }) },
-    });
+    const node = await useStarted(startRealtimeNode({
+      auth: { jwt: jwtSettings({ secret: undefined, jwksUrl: `${jwks.url}/jwks.json`, algorithms: ['RS256'] }) },
+    }));
     const token = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime('1h').sign(privateKey);
     const client = await connectClient(realtimeUrl(node, { tenantId: 'acme', userId: 'alice', token }));
     expect(await client.nextJson()).toMatchObject({ type: 'connected', data: { tenantId: 'acme', userId: 'alice' } });
@@ -179,14 +161,8 @@ describe('realtime connect with other key settings', () => {
 });
 
 describe('realtime connect without auth.jwt', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('takes tenant and user from the query unverified, still requiring both', async () => {
-    node = await startTestNode({ spec: realtimeSpec() });
+    const node = await useNode({ spec: realtimeSpec() });
     const client = await connectClient(realtimeUrl(node, { tenantId: 'acme', userId: 'alice' }));
     expect(await client.nextJson()).toMatchObject({ type: 'connected', data: { tenantId: 'acme', userId: 'alice' } });
     await client.close();
@@ -195,14 +171,8 @@ describe('realtime connect without auth.jwt', () => {
 });
 
 describe('realtime connection limits', () => {
-  let node: TestNode | undefined;
-  afterEach(async () => {
-    await node?.close();
-    node = undefined;
-  });
-
   it('closes the connection over the per-tenant limit with 1013, other tenants unaffected', async () => {
-    node = await startRealtimeNode({ limits: { maxConnectionsPerTenant: 2 } });
+    const node = await useStarted(startRealtimeNode({ limits: { maxConnectionsPerTenant: 2 } }));
     const first = await connectRealtime(node, 'acme', 'a1');
     const second = await connectRealtime(node, 'acme', 'a2');
     const token = await signToken('acme', 'a3');
@@ -210,13 +180,13 @@ describe('realtime connection limits', () => {
     const other = await connectRealtime(node, 'globex', 'g1');
     // A slot freed by a disconnect is usable again.
     await first.close();
-    await eventually(() => node!.api('GET', '/apigateways/websocket/v1/connections?tenantId=acme'), (r) => (r.json as { connections: unknown[] }).connections.length === 1);
+    await eventually(() => node.api('GET', '/apigateways/websocket/v1/connections?tenantId=acme'), (r) => (r.json as { connections: unknown[] }).connections.length === 1);
     const third = await connectRealtime(node, 'acme', 'a3');
     await Promise.all([second.close(), other.close(), third.close()]);
   });
 
   it('closes the connection over the node limit with 1013', async () => {
-    node = await startRealtimeNode({ limits: { maxConnections: 1 } });
+    const node = await useStarted(startRealtimeNode({ limits: { maxConnections: 1 } }));
     const first = await connectRealtime(node, 'acme', 'a1');
     const token = await signToken('globex', 'g1');
     expect(await closedWith(realtimeUrl(node, { tenantId: 'globex', userId: 'g1', token }))).toEqual({ code: 1013, reason: 'server connection limit reached' });

@@ -10,9 +10,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestNode } from '../support/harness.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { forSuite, suiteRedis } from '../support/scoped.js';
 import { connectRealtime, expectApi, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 import { V1 } from '../support/harness.js';
 
@@ -171,32 +171,21 @@ describe.each([
   ['one in-memory node', 1],
   ['two nodes sharing Redis', 2],
 ] as const)('nothing lost: %s', (_name, nodeCount) => {
-  let redis: RedisServer | undefined;
-  let backend: Awaited<ReturnType<typeof startFaultyBackend>>;
-  const nodes: TestNode[] = [];
+  const backend = forSuite(startFaultyBackend);
+  const redis = nodeCount > 1 ? suiteRedis() : undefined;
+  const nodes: TestNode[] = Array.from({ length: nodeCount }, (_, i) =>
+    forSuite(() =>
+      startRealtimeNode(
+        {
+          topics: [topic('acme:*', { historySize: HISTORY, historyTtlSeconds: 600 })],
+          limits: { messagesPerSecond: 100_000 },
+          ...(redis ? { backplane: redis.url, nodeId: `lossless-${i}` } : {}),
+        },
+        backend.url,
+      ),
+    ),
+  );
   let round = 0;
-
-  beforeAll(async () => {
-    backend = await startFaultyBackend();
-    if (nodeCount > 1) redis = await startRedisServer();
-    for (let i = 0; i < nodeCount; i++) {
-      nodes.push(
-        await startRealtimeNode(
-          {
-            topics: [topic('acme:*', { historySize: HISTORY, historyTtlSeconds: 600 })],
-            limits: { messagesPerSecond: 100_000 },
-            ...(redis ? { backplane: redis.url, nodeId: `lossless-${i}` } : {}),
-          },
-          backend.url,
-        ),
-      );
-    }
-  }, 20_000);
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.close()));
-    await redis?.stop();
-    await backend.close();
-  });
 
   it('has every acknowledged publication in history before the acknowledgement arrives, under concurrent publishers', async () => {
     const acknowledged = await publishAll(nodes, 'acked', 200, 8);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryBackplane, MemoryBus, NodeHub } from '../../src/cluster/index.js';
 import { ConnectionRecord, ConnectionRegistry, OutboundFrame } from '../../src/connections/index.js';
@@ -7,9 +7,9 @@ import { createLogger } from '../../src/observability/index.js';
 import { createRealtime } from '../../src/realtime/index.js';
 import { ManualClock } from '../../src/time/index.js';
 import { FakeTransport } from '../support/fake-transport.js';
-import type { TestNode } from '../support/harness.js';
-import { connectRealtime, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 import { V1 } from '../support/harness.js';
+import { forSuite } from '../support/scoped.js';
+import { connectRealtime, startRealtimeNode, text, topic, type Envelope, type RealtimeClient } from './support.js';
 
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 const USERS = ['alice', 'bob'] as const;
@@ -156,18 +156,19 @@ describe('tenant isolation', () => {
   });
 
   describe('end to end through the management API', () => {
-    let node: TestNode;
-    const clients: RealtimeClient[] = [];
-    beforeAll(async () => {
-      node = await startRealtimeNode({ topics: [topic('*', { joinLeave: true })] });
+    const node = forSuite(() => startRealtimeNode({ topics: [topic('*', { joinLeave: true })] }));
+    /** One client per tenant and user, all closed after the block. */
+    const everyone = forSuite(async () => {
+      const clients: RealtimeClient[] = [];
       for (const tenant of TENANTS) for (const user of USERS) clients.push(await connectRealtime(node, tenant, user));
-    });
-    afterAll(async () => {
-      await Promise.all(clients.map((c) => c.close()));
-      await node.close();
+      const close = async (): Promise<void> => {
+        await Promise.all(clients.map((c) => c.close()));
+      };
+      return { clients, close };
     });
 
     it('publishes, user sends, broadcasts and subscribes of any tenant reach only that tenant', async () => {
+      const { clients } = everyone;
       const step = fc.oneof(
         fc.record({ kind: fc.constant('subscribe' as const), client: fc.nat(clients.length - 1), topic: fc.constantFrom(...TOPIC_NAMES), viaApi: fc.boolean() }),
         fc.record({ kind: fc.constant('publish' as const), topic: fc.constantFrom(...SCOPED_TOPICS) }),

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { TOPIC_ACTIONS, type TopicAccess, type TopicAction, type TopicSettings } from '../../src/config/index.js';
 import { createTopicPermissions, TopicForbidden, type TopicIdentity, type TopicPermissions } from '../../src/realtime/index.js';
 import { BackendPools } from '../../src/routing/index.js';
@@ -36,15 +36,12 @@ async function outcome(permissions: TopicPermissions, who: TopicIdentity, action
   }
 }
 
-const pools: BackendPools[] = [];
+/** Permissions over a pool of their own, closed when the test finishes. */
 function engine(topics: TopicSettings[], now: () => number = () => Date.now()): TopicPermissions {
   const pool = new BackendPools({ circuitBreaker: { failureThreshold: 0, cooldownSeconds: 1 } });
-  pools.push(pool);
+  onTestFinished(() => pool.close());
   return createTopicPermissions({ topics, pools: pool, now });
 }
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((pool) => pool.close()));
-});
 
 describe('topic permissions, each mode for each action', () => {
   it('without rules any connection of the tenant may do anything on its tenant\'s topics, nothing on another tenant\'s', async () => {

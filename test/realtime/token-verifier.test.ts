@@ -1,24 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { createTokenVerifier } from '../../src/realtime/token-verifier.js';
-import type { JwtSettings } from '../../src/config/types.js';
 import { InvalidArgument, Unauthenticated } from '../../src/errors/index.js';
 import { ManualClock } from '../../src/time/index.js';
+import { useBackend } from '../support/scoped.js';
+import { JWT_SECRET, jwtSettings } from '../support/tokens.js';
 
-const SECRET = 'a-shared-secret-of-at-least-thirty-two-bytes!';
-const secretBytes = new TextEncoder().encode(SECRET);
-
-function settings(overrides: Partial<JwtSettings> = {}): JwtSettings {
-  return {
-    secret: SECRET,
-    algorithms: ['HS256'],
-    claims: { tenantId: 'tid', userId: 'sub' },
-    clockToleranceSeconds: 0,
-    ...overrides,
-  };
-}
+const secretBytes = new TextEncoder().encode(JWT_SECRET);
 
 /** A token signed as of the clock's time, valid for an hour, so ManualClock decides whether it is valid. */
 function token(clock: ManualClock, claims: Record<string, unknown> = { tid: 'acme', sub: 'alice' }): SignJWT {
@@ -46,7 +34,7 @@ describe('HS256 tokens', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime(Math.floor(clock.now() / 1000) + 60)
       .sign(secretBytes);
-    const verified = await createTokenVerifier(settings(), clock).verify(jwt);
+    const verified = await createTokenVerifier(jwtSettings(), clock).verify(jwt);
     expect(verified.tenantId).toBe('acme');
     expect(verified.userId).toBe('alice');
     expect(verified.claims.role).toBe('admin');
@@ -58,7 +46,7 @@ describe('HS256 tokens', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setExpirationTime(Math.floor(clock.now() / 1000) + 60)
       .sign(secretBytes);
-    const verifier = createTokenVerifier(settings(), clock);
+    const verifier = createTokenVerifier(jwtSettings(), clock);
     await expect(verifier.verify(jwt)).resolves.toMatchObject({ tenantId: 'acme' });
     clock.advance(61_000);
     const err = await rejection(verifier.verify(jwt));
@@ -72,7 +60,7 @@ describe('HS256 tokens', () => {
       .setExpirationTime(Math.floor(clock.now() / 1000) + 60)
       .sign(secretBytes);
     clock.advance(70_000);
-    await expect(createTokenVerifier(settings({ clockToleranceSeconds: 30 }), clock).verify(jwt)).resolves.toMatchObject({
+    await expect(createTokenVerifier(jwtSettings({ clockToleranceSeconds: 30 }), clock).verify(jwt)).resolves.toMatchObject({
       userId: 'alice',
     });
   });
@@ -83,7 +71,7 @@ describe('HS256 tokens', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setNotBefore(Math.floor(clock.now() / 1000) + 120)
       .sign(secretBytes);
-    const err = await rejection(createTokenVerifier(settings(), clock).verify(jwt));
+    const err = await rejection(createTokenVerifier(jwtSettings(), clock).verify(jwt));
     expect(err.message).toBe('token not yet valid');
   });
 
@@ -92,7 +80,7 @@ describe('HS256 tokens', () => {
     const jwt = await token(clock)
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode('another-secret-of-at-least-thirty-two-bytes'));
-    const err = await rejection(createTokenVerifier(settings(), clock).verify(jwt));
+    const err = await rejection(createTokenVerifier(jwtSettings(), clock).verify(jwt));
     expect(err.message).toBe('token signature invalid');
     expect(err.message).not.toContain(jwt);
   });
@@ -100,12 +88,12 @@ describe('HS256 tokens', () => {
   it('refuses a hand-made alg "none" token with "token algorithm not allowed"', async () => {
     const clock = new ManualClock();
     const unsigned = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ tid: 'acme', sub: 'mallory' })}.`;
-    const err = await rejection(createTokenVerifier(settings(), clock).verify(unsigned));
+    const err = await rejection(createTokenVerifier(jwtSettings(), clock).verify(unsigned));
     expect(err.message).toBe('token algorithm not allowed');
   });
 
   it('refuses garbage with "token malformed" and an empty token with "token missing"', async () => {
-    const verifier = createTokenVerifier(settings(), new ManualClock());
+    const verifier = createTokenVerifier(jwtSettings(), new ManualClock());
     expect((await rejection(verifier.verify('not-a-jwt'))).message).toBe('token malformed');
     expect((await rejection(verifier.verify('a.b.c'))).message).toBe('token malformed');
     expect((await rejection(verifier.verify('x'.repeat(20_000)))).message).toBe('token malformed');
@@ -115,13 +103,13 @@ describe('HS256 tokens', () => {
   it('refuses a token without the tenant claim, naming the claim', async () => {
     const clock = new ManualClock();
     const jwt = await token(clock, { sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
-    const err = await rejection(createTokenVerifier(settings(), clock).verify(jwt));
+    const err = await rejection(createTokenVerifier(jwtSettings(), clock).verify(jwt));
     expect(err.message).toBe('token claim "tid" missing');
   });
 
   it('refuses an empty or non-string identity claim', async () => {
     const clock = new ManualClock();
-    const verifier = createTokenVerifier(settings(), clock);
+    const verifier = createTokenVerifier(jwtSettings(), clock);
     const empty = await token(clock, { tid: 'acme', sub: '' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
     expect((await rejection(verifier.verify(empty))).message).toBe('token claim "sub" missing');
     const numeric = await token(clock, { tid: 42, sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
@@ -131,13 +119,13 @@ describe('HS256 tokens', () => {
   it('reads custom claim names', async () => {
     const clock = new ManualClock();
     const jwt = await token(clock, { org: 'acme', uid: 'bob' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
-    const verified = await createTokenVerifier(settings({ claims: { tenantId: 'org', userId: 'uid' } }), clock).verify(jwt);
+    const verified = await createTokenVerifier(jwtSettings({ claims: { tenantId: 'org', userId: 'uid' } }), clock).verify(jwt);
     expect(verified).toMatchObject({ tenantId: 'acme', userId: 'bob' });
   });
 
   it('checks issuer and audience when set', async () => {
     const clock = new ManualClock();
-    const verifier = createTokenVerifier(settings({ issuer: 'https://issuer.example', audience: 'switchboard' }), clock);
+    const verifier = createTokenVerifier(jwtSettings({ issuer: 'https://issuer.example', audience: 'switchboard' }), clock);
     const good = await token(clock)
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer('https://issuer.example')
@@ -166,7 +154,7 @@ describe('HS256 tokens', () => {
   it('refuses an HS384 token when only HS256 is allowed', async () => {
     const clock = new ManualClock();
     const jwt = await token(clock).setProtectedHeader({ alg: 'HS384' }).sign(secretBytes);
-    expect((await rejection(createTokenVerifier(settings(), clock).verify(jwt))).message).toBe('token algorithm not allowed');
+    expect((await rejection(createTokenVerifier(jwtSettings(), clock).verify(jwt))).message).toBe('token algorithm not allowed');
   });
 });
 
@@ -176,8 +164,8 @@ describe('token lifetime', () => {
   it('refuses a token without exp by default with "token claim "exp" missing"', async () => {
     const clock = new ManualClock();
     const forever = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now(clock)).sign(secretBytes);
-    expect((await rejection(createTokenVerifier(settings(), clock).verify(forever))).message).toBe('token claim "exp" missing');
-    expect((await rejection(createTokenVerifier(settings({ requireExp: true }), clock).verify(forever))).message).toBe(
+    expect((await rejection(createTokenVerifier(jwtSettings(), clock).verify(forever))).message).toBe('token claim "exp" missing');
+    expect((await rejection(createTokenVerifier(jwtSettings({ requireExp: true }), clock).verify(forever))).message).toBe(
       'token claim "exp" missing',
     );
   });
@@ -185,12 +173,12 @@ describe('token lifetime', () => {
   it('accepts a token without exp only when requireExp is false', async () => {
     const clock = new ManualClock();
     const forever = await new SignJWT({ tid: 'acme', sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
-    await expect(createTokenVerifier(settings({ requireExp: false }), clock).verify(forever)).resolves.toMatchObject({ userId: 'alice' });
+    await expect(createTokenVerifier(jwtSettings({ requireExp: false }), clock).verify(forever)).resolves.toMatchObject({ userId: 'alice' });
   });
 
   it('refuses a token issued beyond the clock tolerance in the future with "token issued in the future"', async () => {
     const clock = new ManualClock();
-    const verifier = createTokenVerifier(settings({ clockToleranceSeconds: 30 }), clock);
+    const verifier = createTokenVerifier(jwtSettings({ clockToleranceSeconds: 30 }), clock);
     const future = await new SignJWT({ tid: 'acme', sub: 'alice' })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuedAt(now(clock) + 31)
@@ -207,7 +195,7 @@ describe('token lifetime', () => {
 
   it('refuses a token whose nbf is beyond the clock tolerance and accepts one within it', async () => {
     const clock = new ManualClock();
-    const verifier = createTokenVerifier(settings({ clockToleranceSeconds: 30 }), clock);
+    const verifier = createTokenVerifier(jwtSettings({ clockToleranceSeconds: 30 }), clock);
     const later = await token(clock).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now(clock) + 31).sign(secretBytes);
     expect((await rejection(verifier.verify(later))).message).toBe('token not yet valid');
     const soon = await token(clock).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now(clock) + 29).sign(secretBytes);
@@ -216,7 +204,7 @@ describe('token lifetime', () => {
 
   it('with maxTokenAgeSeconds refuses a token issued longer ago with "token too old", and one without iat', async () => {
     const clock = new ManualClock();
-    const verifier = createTokenVerifier(settings({ maxTokenAgeSeconds: 600 }), clock);
+    const verifier = createTokenVerifier(jwtSettings({ maxTokenAgeSeconds: 600 }), clock);
     const fresh = await token(clock).setProtectedHeader({ alg: 'HS256' }).sign(secretBytes);
     await expect(verifier.verify(fresh)).resolves.toMatchObject({ userId: 'alice' });
     clock.advance(601_000);
@@ -235,7 +223,7 @@ describe('public keys', () => {
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     const other = await generateKeyPair('RS256');
     const verifier = createTokenVerifier(
-      settings({ secret: undefined, publicKeyPem: await exportSPKI(publicKey), algorithms: ['RS256'] }),
+      jwtSettings({ secret: undefined, publicKeyPem: await exportSPKI(publicKey), algorithms: ['RS256'] }),
       clock,
     );
     const jwt = await token(clock).setProtectedHeader({ alg: 'RS256' }).sign(privateKey);
@@ -248,7 +236,7 @@ describe('public keys', () => {
     const clock = new ManualClock();
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const verifier = createTokenVerifier(
-      settings({ secret: undefined, publicKeyPem: await exportSPKI(publicKey), algorithms: ['ES256'] }),
+      jwtSettings({ secret: undefined, publicKeyPem: await exportSPKI(publicKey), algorithms: ['ES256'] }),
       clock,
     );
     const jwt = await token(clock).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
@@ -261,7 +249,7 @@ describe('public keys', () => {
     const pem = await exportSPKI(publicKey);
     const confused = await token(clock).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem));
     for (const algorithms of [['RS256'], ['HS256', 'RS256']]) {
-      const verifier = createTokenVerifier(settings({ secret: undefined, publicKeyPem: pem, algorithms }), clock);
+      const verifier = createTokenVerifier(jwtSettings({ secret: undefined, publicKeyPem: pem, algorithms }), clock);
       expect((await rejection(verifier.verify(confused))).message).toBe('token algorithm not allowed');
     }
   });
@@ -270,7 +258,7 @@ describe('public keys', () => {
     const clock = new ManualClock();
     const { privateKey } = await generateKeyPair('RS256');
     const jwt = await token(clock).setProtectedHeader({ alg: 'RS256' }).sign(privateKey);
-    const verifier = createTokenVerifier(settings({ algorithms: ['HS256', 'RS256'] }), clock);
+    const verifier = createTokenVerifier(jwtSettings({ algorithms: ['HS256', 'RS256'] }), clock);
     expect((await rejection(verifier.verify(jwt))).message).toBe('token algorithm not allowed');
   });
 
@@ -280,7 +268,7 @@ describe('public keys', () => {
     const ec = await generateKeyPair('ES256');
     const jwt = await token(clock).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey);
     const verifier = createTokenVerifier(
-      settings({ secret: undefined, publicKeyPem: await exportSPKI(rsa.publicKey), algorithms: ['RS256', 'ES256'] }),
+      jwtSettings({ secret: undefined, publicKeyPem: await exportSPKI(rsa.publicKey), algorithms: ['RS256', 'ES256'] }),
       clock,
     );
     expect((await rejection(verifier.verify(jwt))).message).toBe('token algorithm not allowed');
@@ -290,9 +278,9 @@ describe('public keys', () => {
 describe('settings that cannot verify anything', () => {
   it('refuse "none", unknown algorithms and algorithms without a key, naming auth.jwt.algorithms', () => {
     for (const algorithms of [['none'], ['HS257'], ['RS256']]) {
-      expect(() => createTokenVerifier(settings({ algorithms }))).toThrow(InvalidArgument);
+      expect(() => createTokenVerifier(jwtSettings({ algorithms }))).toThrow(InvalidArgument);
       try {
-        createTokenVerifier(settings({ algorithms }));
+        createTokenVerifier(jwtSettings({ algorithms }));
       } catch (err) {
         expect((err as InvalidArgument).field).toBe('auth.jwt.algorithms');
       }
@@ -300,20 +288,13 @@ describe('settings that cannot verify anything', () => {
   });
 
   it('refuse a public key that is not PEM', () => {
-    expect(() => createTokenVerifier(settings({ secret: undefined, publicKeyPem: 'nope', algorithms: ['RS256'] }))).toThrow(
+    expect(() => createTokenVerifier(jwtSettings({ secret: undefined, publicKeyPem: 'nope', algorithms: ['RS256'] }))).toThrow(
       InvalidArgument,
     );
   });
 });
 
 describe('JWKS', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    const closing = server;
-    server = undefined;
-    if (closing !== undefined) await new Promise<void>((resolve) => closing.close(() => resolve()));
-  });
-
   async function signingKey(kid: string): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -326,16 +307,14 @@ describe('JWKS', () => {
     const second = await signingKey('key-2');
     let published: JWK[] = [first.jwk];
     let fetches = 0;
-    server = createServer((_req, res) => {
+    const jwks = await useBackend((_req, res) => {
       fetches++;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: published }));
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
 
     const verifier = createTokenVerifier(
-      settings({ secret: undefined, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`, algorithms: ['RS256'] }),
+      jwtSettings({ secret: undefined, jwksUrl: `${jwks.url}/.well-known/jwks.json`, algorithms: ['RS256'] }),
       clock,
       { jwksCooldownMs: 0 },
     );
@@ -356,16 +335,14 @@ describe('JWKS', () => {
   });
 
   it('says the keys are unavailable when the JWKS URL does not answer with a key set', async () => {
-    server = createServer((_req, res) => {
+    const jwks = await useBackend((_req, res) => {
       res.writeHead(500);
       res.end('down');
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
     const clock = new ManualClock(Date.now());
     const key = await signingKey('key-1');
     const verifier = createTokenVerifier(
-      settings({ secret: undefined, jwksUrl: `http://127.0.0.1:${port}/jwks`, algorithms: ['RS256'] }),
+      jwtSettings({ secret: undefined, jwksUrl: `${jwks.url}/jwks`, algorithms: ['RS256'] }),
       clock,
     );
     const jwt = await token(clock).setProtectedHeader({ alg: 'RS256', kid: 'key-1' }).sign(key.privateKey);

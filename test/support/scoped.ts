@@ -15,6 +15,7 @@ import {
   type TestClient,
   type TestNode,
 } from './harness.js';
+import { startRedisServer } from './redis-server.js';
 
 export type NodeOptions = Parameters<typeof startTestNode>[0];
 
@@ -77,4 +78,12 @@ export function suiteNode(options?: NodeOptions | (() => NodeOptions)): TestNode
 /** One backend for the describe block's tests. */
 export function suiteBackend(handler?: BackendHandler): TestBackend {
   return forSuite(() => startBackend(handler));
+}
+
+/** A private redis-server for the describe block's tests (`url` is `redis://127.0.0.1:PORT`). */
+export function suiteRedis(): { url: string } {
+  return forSuite(async () => {
+    const server = await startRedisServer();
+    return { url: server.url, close: () => server.stop() };
+  });
 }
