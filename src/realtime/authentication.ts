@@ -24,8 +24,8 @@ export class RealtimeAuthentication {
   ) {}
 
   async authenticate(query: URLSearchParams): Promise<RealtimeIdentity> {
-    const tenantId = requireParam(query, 'tenantId');
-    const userId = requireParam(query, 'userId');
+    const tenantId = requireIdentityParam(query, 'tenantId');
+    const userId = requireIdentityParam(query, 'userId');
     if (tenantId.includes(':')) throw new Unauthenticated('query parameter "tenantId" must not contain ":"');
     if (this.verifier === undefined) {
       if (!this.warnedUnverified) {
@@ -67,6 +67,20 @@ export class RealtimeAuthentication {
       })
       .catch((err: unknown) => this.replies.fail(session, err, requestId));
   }
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
+/**
+ * tenantId and userId travel to backends in headers, which cannot carry control characters
+ * (undici refuses them, so every call of the connection would fail), and are compared with the
+ * token's claims as they stand: one holding a control character is refused here, with a reason.
+ */
+function requireIdentityParam(query: URLSearchParams, name: string): string {
+  const value = requireParam(query, name);
+  if (CONTROL_CHARACTER.test(value)) throw new Unauthenticated(`query parameter "${name}" must not contain control characters`);
+  return value;
 }
 
 function requireParam(query: URLSearchParams, name: string, maxLength = QUERY_LIMIT): string {
