@@ -92,6 +92,38 @@ describe('HttpBackend behind its origin\'s breaker', () => {
     expect([...pools.circuits()]).toEqual([[backend.url, 'open']]);
   });
 
+  it('a call whose deadline passes while it waits for one of the pool\'s connections is not the backend\'s timeout: never charged, answered at its deadline', async () => {
+    // Every answer comes in 100 ms; what times out is the queue the gateway's own pool (128
+    // connections) builds when clients ask for more calls at once (distinct topics to authorize,
+    // say) than it holds: that must not shut the backend off for everyone.
+    const backend = await useBackend(async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res.end('ok');
+    });
+    const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 5, cooldownSeconds: 60 } }));
+    const target = new HttpBackend({ type: 'http', url: backend.url, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 5000 } }, pools, 1024);
+    const started = performance.now();
+    const settledAfter: number[] = [];
+    const statuses = await Promise.all(
+      Array.from({ length: 1000 }, () =>
+        target.call({ eventType: 'AUTHORIZE', headers: {}, pathParams: {}, body: Buffer.from('{}'), timeoutMs: 500 }).then(
+          (response) => response.status,
+          (err: BackendFailure) => {
+            settledAfter.push(performance.now() - started);
+            return err.status;
+          },
+        ),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 504).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 504)).toBe(true);
+    expect([...pools.circuits()]).toEqual([[backend.url, 'closed']]);
+    // Told at its deadline, not once a connection came free (which could be much later).
+    expect(Math.max(...settledAfter)).toBeLessThan(1500);
+    expect(await call(target)).toBe(200);
+  });
+
   it('with failureThreshold 0 never opens', async () => {
     const port = await unusedPort();
     const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 0, cooldownSeconds: 60 } }));
