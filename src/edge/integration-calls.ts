@@ -105,10 +105,15 @@ export class IntegrationCalls {
     }
   }
 
-  /** The client's own headers, Switchboard's, and behind a trusted proxy the whole forwarding chain. */
+  /**
+   * Switchboard's headers, then the client's own (first, so a backend that keeps only its first
+   * N header fields, as Node does, never loses the gateway's to a client's filler), and behind
+   * a trusted proxy the whole forwarding chain.
+   */
   private connectHeaders(connection: CallingConnection, req: IncomingMessage): Record<string, string> {
-    const headers = forwardableHeaders(req.headers);
-    Object.assign(headers, this.headers(connection, 'CONNECT'));
+    const headers = this.headers(connection, 'CONNECT');
+    const own = forwardableHeaders(req.headers);
+    for (const name in own) if (!Object.hasOwn(headers, name)) headers[name] = own[name]!;
     const forwardedFor = req.headers['x-forwarded-for'];
     const peer = normalizeAddress(req.socket.remoteAddress);
     if (typeof forwardedFor === 'string' && this.options.trusted.has(peer)) headers['x-forwarded-for'] = `${forwardedFor}, ${peer}`;
