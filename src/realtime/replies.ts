@@ -26,10 +26,11 @@ export class EnvelopeReplies {
       text = encodeEnvelope(type, data, record.tenantId, record.userId, this.now(), requestId);
     } catch (err) {
       // A stored JSON payload nested deeper than JSON.stringify's stack allows (history and
-      // recovery parse what live delivery splices as it came). Thrown here, inside a promise
-      // callback, it would be an unhandled rejection, which ends the process.
+      // recovery parse what live delivery splices as it came), or an answer past the longest
+      // string V8 makes. Thrown here, inside a promise callback, it would be an unhandled
+      // rejection, which ends the process.
       this.log.error({ err, connectionId: record.id, type }, 'realtime answer could not be encoded');
-      const why = err instanceof RangeError ? 'a payload nests too deeply' : 'it is not JSON';
+      const why = /call stack/i.test((err as Error).message) ? 'a payload nests too deeply' : err instanceof RangeError ? 'it is too large' : 'it is not JSON';
       text = encodeEnvelope('error', { code: ERROR_CODES.INTERNAL, message: `the ${type} answer could not be encoded: ${why}` }, record.tenantId, record.userId, this.now(), requestId);
     }
     session.sendText(text);
