@@ -193,7 +193,7 @@ function buildCore({ settings, log, clock }: StartBase, specs: GatewaySpec[]): C
   });
   metrics.watchCircuits(() => pools.circuits());
   const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
-  const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools });
+  const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools, maxAnswerBytes: settings.limits.outboundBufferBytes });
   // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
   const apiKeyFailures = new AuthFailureThrottle(settings.auth.failureThrottle);
   return { registry, metrics, pools, routes, realtime, apiKeyFailures };

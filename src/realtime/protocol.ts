@@ -1,6 +1,6 @@
 import type { EnvelopeFramer, Hub, Publication } from '../cluster/index.js';
 import { tenantOfTopic } from '../connections/index.js';
-import { REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
+import { DEFAULT_LIMITS, REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { BackendPools } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
@@ -24,6 +24,8 @@ export interface RealtimeOptions {
   topics?: readonly TopicSettings[];
   /** The node's backend pools, for topics' authorize integrations; absent: pools of its own. */
   pools?: BackendPools;
+  /** Payload bytes one `history` answer may carry (`limits.outboundBufferBytes`); absent: its default. */
+  maxAnswerBytes?: number;
 }
 
 export interface Realtime {
@@ -63,6 +65,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     permissions,
     tokens,
     log,
+    options.maxAnswerBytes ?? DEFAULT_LIMITS.outboundBufferBytes,
   );
   const framer: EnvelopeFramer = {
     publication(topic: string, publication: Publication, epoch: string): Buffer {
@@ -87,8 +90,10 @@ class EnvelopeProtocol implements RealtimeProtocol {
     private readonly permissions: TopicPermissions,
     private readonly tokens: TokenLifetimes,
     private readonly log: Logger,
+    maxAnswerBytes: number,
   ) {
     this.topicRequests = {
+      maxAnswerBytes,
       hub: () => this.hub(),
       check: (session, action, topic) => access.check(session, action, topic),
       reply: (session, type, data, requestId) => replies.reply(session, type, data, requestId),
