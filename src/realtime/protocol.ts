@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS, REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type 
 import type { Logger } from '../observability/index.js';
 import { BackendPools } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
-import { RealtimeAuthentication } from './authentication.js';
+import { RealtimeAuthentication, type TokenFailures } from './authentication.js';
 import { ERROR_CODES, InvalidEnvelope, encodeEnvelope, encodePublicationEnvelope, parseEnvelope, type ClientEnvelope } from './envelope.js';
 import { answeringInEnvelopes } from './forward.js';
 import { createTopicPermissions, type TopicPermissions } from './permissions.js';
@@ -26,6 +26,8 @@ export interface RealtimeOptions {
   pools?: BackendPools;
   /** Payload bytes one `history` answer may carry (`limits.outboundBufferBytes`); absent: its default. */
   maxAnswerBytes?: number;
+  /** Failed client tokens per source address, shared with the handshake; absent: `refresh` is not throttled. */
+  tokenFailures?: TokenFailures;
 }
 
 export interface Realtime {
@@ -60,7 +62,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   const verifier = options.jwt === undefined ? undefined : createTokenVerifier(options.jwt, clock);
   const protocol = new EnvelopeProtocol(
     replies,
-    new RealtimeAuthentication(verifier, tokens, replies, log),
+    new RealtimeAuthentication(verifier, tokens, replies, log, options.tokenFailures),
     new TopicAccess(permissions, tokens, replies),
     permissions,
     tokens,
