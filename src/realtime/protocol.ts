@@ -160,9 +160,9 @@ class EnvelopeProtocol implements RealtimeProtocol {
       case 'ping':
         return this.replies.reply(session, 'pong', {}, requestId);
       case 'subscribe':
-        return handleSubscribe({ hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
+        return handleSubscribe({ maxAnswerBytes: this.topicRequests.maxAnswerBytes, hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
       case 'unsubscribe':
-        return handleUnsubscribe({ hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
+        return handleUnsubscribe({ maxAnswerBytes: this.topicRequests.maxAnswerBytes, hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
       case 'refresh':
         return this.authentication.refresh(session, envelope.data, requestId);
       case 'publish':

@@ -20,4 +20,16 @@ describe('realtime history answers', () => {
     expect(some).toMatchObject({ type: 'history', requestId: 'some' });
     expect((some.data.publications as unknown[]).length).toBe(3);
   });
+
+  it('a recovery whose missed payloads pass limits.outboundBufferBytes says recovered false (reload), with the position, instead of carrying them', async () => {
+    const node = await useStarted(startRealtimeNode({ topics: [topic('acme:*', { historySize: 100 })], limits: { outboundBufferBytes: 262_144 } }));
+    for (let i = 0; i < 10; i++) await expectApi(node, 200, 'POST', `${V1}/topics/acme:big:publish`, text('x'.repeat(50_000)));
+    const { epoch } = await expectApi(node, 200, 'GET', `${V1}/topics/acme:big/history?limit=1`);
+    const client = await connectRealtime(node, 'acme', 'alice');
+    const far = await client.request({ type: 'subscribe', requestId: 'far', data: { topic: 'big', since: { offset: 0, epoch } } });
+    expect(far).toMatchObject({ type: 'subscribed', requestId: 'far', data: { recovered: false, publications: [], offset: 10, epoch } });
+    const near = await client.request({ type: 'subscribe', requestId: 'near', data: { topic: 'big', since: { offset: 8, epoch } } });
+    expect(near).toMatchObject({ type: 'subscribed', requestId: 'near', data: { recovered: true, offset: 10 } });
+    expect((near.data.publications as { offset: number }[]).map((p) => p.offset)).toEqual([9, 10]);
+  });
 });
