@@ -301,6 +301,8 @@ class BackendCall {
   private timer: NodeJS.Timeout | undefined;
   /** When undici gave the call a connection (performance.now()). */
   private connectedAt = 0;
+  /** Settled at its deadline, uncharged, before the backend had the time (expiredWaiting). */
+  private expired = false;
   private status = 0;
   private rawHeaders: Buffer[] = [];
   private chunks: Buffer[] = [];
@@ -337,6 +339,7 @@ class BackendCall {
   private expiredWaiting(ms: number, waitedMs: number): void {
     const err = new BackendFailure(504, `backend ${this.origin} did not answer within ${ms} ms, ${waitedMs} ms of them waiting for a free connection to it (all busy with other calls)`);
     if (this.finish()) return;
+    this.expired = true;
     this.breaker?.released();
     this.reject(err);
     this.abort(err);
@@ -384,7 +387,12 @@ class BackendCall {
   }
 
   onError(err: Error): void {
-    if (this.finish()) return;
+    if (this.finish()) {
+      // Expired while its connection was still being made: how that connection ends (refused,
+      // timed out) is still the backend's to answer for; our own abort (a BackendFailure) is not.
+      if (this.expired && !(err instanceof BackendFailure)) charged(this.breaker, err, this.origin);
+      return;
+    }
     // An answer too large is the backend's mistake, not its absence: the breaker stays shut.
     if (err instanceof BackendFailure) {
       this.breaker?.succeeded();

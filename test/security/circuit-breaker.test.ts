@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend, type CircuitState } from '../../src/routing/index.js';
 import { eventually } from '../support/harness.js';
 import { useBackend, useClient, useNode, useStarted } from '../support/scoped.js';
@@ -122,6 +123,25 @@ describe('HttpBackend behind its origin\'s breaker', () => {
     // Told at its deadline, not once a connection came free (which could be much later).
     expect(Math.max(...settledAfter)).toBeLessThan(1500);
     expect(await call(target)).toBe(200);
+  });
+
+  it('a call whose deadline passed while its connection was still being made is charged when that connection fails', async () => {
+    // A backend that drops SYNs: the handshake deadline passes before undici's connect timeout,
+    // and the connect timeout that follows still says the backend is unreachable.
+    class SlowConnectPools extends BackendPools {
+      override pool(origin: string): Pool {
+        return new Pool(origin, {
+          connect: (_options, callback) => {
+            setTimeout(() => callback(Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null), 300);
+          },
+        });
+      }
+    }
+    const pools = await useStarted(new SlowConnectPools({ circuitBreaker: { failureThreshold: 1, cooldownSeconds: 60 } }));
+    const target = new HttpBackend({ type: 'http', url: 'http://127.0.0.1:9', method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } }, pools, 1024);
+    const failure = await target.call({ eventType: 'CONNECT', headers: {}, pathParams: {}, timeoutMs: 100 }).catch((err: unknown) => err as BackendFailure);
+    expect((failure as BackendFailure).status).toBe(504);
+    await eventually(() => [...pools.circuits()], (circuits) => circuits.length === 1 && circuits[0]![1] === 'open', 2000);
   });
 
   it('with failureThreshold 0 never opens', async () => {
