@@ -55,7 +55,9 @@ export class RecoveryMerge {
   finish(recovery: PendingRecovery, since: number, missed: HistoryResult): SubscribeResult {
     this.pending.delete(recovery);
     const publications = [...missed.publications];
-    let last = publications.length > 0 ? publications[publications.length - 1]!.offset : since;
+    // A position past the stream (another epoch's, or made up) is not one the client has seen:
+    // taken as it stands, it would be marked delivered and withhold the next live publications.
+    let last = publications.length > 0 ? publications[publications.length - 1]!.offset : Math.min(since, missed.offset);
     for (const held of recovery.held) {
       if (held.offset > last) {
         publications.push(held);

@@ -7,6 +7,7 @@ export { LOG_FORMATS, NODE_ID_PATTERN } from './setting-values.js';
 export { parseHostPort, formatHostPort } from './host-port.js';
 export {
   defaultSettings,
+  DEFAULT_LIMITS,
   TOPIC_DEFAULTS,
   TOPICS_CLAIM_DEFAULT,
   REFRESH_NOTICE_DEFAULT_SECONDS,

@@ -116,14 +116,24 @@ function createHttpServer(limits: Limits, tls: { certPem: string; keyPem: string
     requestTimeout: timeoutMs,
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
   };
-  if (tls === undefined) return createServer(http);
-  const server = createHttpsServer({ ...http, cert: tls.certPem, key: tls.keyPem, handshakeTimeout: timeoutMs });
+  if (tls === undefined) return readsEveryHeader(createServer(http));
+  const server = readsEveryHeader(createHttpsServer({ ...http, cert: tls.certPem, key: tls.keyPem, handshakeTimeout: timeoutMs }) as unknown as Server);
   // https hands TLS failures (a handshake timeout among them) to 'clientError', whose HTTP 400
   // would sit unsent on a socket that never became secure: such a socket is dropped instead.
   server.removeAllListeners('tlsClientError');
   server.on('tlsClientError', dropSocket);
   trackRawSockets(server as unknown as Server);
   return server as unknown as Server;
+}
+
+/**
+ * Node keeps a request's first 1000 header fields and drops the rest without a word: an Origin
+ * or a proxy's X-Forwarded-For after 1000 filler headers went unseen (no Origin to check, the
+ * proxy's address taken for the client's). `limits.maxHeaderBytes` bounds the head already.
+ */
+function readsEveryHeader(server: Server): Server {
+  server.maxHeadersCount = 0;
+  return server;
 }
 
 /**

@@ -83,8 +83,8 @@ export class IntegrationCalls {
       'x-forwarded-for': source.sourceIp,
       'user-agent': source.userAgent,
     };
-    if (source.tenantId !== undefined) headers['x-switchboard-tenant-id'] = source.tenantId;
-    if (source.userId !== undefined) headers['x-switchboard-user-id'] = source.userId;
+    if (source.tenantId !== undefined) headers['x-switchboard-tenant-id'] = identityHeaderValue(source.tenantId);
+    if (source.userId !== undefined) headers['x-switchboard-user-id'] = identityHeaderValue(source.userId);
     return headers;
   }
 
@@ -105,10 +105,15 @@ export class IntegrationCalls {
     }
   }
 
-  /** The client's own headers, Switchboard's, and behind a trusted proxy the whole forwarding chain. */
+  /**
+   * Switchboard's headers, then the client's own (first, so a backend that keeps only its first
+   * N header fields, as Node does, never loses the gateway's to a client's filler), and behind
+   * a trusted proxy the whole forwarding chain.
+   */
   private connectHeaders(connection: CallingConnection, req: IncomingMessage): Record<string, string> {
-    const headers = forwardableHeaders(req.headers);
-    Object.assign(headers, this.headers(connection, 'CONNECT'));
+    const headers = this.headers(connection, 'CONNECT');
+    const own = forwardableHeaders(req.headers);
+    for (const name in own) if (!Object.hasOwn(headers, name)) headers[name] = own[name]!;
     const forwardedFor = req.headers['x-forwarded-for'];
     const peer = normalizeAddress(req.socket.remoteAddress);
     if (typeof forwardedFor === 'string' && this.options.trusted.has(peer)) headers['x-forwarded-for'] = `${forwardedFor}, ${peer}`;
@@ -195,6 +200,17 @@ export class IntegrationCalls {
   private observe(event: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', started: number): void {
     this.options.metrics.backendLatency.observe({ event, outcome: 'done' }, (performance.now() - started) / 1000);
   }
+}
+
+/**
+ * An identity as a header value: its UTF-8 bytes, one latin1 character each, as a client's own
+ * non-ASCII header bytes are passed on. undici sends a string one byte per character and
+ * refuses a character past U+00FF, so `李` as it stands would fail every backend call of the
+ * connection; encoding only those would still send `é` as the Latin-1 byte E9, which no UTF-8
+ * reader decodes back. (Control characters never get here: the handshake refuses them.)
+ */
+function identityHeaderValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
 }
 
 /** A connect integration's answer: 2xx lets the client in, anything else is its refusal. */

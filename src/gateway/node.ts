@@ -161,6 +161,8 @@ interface Core {
   realtime: Realtime;
   /** One throttle of API-key failures across REST and gRPC. */
   apiKeyFailures: AuthFailureThrottle;
+  /** One throttle of client-token failures: the realtime handshake and `refresh`. */
+  tokenFailures: AuthFailureThrottle;
 }
 
 /** The management API and what the gRPC surface shares with it. */
@@ -193,10 +195,19 @@ function buildCore({ settings, log, clock }: StartBase, specs: GatewaySpec[]): C
   });
   metrics.watchCircuits(() => pools.circuits());
   const routes = new RouteTable(specs, pools, settings.limits.maxMessageBytes);
-  const realtime = createRealtime({ jwt: settings.auth.jwt, clock, log, topics: settings.topics, pools });
   // One throttle per secret space: the API keys (REST and gRPC alike), SigV4 secrets, client tokens.
   const apiKeyFailures = new AuthFailureThrottle(settings.auth.failureThrottle);
-  return { registry, metrics, pools, routes, realtime, apiKeyFailures };
+  const tokenFailures = new AuthFailureThrottle(settings.auth.failureThrottle);
+  const realtime = createRealtime({
+    jwt: settings.auth.jwt,
+    clock,
+    log,
+    topics: settings.topics,
+    pools,
+    maxAnswerBytes: settings.limits.outboundBufferBytes,
+    tokenFailures: { throttle: tokenFailures, counted: () => metrics.countAuthFailure('realtime') },
+  });
+  return { registry, metrics, pools, routes, realtime, apiKeyFailures, tokenFailures };
 }
 
 async function startHub({ settings, log, clock, nodeId, sources }: StartBase, core: Core): Promise<NodeHub> {
@@ -235,7 +246,7 @@ function buildEdge({ settings, log, clock, nodeId }: StartBase, core: Core, hub:
     realtime: core.realtime.protocol satisfies RealtimeProtocol,
     onConnectionGone: (record) => hub.connectionGone(record),
     edge: settings.edge,
-    authFailureThrottle: new AuthFailureThrottle(settings.auth.failureThrottle),
+    authFailureThrottle: core.tokenFailures,
     ...(settings.tls ? { tls: settings.tls } : {}),
   });
 }

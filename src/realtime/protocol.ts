@@ -1,10 +1,10 @@
 import type { EnvelopeFramer, Hub, Publication } from '../cluster/index.js';
 import { tenantOfTopic } from '../connections/index.js';
-import { REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
+import { DEFAULT_LIMITS, REFRESH_NOTICE_DEFAULT_SECONDS, type JwtSettings, type TopicSettings } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { BackendPools } from '../routing/index.js';
 import { formatRfc3339, type Clock } from '../time/index.js';
-import { RealtimeAuthentication } from './authentication.js';
+import { RealtimeAuthentication, type TokenFailures } from './authentication.js';
 import { ERROR_CODES, InvalidEnvelope, encodeEnvelope, encodePublicationEnvelope, parseEnvelope, type ClientEnvelope } from './envelope.js';
 import { answeringInEnvelopes } from './forward.js';
 import { createTopicPermissions, type TopicPermissions } from './permissions.js';
@@ -24,6 +24,10 @@ export interface RealtimeOptions {
   topics?: readonly TopicSettings[];
   /** The node's backend pools, for topics' authorize integrations; absent: pools of its own. */
   pools?: BackendPools;
+  /** Payload bytes one `history` answer may carry (`limits.outboundBufferBytes`); absent: its default. */
+  maxAnswerBytes?: number;
+  /** Failed client tokens per source address, shared with the handshake; absent: `refresh` is not throttled. */
+  tokenFailures?: TokenFailures;
 }
 
 export interface Realtime {
@@ -58,11 +62,12 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   const verifier = options.jwt === undefined ? undefined : createTokenVerifier(options.jwt, clock);
   const protocol = new EnvelopeProtocol(
     replies,
-    new RealtimeAuthentication(verifier, tokens, replies, log),
+    new RealtimeAuthentication(verifier, tokens, replies, log, options.tokenFailures),
     new TopicAccess(permissions, tokens, replies),
     permissions,
     tokens,
     log,
+    options.maxAnswerBytes ?? DEFAULT_LIMITS.outboundBufferBytes,
   );
   const framer: EnvelopeFramer = {
     publication(topic: string, publication: Publication, epoch: string): Buffer {
@@ -87,8 +92,10 @@ class EnvelopeProtocol implements RealtimeProtocol {
     private readonly permissions: TopicPermissions,
     private readonly tokens: TokenLifetimes,
     private readonly log: Logger,
+    maxAnswerBytes: number,
   ) {
     this.topicRequests = {
+      maxAnswerBytes,
       hub: () => this.hub(),
       check: (session, action, topic) => access.check(session, action, topic),
       reply: (session, type, data, requestId) => replies.reply(session, type, data, requestId),
@@ -153,9 +160,9 @@ class EnvelopeProtocol implements RealtimeProtocol {
       case 'ping':
         return this.replies.reply(session, 'pong', {}, requestId);
       case 'subscribe':
-        return handleSubscribe({ hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
+        return handleSubscribe({ maxAnswerBytes: this.topicRequests.maxAnswerBytes, hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
       case 'unsubscribe':
-        return handleUnsubscribe({ hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
+        return handleUnsubscribe({ maxAnswerBytes: this.topicRequests.maxAnswerBytes, hub, access: this.access, replies: this.replies }, session, envelope.data, requestId);
       case 'refresh':
         return this.authentication.refresh(session, envelope.data, requestId);
       case 'publish':

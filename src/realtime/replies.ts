@@ -21,7 +21,19 @@ export class EnvelopeReplies {
 
   reply(session: RealtimeSession, type: string, data: unknown, requestId?: string): void {
     const record = session.record;
-    session.sendText(encodeEnvelope(type, data, record.tenantId, record.userId, this.now(), requestId));
+    let text: string;
+    try {
+      text = encodeEnvelope(type, data, record.tenantId, record.userId, this.now(), requestId);
+    } catch (err) {
+      // A stored JSON payload nested deeper than JSON.stringify's stack allows (history and
+      // recovery parse what live delivery splices as it came), or an answer past the longest
+      // string V8 makes. Thrown here, inside a promise callback, it would be an unhandled
+      // rejection, which ends the process.
+      this.log.error({ err, connectionId: record.id, type }, 'realtime answer could not be encoded');
+      const why = /call stack/i.test((err as Error).message) ? 'a payload nests too deeply' : err instanceof RangeError ? 'it is too large' : 'it is not JSON';
+      text = encodeEnvelope('error', { code: ERROR_CODES.INTERNAL, message: `the ${type} answer could not be encoded: ${why}` }, record.tenantId, record.userId, this.now(), requestId);
+    }
+    session.sendText(text);
   }
 
   error(session: RealtimeSession, code: ErrorCode, message: string, requestId?: string, field?: string): void {

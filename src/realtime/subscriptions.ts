@@ -10,6 +10,8 @@ import type { RealtimeSession } from './session.js';
 import type { TopicAccess } from './topic-access.js';
 
 export interface SubscriptionContext {
+  /** Payload bytes one recovery may carry (`limits.outboundBufferBytes`). */
+  maxAnswerBytes: number;
   hub: Hub;
   access: TopicAccess;
   replies: EnvelopeReplies;
@@ -29,7 +31,7 @@ export function handleSubscribe(ctx: SubscriptionContext, session: RealtimeSessi
   }
   const start = (): void => {
     ctx.hub.subscribe(session.record.id, topic, since === undefined ? {} : { since }).then(
-      (result) => ctx.replies.reply(session, 'subscribed', subscribedView(topic, result), requestId),
+      (result) => ctx.replies.reply(session, 'subscribed', subscribedView(topic, withinAnswerBytes(result, ctx.maxAnswerBytes)), requestId),
       (err: unknown) => ctx.replies.fail(session, err, requestId),
     );
   };
@@ -50,6 +52,18 @@ export function handleUnsubscribe(ctx: SubscriptionContext, session: RealtimeSes
     () => ctx.replies.reply(session, 'unsubscribed', { topic, channel: topic }, requestId),
     (err: unknown) => ctx.replies.fail(session, err, requestId),
   );
+}
+
+/**
+ * A recovery whose missed payloads pass the bytes one answer may carry is answered as one
+ * history no longer covers (`recovered: false`, reload from the position): encoded whole, a few
+ * resubscribes for large publications cost the node hundreds of megabytes and seconds.
+ */
+function withinAnswerBytes(result: SubscribeResult, maxBytes: number): SubscribeResult {
+  if (result.recovered !== true) return result;
+  let bytes = 0;
+  for (const publication of result.publications) bytes += publication.data.length;
+  return bytes > maxBytes ? { ...result, recovered: false, publications: [] } : result;
 }
 
 function subscribedView(topic: string, result: SubscribeResult): Record<string, unknown> {

@@ -5,13 +5,15 @@
  */
 import type { HistoryQuery, Hub, Publication } from '../cluster/index.js';
 import { scopeTopic } from '../connections/index.js';
-import { InvalidArgument } from '../errors/index.js';
+import { InvalidArgument, LimitExceeded } from '../errors/index.js';
 import { formatRfc3339 } from '../time/index.js';
 import type { TopicAction } from './permissions.js';
 import { parseSubscribeData, requireObject, requireTopic } from './envelope.js';
 import type { RealtimeSession } from './session.js';
 
 export interface TopicRequestContext {
+  /** Payload bytes one `history` answer may carry (`limits.outboundBufferBytes`). */
+  maxAnswerBytes: number;
   hub(): Hub;
   /** Rejects (TopicForbidden, answered FORBIDDEN) when the topic's rules refuse the action. */
   check(session: RealtimeSession, action: TopicAction, topic: string): Promise<void>;
@@ -47,6 +49,16 @@ export function handleHistory(ctx: TopicRequestContext, session: RealtimeSession
     const request = parseHistoryData(data);
     const topic = await allowedTopic(ctx, session, 'history', request.topic);
     const result = await ctx.hub().history(topic, request.query);
+    // The answer is built whole before the outbound buffer could refuse it: a few requests for
+    // large publications would cost the node hundreds of megabytes and seconds of encoding.
+    let bytes = 0;
+    for (const publication of result.publications) bytes += publication.data.length;
+    if (bytes > ctx.maxAnswerBytes) {
+      throw new LimitExceeded(
+        `the history answer would carry ${bytes} bytes of payloads, over the ${ctx.maxAnswerBytes} one answer may carry (limits.outboundBufferBytes): ask for fewer with data.limit`,
+        'limits.outboundBufferBytes',
+      );
+    }
     return [
       'history',
       { topic, publications: result.publications.map(publicationView), offset: result.offset, epoch: result.epoch, complete: result.complete },

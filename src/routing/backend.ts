@@ -299,6 +299,10 @@ class BackendCall {
   private abortCall: ((err?: Error) => void) | undefined;
   private abortReason: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** When undici gave the call a connection (performance.now()). */
+  private connectedAt = 0;
+  /** Settled at its deadline, uncharged, before the backend had the time (expiredWaiting). */
+  private expired = false;
   private status = 0;
   private rawHeaders: Buffer[] = [];
   private chunks: Buffer[] = [];
@@ -314,11 +318,31 @@ class BackendCall {
   ) {}
 
   deadline(ms: number): void {
+    const dispatchedAt = performance.now();
     this.timer = setTimeout(() => {
+      const now = performance.now();
+      // The backend had less than half the time (the rest went waiting for one of the pool's
+      // connections): not its timeout, see expiredWaiting.
+      if (this.abortCall === undefined || now - this.connectedAt < ms / 2) return this.expiredWaiting(ms, Math.round(this.abortCall === undefined ? now - dispatchedAt : this.connectedAt - dispatchedAt));
       const err = new Error(`backend ${this.origin} did not answer within ${ms} ms`);
       err.name = 'TimeoutError';
       this.abort(err);
     }, ms);
+  }
+
+  /**
+   * The deadline passed while the call spent most of it waiting for one of the pool's
+   * connections: the backend is not charged (clients asking for more calls at once than the
+   * pool holds would otherwise open its breaker for everyone), and the caller hears now rather
+   * than when a connection comes free. undici drops the call (at once, or when it gets one).
+   */
+  private expiredWaiting(ms: number, waitedMs: number): void {
+    const err = new BackendFailure(504, `backend ${this.origin} did not answer within ${ms} ms, ${waitedMs} ms of them waiting for a free connection to it (all busy with other calls)`);
+    if (this.finish()) return;
+    this.expired = true;
+    this.breaker?.released();
+    this.reject(err);
+    this.abort(err);
   }
 
   private abort(err: Error): void {
@@ -327,6 +351,7 @@ class BackendCall {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    this.connectedAt = performance.now();
     if (this.abortReason !== undefined) abort(this.abortReason);
     else this.abortCall = abort;
   }
@@ -362,7 +387,12 @@ class BackendCall {
   }
 
   onError(err: Error): void {
-    if (this.finish()) return;
+    if (this.finish()) {
+      // Expired while its connection was still being made: how that connection ends (refused,
+      // timed out) is still the backend's to answer for; our own abort (a BackendFailure) is not.
+      if (this.expired && !(err instanceof BackendFailure)) charged(this.breaker, err, this.origin);
+      return;
+    }
     // An answer too large is the backend's mistake, not its absence: the breaker stays shut.
     if (err instanceof BackendFailure) {
       this.breaker?.succeeded();

@@ -205,4 +205,19 @@ describe('the realtime envelope protocol', () => {
       data: { topic: 'acme:since', offset: 2, epoch, recovered: true, publications: [{ offset: 2, payload: { n: 2 } }] },
     });
   });
+
+  it('a stored JSON payload nested too deeply to re-encode gets an error envelope for history and recovery, never silence or a crash', async () => {
+    // Live delivery splices the text as it came; history and recovery parse it, and encoding
+    // it again overflowed the stack inside a promise callback: an unhandled rejection.
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    await expectApi(node, 200, 'POST', `${V1}/topics/acme:deep:publish`, text(deep));
+    const client = await connect('acme', 'alice');
+    const history = await client.request({ type: 'history', requestId: 'h', data: { topic: 'deep' } });
+    expect(history).toMatchObject({ type: 'error', requestId: 'h', data: { code: 'INTERNAL', message: 'the history answer could not be encoded: a payload nests too deeply' } });
+    const { epoch } = await expectApi(node, 200, 'GET', `${V1}/topics/acme:deep/history`);
+    const recovery = await client.request({ type: 'subscribe', requestId: 's', data: { topic: 'deep', since: { offset: 0, epoch } } });
+    expect(recovery.type).toBe('error');
+    expect(recovery.requestId).toBe('s');
+    expect((await client.request({ type: 'ping', requestId: 'p' })).type).toBe('pong');
+  });
 });

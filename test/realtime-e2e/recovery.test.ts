@@ -136,6 +136,21 @@ describe('recovery on resubscribe', () => {
     expect((await client.drain()).map((e: Envelope) => e.data.offset)).toEqual([2]);
   });
 
+  it('a position past the stream (an old epoch\'s, or a bogus one) is not taken as delivered: live publications still arrive', async () => {
+    const client = await connect();
+    const { data } = await client.request({ type: 'subscribe', data: { topic: 'reset' } });
+    await publish('reset', '1');
+    await client.drain();
+    // A client back from before a history reset: its offset is far ahead of this epoch's stream.
+    for (const since of [{ offset: 500, epoch: 'an-epoch-gone' }, { offset: 500, epoch: data.epoch as string }]) {
+      const reply = await client.request({ type: 'subscribe', data: { topic: 'reset', since } });
+      expect(reply.data).toMatchObject({ recovered: false, publications: [], offset: 1, epoch: data.epoch });
+    }
+    await publish('reset', '2');
+    await publish('reset', '3');
+    expect((await client.drain()).map((e: Envelope) => e.data.offset)).toEqual([2, 3]);
+  });
+
   it('recovers nothing twice when a client resubscribes from an offset it already had', async () => {
     const client = await connect();
     const { data } = await client.request({ type: 'subscribe', data: { topic: 'twice' } });

@@ -26,6 +26,7 @@ function context(check: Check): { ctx: TopicRequestContext; asked: string[]; hub
     history: async (topic: string) => (hubCalls.push(`history ${topic}`), { offset: 0, epoch: 'e', complete: true, publications: [] }),
   } as unknown as Hub;
   const ctx: TopicRequestContext = {
+    maxAnswerBytes: 4_194_304,
     hub: () => hub,
     check: (_s, action, topic) => {
       asked.push(`${action} ${topic}`);

@@ -130,6 +130,32 @@ describe('failed tokens on the realtime handshake', () => {
   });
 });
 
+describe('failed tokens on a realtime refresh', () => {
+  it('counts a refresh with a bad token like a failed handshake: past maxFailures the address is refused (refresh and handshake) until the cool-down ends', async () => {
+    const node = await useNode({ spec: realtimeSpec(), settings: { auth: { jwt: jwtSettings(), failureThrottle: THROTTLE } } });
+    const good = await signToken('acme', 'u1');
+    const client = await connectClient(node.wsUrl(`/rt?tenantId=acme&userId=u1&token=${good}`));
+    await client.nextJson(); // connected
+    for (let i = 0; i < 3; i++) {
+      client.ws.send(JSON.stringify({ type: 'refresh', requestId: `r${i}`, data: { token: `${good}x` } }));
+      expect(await client.nextJson()).toMatchObject({ type: 'error', requestId: `r${i}`, data: { code: 'UNAUTHORIZED' } });
+    }
+    expect(await authFailures(node, 'realtime')).toBe(3);
+    // Blocked now: even the right token is not checked, on a refresh or a new handshake.
+    client.ws.send(JSON.stringify({ type: 'refresh', requestId: 'blocked', data: { token: good } }));
+    expect(await client.nextJson()).toMatchObject({ type: 'error', requestId: 'blocked', data: { code: 'RATE_LIMITED', message: 'too many failed authentications from this address: retry in 1 s' } });
+    const refused = (await connectClient(node.wsUrl(`/rt?tenantId=acme&userId=u1&token=${good}`)).then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as { status?: number } | undefined;
+    expect(refused?.status).toBe(429);
+    await sleep(1100);
+    client.ws.send(JSON.stringify({ type: 'refresh', requestId: 'after', data: { token: good } }));
+    expect(await client.nextJson()).toMatchObject({ type: 'refreshed', requestId: 'after' });
+    await client.close();
+  });
+});
+
 describe('API keys shorter than 16 characters', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-short-key-'));
   afterEach(() => undefined);

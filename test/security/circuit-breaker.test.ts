@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
 import { BackendFailure, BackendPools, CircuitBreaker, HttpBackend, type CircuitState } from '../../src/routing/index.js';
 import { eventually } from '../support/harness.js';
 import { useBackend, useClient, useNode, useStarted } from '../support/scoped.js';
@@ -90,6 +91,57 @@ describe('HttpBackend behind its origin\'s breaker', () => {
     expect((failure as BackendFailure).message).toMatch(new RegExp(`^backend ${backend.url} is unavailable: its circuit breaker is open after 2 consecutive failures; next attempt in 60 s$`));
     expect(backend.requests.length).toBe(seen);
     expect([...pools.circuits()]).toEqual([[backend.url, 'open']]);
+  });
+
+  it('a call whose deadline passes while it waits for one of the pool\'s connections is not the backend\'s timeout: never charged, answered at its deadline', async () => {
+    // Every answer comes in 100 ms; what times out is the queue the gateway's own pool (128
+    // connections) builds when clients ask for more calls at once (distinct topics to authorize,
+    // say) than it holds: that must not shut the backend off for everyone.
+    const backend = await useBackend(async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res.end('ok');
+    });
+    const pools = await useStarted(new BackendPools({ circuitBreaker: { failureThreshold: 5, cooldownSeconds: 60 } }));
+    const target = new HttpBackend({ type: 'http', url: backend.url, method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 5000 } }, pools, 1024);
+    const started = performance.now();
+    const settledAfter: number[] = [];
+    const statuses = await Promise.all(
+      Array.from({ length: 1000 }, () =>
+        target.call({ eventType: 'AUTHORIZE', headers: {}, pathParams: {}, body: Buffer.from('{}'), timeoutMs: 500 }).then(
+          (response) => response.status,
+          (err: BackendFailure) => {
+            settledAfter.push(performance.now() - started);
+            return err.status;
+          },
+        ),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 504).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 504)).toBe(true);
+    expect([...pools.circuits()]).toEqual([[backend.url, 'closed']]);
+    // Told at its deadline, not once a connection came free (which could be much later).
+    expect(Math.max(...settledAfter)).toBeLessThan(1500);
+    expect(await call(target)).toBe(200);
+  });
+
+  it('a call whose deadline passed while its connection was still being made is charged when that connection fails', async () => {
+    // A backend that drops SYNs: the handshake deadline passes before undici's connect timeout,
+    // and the connect timeout that follows still says the backend is unreachable.
+    class SlowConnectPools extends BackendPools {
+      override pool(origin: string): Pool {
+        return new Pool(origin, {
+          connect: (_options, callback) => {
+            setTimeout(() => callback(Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null), 300);
+          },
+        });
+      }
+    }
+    const pools = await useStarted(new SlowConnectPools({ circuitBreaker: { failureThreshold: 1, cooldownSeconds: 60 } }));
+    const target = new HttpBackend({ type: 'http', url: 'http://127.0.0.1:9', method: 'POST', headers: {}, timeouts: { connectMs: 1000, readMs: 1000 } }, pools, 1024);
+    const failure = await target.call({ eventType: 'CONNECT', headers: {}, pathParams: {}, timeoutMs: 100 }).catch((err: unknown) => err as BackendFailure);
+    expect((failure as BackendFailure).status).toBe(504);
+    await eventually(() => [...pools.circuits()], (circuits) => circuits.length === 1 && circuits[0]![1] === 'open', 2000);
   });
 
   it('with failureThreshold 0 never opens', async () => {

@@ -244,6 +244,31 @@ describe('client edge under attack', () => {
       expect((await rawRequest(port, '/ws?tenantId=acme&userId=alice&token=t')).status).toBe(101);
     });
 
+    it('reads every header of a handshake, however many: an Origin after 1000 others is still checked', async () => {
+      // Node keeps the first 1000 header fields by default and drops the rest silently: the
+      // allow-list saw no Origin at all (a non-browser client), nor X-Forwarded-For after them.
+      const filler = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x-filler-${i}`, 'v']));
+      const backend = await useBackend();
+      const node = await useNode({
+        spec: specYaml({ '/ws': { connect: http(`${backend.url}/connect`), message: dummy('ok') } }),
+        settings: { edge: { allowedOrigins: ['https://good.example'], requireOrigin: false } },
+      });
+      const answer = await rawRequest(node.node.clientAddress.port, '/ws', { headers: { ...filler, Origin: 'https://evil.example' } });
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('https://evil.example');
+      expect(connects(backend)).toBe(0);
+    });
+
+    it('sends the gateway\'s own headers before the client\'s, so a backend that keeps only the first 1000 still reads them', async () => {
+      const { port, backend: b } = await withConnectBackend();
+      const filler = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`x-filler-${i}`, 'v']));
+      expect((await rawRequest(port, '/ws', { headers: { ...filler, 'User-Agent': 'probe/1' } })).status).toBe(101);
+      const connect = await b.waitFor((r) => r.headers[EVENT] === 'CONNECT');
+      expect(connect.headers['x-yc-apigateway-websocket-connection-id']).toMatch(/\S/);
+      expect(connect.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(connect.headers['user-agent']).toBe('probe/1');
+    });
+
     it('refuses %5C and %00 in path parameters like ..', async () => {
       const { port, backend: b } = await withConnectBackend();
       for (const path of ['/chat/a%5Cb', '/chat/%5C..%5Cadmin', '/chat/a%00b', '/chat/..']) {
