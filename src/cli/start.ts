@@ -43,9 +43,23 @@ export function startCommand(): Command {
         stopSignal ??= signal;
         if (started.node !== undefined) drainAndExit(started.node, stopSignal);
       };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      started.node = await SwitchboardNode.start(settings, { sources });
+      const onSigterm = (): void => stop('SIGTERM');
+      const onSigint = (): void => stop('SIGINT');
+      process.on('SIGTERM', onSigterm);
+      process.on('SIGINT', onSigint);
+      try {
+        started.node = await SwitchboardNode.start(settings, { sources });
+      } catch (err) {
+        // A failed start has nothing left to run, but a library may leave a handle behind it
+        // (nats.js keeps the socket of a connect that timed out waiting for the server's INFO,
+        // e.g. nats:// pointed at a Redis port), which would keep the process alive after the
+        // error and, with the handlers above, deaf to Ctrl-C. Hand the signals back, and end
+        // the process shortly after the error is written (an unref'd timer: it waits for nothing).
+        process.off('SIGTERM', onSigterm);
+        process.off('SIGINT', onSigint);
+        setTimeout(() => process.exit(), 500).unref();
+        throw err;
+      }
       if (stopSignal !== undefined) drainAndExit(started.node, stopSignal);
     });
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,23 @@ describe('start-up errors name the listener, the setting and the fix, and exit 2
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`switchboard: SWITCHBOARD_BACKPLANE=nats://***@127.0.0.1:${refusingPort}: not reachable`);
     expect(r.stderr + r.stdout).not.toContain('hunter2');
+  });
+
+  it('a NATS URL pointing at something that is not NATS (it accepts, never speaks) still ends the start with 2', async () => {
+    // e.g. --backplane nats://127.0.0.1:6379, a Redis: nats.js times out waiting for the
+    // server's INFO and keeps that socket open, which used to hold the process forever.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket));
+    await new Promise<void>((ready) => silent.listen(0, '127.0.0.1', ready));
+    const silentPort = (silent.address() as { port: number }).port;
+    try {
+      const r = await run(['start', ...FREE, '--backplane', `nats://127.0.0.1:${silentPort}`], cleanEnv(), BIN, 12_000);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`switchboard: --backplane nats://127.0.0.1:${silentPort}: not reachable: no NATS server answered there`);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 
   it('a configuration error (a bad flag value) exits 2 as well', async () => {
