@@ -1,6 +1,7 @@
 /** What every operator command shares: where the API is, the key, the output format and the message to send. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { fileReadProblem } from '../errors/index.js';
 import { ManagementClient } from './management-client.js';
 import type { OutputFormat } from './output.js';
 
@@ -87,7 +88,7 @@ async function readBytes(options: PayloadOptions): Promise<Buffer> {
     try {
       return readFileSync(options.file);
     } catch (err) {
-      throw new UsageError(`cannot read --file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`cannot read --file ${options.file}: ${fileReadProblem(err)}`);
     }
   }
   if (process.stdin.isTTY) throw new UsageError('no message: give --data, --file, or pipe it on standard input');

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, fileReadProblem } from '../errors/index.js';
 import { normalizeOriginPattern } from './origins.js';
 
 
@@ -38,7 +38,7 @@ export function readConfigText(file: string, what: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? `${what} not found` : `cannot read the ${what}: ${code ?? String(err)}`;
+    const problem = code === 'ENOENT' ? `${what} not found` : `cannot read the ${what}: ${fileReadProblem(err)}`;
     throw new ConfigError(file, '', problem);
   }
 }

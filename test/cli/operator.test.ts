@@ -109,6 +109,12 @@ describe('operator commands', () => {
     const both = await run(['connections', 'send', id, ...common(), '--data', 'x', '--file', 'y']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('either --data or --file');
+    const missingFile = await run(['connections', 'send', id, ...common(), '--file', '/nonexistent/message.json']);
+    expect(missingFile.code).toBe(2);
+    expect(missingFile.stderr).toContain('cannot read --file /nonexistent/message.json: file not found');
+    const directory = await run(['connections', 'send', id, ...common(), '--file', tmpdir()]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`cannot read --file ${tmpdir()}: is a directory, not a file`);
     const badKey = await run(['connections', 'list', '--endpoint', endpoint, '--api-key', 'wrong']);
     expect(badKey.code).toBe(1);
     expect(badKey.stderr).toContain('UNAUTHENTICATED');

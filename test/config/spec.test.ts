@@ -371,6 +371,12 @@ describe('spec errors name the file and the path', () => {
     const file = path.join(dir, 'absent.yaml');
     expect(configErrorOf(() => loadGatewaySpec(file)).message).toBe(`${file}: (root): gateway spec not found`);
   });
+
+  it('a directory given as the spec says so in words, not as an errno code', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-spec-'));
+    tempDirs.push(dir);
+    expect(configErrorOf(() => loadGatewaySpec(dir)).message).toBe(`${dir}: (root): cannot read the gateway spec: is a directory, not a file`);
+  });
 });
 
 describe('route selection', () => {
