@@ -641,6 +641,12 @@ describe('validation errors name the file, the key path and the problem', () => 
     );
   });
 
+  it('an empty --spec is refused, naming the flag, instead of reading the working directory as a spec', () => {
+    expect(configErrorOf(() => loadSettings({ flags: { spec: ['gw.yaml', ''] }, env: {} })).message).toBe(
+      "--spec #2: spec: must not be empty: give the gateway spec's file name",
+    );
+  });
+
   it('a bad flag is named by the flag', () => {
     expect(configErrorOf(() => loadSettings({ flags: { listen: 'nowhere' }, env: {} })).message).toBe(
       '--listen: listen: must be HOST:PORT (e.g. 0.0.0.0:8080 or [::1]:8081), got "nowhere"',
