@@ -83,9 +83,14 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/** The allowed key `key` is a likely misspelling of (other case, or at most two edits away), if any. */
+export function closeKey(key: string, allowed: readonly string[]): string | undefined {
+  return allowed.find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+}
+
 /** `unknown key "limts" (did you mean "limits"?)`, or the allowed keys when none is close. */
 function unknownKeyProblem(key: string, allowed: readonly string[]): string {
-  const close = allowed.find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+  const close = closeKey(key, allowed);
   return close ? `unknown key "${key}" (did you mean "${close}"?)` : `unknown key "${key}"; allowed keys: ${allowed.join(', ')}`;
 }
 

@@ -372,6 +372,22 @@ describe('spec errors name the file and the path', () => {
     expect(configErrorOf(() => loadGatewaySpec(file)).message).toBe(`${file}: (root): gateway spec not found`);
   });
 
+  it('a misspelt WebSocket operation is named with the one it is close to, not skipped as an HTTP path', () => {
+    const integration = `      ${INT}: {type: dummy, http_code: 200}\n`;
+    expect(problemOf(oneRoute(`    x-yc-apigateway-websocket-mesage:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-mesage: unknown WebSocket operation (did you mean "x-yc-apigateway-websocket-message"?)',
+    );
+    // Beside a valid message operation too: the connect backend would otherwise never be called.
+    expect(problemOf(oneRoute(`    ${MSG}:\n${integration}    x-yc-apigateway-websocket-conect:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-conect: unknown WebSocket operation (did you mean "x-yc-apigateway-websocket-connect"?)',
+    );
+    expect(problemOf(oneRoute(`    ${MSG}:\n${integration}    x-yc-apigateway-websocket-open:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-open: unknown WebSocket operation; allowed: x-yc-apigateway-websocket-connect, x-yc-apigateway-websocket-message, x-yc-apigateway-websocket-disconnect',
+    );
+    // OpenAPI's own keys of a path item are left alone.
+    expect(() => parseGatewaySpec(oneRoute(`    summary: chat\n    get: {responses: {'200': {description: ok}}}\n    ${MSG}:\n${integration}`), SOURCE)).not.toThrow();
+  });
+
   it('a directory given as the spec says so in words, not as an errno code', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-spec-'));
     tempDirs.push(dir);
