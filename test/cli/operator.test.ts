@@ -123,6 +123,20 @@ describe('operator commands', () => {
     expect(unreachable.stderr).toContain('cannot reach the management API at http://127.0.0.1:1');
   });
 
+  it('a number flag that is not a whole number in range is bad usage named by the flag (exit 2), before any request', async () => {
+    // The unreachable endpoint proves no request was made: that would exit 3.
+    const nowhere = ['--endpoint', 'http://127.0.0.1:1'];
+    const pageSize = await run(['connections', 'list', ...nowhere, '--page-size', 'abc']);
+    expect(pageSize.code).toBe(2);
+    expect(pageSize.stderr).toContain("option '--page-size <n>' argument 'abc' is invalid. must be a whole number from 1 to 1000.");
+    const limit = await run(['topics', 'history', 'acme:news', ...nowhere, '--limit', '-1']);
+    expect(limit.code).toBe(2);
+    expect(limit.stderr).toContain("option '--limit <n>' argument '-1' is invalid. must be a whole number from 1 to 10000.");
+    const since = await run(['topics', 'history', 'acme:news', ...nowhere, '--since-offset', '3x']);
+    expect(since.code).toBe(2);
+    expect(since.stderr).toContain("option '--since-offset <n>' argument '3x' is invalid.");
+  });
+
   it('takes --type in any case, as the API spells it (TEXT, BINARY) or in lower case', async () => {
     expect((await run(['connections', 'send', id, ...common(), '--data', 'upper', '--type', 'TEXT'])).code).toBe(0);
     expect(await client.next()).toMatchObject({ text: 'upper', binary: false });
