@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -121,6 +122,15 @@ describe('operator commands', () => {
     const unreachable = await run(['connections', 'list', '--endpoint', 'http://127.0.0.1:1', '--api-key', key]);
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toContain('cannot reach the management API at http://127.0.0.1:1');
+    const closed = createServer();
+    await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const refused = await run(['connections', 'list', '--endpoint', `127.0.0.1:${closedPort}`, '--api-key', key]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(
+      `cannot reach the management API at http://127.0.0.1:${closedPort}: connection refused: nothing listens there (is the gateway running? point --endpoint or SWITCHBOARD_ENDPOINT at its management listener)`,
+    );
   });
 
   it('a number flag that is not a whole number in range is bad usage named by the flag (exit 2), before any request', async () => {
