@@ -88,6 +88,9 @@ describe('operator commands', () => {
     expect([...binary.data]).toEqual([0, 1, 2, 255]);
     expect((await run(['connections', 'send', id, ...common()], 'piped in')).code).toBe(0);
     expect((await client.next()).text).toBe('piped in');
+    // Byte for byte, as the README says: the newline `echo` adds is part of the message.
+    expect((await run(['connections', 'send', id, ...common()], 'echoed\n')).code).toBe(0);
+    expect((await client.next()).text).toBe('echoed\n');
   });
 
   it('publishes to a topic and reads its presence and history', async () => {
