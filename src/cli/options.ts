@@ -31,12 +31,12 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
 export function withCommon(command: Command): Command {
   return command
     .addOption(
-      new Option('--endpoint <url>', `management API: a URL or HOST:PORT, e.g. 127.0.0.1:8081 [env SWITCHBOARD_ENDPOINT]`)
+      new Option('--endpoint <url>', 'management API: a URL or HOST:PORT, e.g. 127.0.0.1:8081')
         .env('SWITCHBOARD_ENDPOINT')
         .default(DEFAULT_ENDPOINT),
     )
     .addOption(
-      new Option('--api-key <key>', 'management API key [env SWITCHBOARD_API_KEY, else the first key of SWITCHBOARD_API_KEYS]').env('SWITCHBOARD_API_KEY'),
+      new Option('--api-key <key>', 'management API key (when neither it nor SWITCHBOARD_API_KEY is set: the first key of SWITCHBOARD_API_KEYS)').env('SWITCHBOARD_API_KEY'),
     )
     .addOption(new Option('-o, --output <format>', 'json or table (default: table on a terminal, json otherwise)').choices(['json', 'table']));
 }

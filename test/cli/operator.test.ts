@@ -281,4 +281,14 @@ describe('help', () => {
     expect(undescribed).toEqual([]);
     expect(program.commands.map((c) => c.name())).toEqual(['start', 'connect', 'connections', 'topics', 'users', 'tenants']);
   });
+
+  it('names each variable once: commander adds "(env: NAME)" to an option that reads one', () => {
+    const repeated: string[] = [];
+    const visit = (command: Command, path: string): void => {
+      for (const option of command.options) if (option.envVar !== undefined && option.description.includes(`[env ${option.envVar}`)) repeated.push(`${path} ${option.flags}`);
+      for (const sub of command.commands) visit(sub, `${path} ${sub.name()}`);
+    };
+    visit(switchboardProgram(), 'switchboard');
+    expect(repeated).toEqual([]);
+  });
 });
