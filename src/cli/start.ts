@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadSettingsWithSources, LOG_FORMATS, type SettingsFlags } from '../config/index.js';
+import { loadSettingsWithSources, LOG_FORMATS, unknownVariables, type SettingsFlags } from '../config/index.js';
 import { SwitchboardNode } from '../gateway/index.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -33,6 +33,8 @@ export function startCommand(): Command {
       if (typeof opts.logFormat === 'string') flags.logFormat = opts.logFormat;
       if (typeof opts.grpcListen === 'string') flags.grpcListen = opts.grpcListen;
       // commander hands over an empty SWITCHBOARD_CONFIG as the value ''; empty means unset, as for every variable.
+      // Before the settings: a misspelt variable may be why a setting is not what was meant.
+      for (const problem of unknownVariables(process.env)) process.stderr.write(`switchboard: warning: ${problem}\n`);
       const configFile = typeof opts.config === 'string' && opts.config.trim() !== '' ? opts.config : undefined;
       const { settings, sources } = loadSettingsWithSources({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
       // Listening for signals before the node starts: one that arrives while it logs "started"

@@ -120,6 +120,14 @@ describe('start-up errors name the listener, the setting and the fix, and exit 2
     }
   });
 
+  it('a misspelt SWITCHBOARD_* variable is warned about, with the one it is close to', async () => {
+    const r = await run(['start', '--listen', 'nonsense', '--management-listen', '127.0.0.1:0'], cleanEnv({ SWITCHBOARD_LISTN: '127.0.0.1:0', SWITCHBOARD_ENDPOINT: '127.0.0.1:1' }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('switchboard: warning: SWITCHBOARD_LISTN is not a variable switchboard reads (did you mean SWITCHBOARD_LISTEN?); it is ignored');
+    // The operator commands' own variable is one switchboard reads: one shell serves both.
+    expect(r.stderr).not.toContain('SWITCHBOARD_ENDPOINT is not');
+  });
+
   it('a configuration error (a bad flag value) exits 2 as well', async () => {
     const r = await run(['start', '--listen', 'nonsense', '--management-listen', '127.0.0.1:0']);
     expect(r.code).toBe(2);
