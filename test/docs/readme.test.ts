@@ -347,6 +347,16 @@ describe('README and docs/ commands run as written (needs npm run build)', { tim
     }
   });
 
+  it('every file of this repository that README.md and docs/*.md name in `code` exists (a renamed file is renamed there too)', () => {
+    const texts = [readFileSync(path.join(ROOT, 'README.md'), 'utf8'), ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => readFileSync(path.join(ROOT, 'docs', file), 'utf8'))];
+    const named = new Set(texts.flatMap((text) => [...text.matchAll(/`((?:src|test|examples|docs|bench|proto|console)\/[^`\s]*)`/g)].map((m) => m[1]!)));
+    // Globs and brace lists name several files; a history note may name a file by its old name
+    // when it says what it is called now.
+    const missing = [...named].filter((file) => !/[*{]/.test(file) && !existsSync(path.join(ROOT, file)));
+    const explained = missing.filter((file) => texts.some((text) => text.includes(`\`${file}\`** (since then `)));
+    expect(missing.filter((file) => !explained.includes(file))).toEqual([]);
+  });
+
   it('the configuration error "Running it" shows is the one such a spec gets', () => {
     const shown = README_BLOCKS.find((block) => block.section === 'Running it' && block.text.startsWith('switchboard: configuration error: '));
     expect(shown, 'the example error under "Running it"').toBeDefined();
