@@ -99,6 +99,9 @@ class GatewaySpecReader {
     if (!isMapping(document)) f.fail('', `must be an OpenAPI 3 document (a mapping), got ${describeValue(document)}`);
 
     const version = document.openapi;
+    if ((version === undefined || version === null) && document.swagger !== undefined) {
+      f.fail('swagger', `is Swagger ${describeValue(document.swagger)} (OpenAPI 2): a gateway spec is OpenAPI 3; convert it (e.g. with swagger2openapi) and give "openapi: 3.0.0"`);
+    }
     const versionIsThree =
       (typeof version === 'string' && /^3\.\d+(\.\d+)?$/.test(version)) || (typeof version === 'number' && Math.floor(version) === 3);
     if (version === undefined || version === null) f.fail('openapi', 'is required: an OpenAPI 3 version such as "3.0.0"');

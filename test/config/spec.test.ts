@@ -196,7 +196,11 @@ describe('spec errors name the file and the path', () => {
   const realtime = `    ${MSG}:\n      ${INT}: {type: realtime}\n`;
   const cases: [string, string, string][] = [
     ['an empty document', '', 'gw.yaml: (root): is empty: expected an OpenAPI 3 document'],
-    ['a Swagger 2 document', 'swagger: "2.0"\ninfo: {title: x}\npaths: {}\n', 'gw.yaml: openapi: is required: an OpenAPI 3 version such as "3.0.0"'],
+    [
+      'a Swagger 2 document, named as such',
+      'swagger: "2.0"\ninfo: {title: x}\npaths: {}\n',
+      'gw.yaml: swagger: is Swagger "2.0" (OpenAPI 2): a gateway spec is OpenAPI 3; convert it (e.g. with swagger2openapi) and give "openapi: 3.0.0"',
+    ],
     ['an OpenAPI 2 version', 'openapi: "2.0"\ninfo: {title: x}\npaths: {}\n', 'gw.yaml: openapi: must be an OpenAPI 3 version such as "3.0.0", got "2.0"'],
     ['a missing title', 'openapi: 3.0.0\ninfo: {version: 1}\npaths: {}\n', 'gw.yaml: info.title: is required'],
     ['missing paths', HEADER, 'gw.yaml: paths: is required: a mapping of path templates'],
