@@ -18,6 +18,15 @@ export class EndpointUnreachable extends Error {
   }
 }
 
+/** What the usual network failures mean to someone at the command line (the bare code tells little). */
+const UNREACHABLE_PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens there (is the gateway running? point --endpoint or SWITCHBOARD_ENDPOINT at its management listener)',
+  ENOTFOUND: 'host not found; check the host in --endpoint or SWITCHBOARD_ENDPOINT',
+  EAI_AGAIN: 'host not found; check the host in --endpoint or SWITCHBOARD_ENDPOINT',
+  ETIMEDOUT: 'timed out: no answer',
+  ECONNRESET: 'the connection was reset',
+};
+
 const RPC_NAMES: Record<number, string> = { 3: 'INVALID_ARGUMENT', 5: 'NOT_FOUND', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 13: 'INTERNAL', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED' };
 
 export class ManagementClient {
@@ -50,7 +59,8 @@ export class ManagementClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new EndpointUnreachable(this.base, cause?.code ?? cause?.message ?? (err as Error).message);
+      const problem = cause?.code !== undefined ? UNREACHABLE_PROBLEMS[cause.code] : undefined;
+      throw new EndpointUnreachable(this.base, problem ?? cause?.code ?? cause?.message ?? (err as Error).message);
     }
     const text = await response.text();
     let json: unknown;

@@ -1,6 +1,6 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { segment } from './management-client.js';
-import { clientOf, formatOf, print, readPayload, withCommon, withPayload, type CommonOptions, type PayloadOptions } from './options.js';
+import { clientOf, formatOf, print, readPayload, withCommon, withPayload, type CommonOptions, type PayloadOptions, wholeNumber } from './options.js';
 import { renderRecord, renderTable } from './output.js';
 
 const CONNECTION_COLUMNS = ['id', 'gatewayId', 'tenantId', 'userId', 'sourceIp', 'userAgent', 'connectedAt', 'lastActiveAt', 'subscriptions'];
@@ -65,7 +65,7 @@ function listCommand(connections: Command): void {
       .option('--tenant-id <id>', 'only connections of this tenant')
       .option('--user-id <id>', 'only connections of this user')
       .option('--topic <topic>', 'only connections subscribed to this topic')
-      .option('--page-size <n>', 'connections per page (1-1000)', '100')
+      .addOption(new Option('--page-size <n>', 'connections per page (1-1000)').argParser(wholeNumber(1, 1000)).default('100'))
       .option('--page-token <token>', 'continue from a previous page')
       .option('--all', 'follow every page'),
   )
@@ -123,9 +123,9 @@ export function topicsCommand(): Command {
     topics
       .command('history')
       .argument('<topic>', TOPIC)
-      .option('--since-offset <n>', 'only publications after this offset')
+      .addOption(new Option('--since-offset <n>', 'only publications after this offset').argParser(wholeNumber(0, Number.MAX_SAFE_INTEGER)))
       .option('--epoch <epoch>', 'the epoch --since-offset belongs to (another epoch answers complete=false)')
-      .option('--limit <n>', 'at most this many publications (1-10000)'),
+      .addOption(new Option('--limit <n>', 'at most this many publications (1-10000)').argParser(wholeNumber(1, 10_000))),
   )
     .description('Publications a topic still holds (needs historySize in its topics settings)')
     .action(async (topic: string, options: CommonOptions & { sinceOffset?: string; epoch?: string; limit?: string }) => {

@@ -1,6 +1,7 @@
 /** What every operator command shares: where the API is, the key, the output format and the message to send. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { fileReadProblem } from '../errors/index.js';
 import { ManagementClient } from './management-client.js';
 import type { OutputFormat } from './output.js';
 
@@ -30,14 +31,28 @@ export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8081';
 export function withCommon(command: Command): Command {
   return command
     .addOption(
-      new Option('--endpoint <url>', `management API: a URL or HOST:PORT, e.g. 127.0.0.1:8081 [env SWITCHBOARD_ENDPOINT]`)
+      new Option('--endpoint <url>', 'management API: a URL or HOST:PORT, e.g. 127.0.0.1:8081')
         .env('SWITCHBOARD_ENDPOINT')
         .default(DEFAULT_ENDPOINT),
     )
     .addOption(
-      new Option('--api-key <key>', 'management API key [env SWITCHBOARD_API_KEY, else the first key of SWITCHBOARD_API_KEYS]').env('SWITCHBOARD_API_KEY'),
+      new Option('--api-key <key>', 'management API key (when neither it nor SWITCHBOARD_API_KEY is set: the first key of SWITCHBOARD_API_KEYS)').env('SWITCHBOARD_API_KEY'),
     )
     .addOption(new Option('-o, --output <format>', 'json or table (default: table on a terminal, json otherwise)').choices(['json', 'table']));
+}
+
+/**
+ * A parser for a whole-number flag from `min` to `max`: a typo (`--limit 1O`, `--page-size 0`)
+ * is bad usage named by its flag (exit 2), not a request the API answers 400 under its own
+ * parameter name. The value stays text, as the query string takes it.
+ */
+export function wholeNumber(min: number, max: number): (value: string) => string {
+  return (value) => {
+    if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
+    }
+    return value;
+  };
 }
 
 /** `TEXT`, `text`, `Binary`…: the API spells them in capitals, people type them either way. */
@@ -87,7 +102,7 @@ async function readBytes(options: PayloadOptions): Promise<Buffer> {
     try {
       return readFileSync(options.file);
     } catch (err) {
-      throw new UsageError(`cannot read --file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`cannot read --file ${options.file}: ${fileReadProblem(err)}`);
     }
   }
   if (process.stdin.isTTY) throw new UsageError('no message: give --data, --file, or pipe it on standard input');

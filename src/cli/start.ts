@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadSettingsWithSources, LOG_FORMATS, type SettingsFlags } from '../config/index.js';
+import { loadSettingsWithSources, LOG_FORMATS, unknownVariables, type SettingsFlags } from '../config/index.js';
 import { SwitchboardNode } from '../gateway/index.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -33,6 +33,8 @@ export function startCommand(): Command {
       if (typeof opts.logFormat === 'string') flags.logFormat = opts.logFormat;
       if (typeof opts.grpcListen === 'string') flags.grpcListen = opts.grpcListen;
       // commander hands over an empty SWITCHBOARD_CONFIG as the value ''; empty means unset, as for every variable.
+      // Before the settings: a misspelt variable may be why a setting is not what was meant.
+      for (const problem of unknownVariables(process.env)) process.stderr.write(`switchboard: warning: ${problem}\n`);
       const configFile = typeof opts.config === 'string' && opts.config.trim() !== '' ? opts.config : undefined;
       const { settings, sources } = loadSettingsWithSources({ ...(configFile !== undefined ? { configFile } : {}), flags, env: process.env });
       // Listening for signals before the node starts: one that arrives while it logs "started"
@@ -43,9 +45,23 @@ export function startCommand(): Command {
         stopSignal ??= signal;
         if (started.node !== undefined) drainAndExit(started.node, stopSignal);
       };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      started.node = await SwitchboardNode.start(settings, { sources });
+      const onSigterm = (): void => stop('SIGTERM');
+      const onSigint = (): void => stop('SIGINT');
+      process.on('SIGTERM', onSigterm);
+      process.on('SIGINT', onSigint);
+      try {
+        started.node = await SwitchboardNode.start(settings, { sources });
+      } catch (err) {
+        // A failed start has nothing left to run, but a library may leave a handle behind it
+        // (nats.js keeps the socket of a connect that timed out waiting for the server's INFO,
+        // e.g. nats:// pointed at a Redis port), which would keep the process alive after the
+        // error and, with the handlers above, deaf to Ctrl-C. Hand the signals back, and end
+        // the process shortly after the error is written (an unref'd timer: it waits for nothing).
+        process.off('SIGTERM', onSigterm);
+        process.off('SIGINT', onSigint);
+        setTimeout(() => process.exit(), 500).unref();
+        throw err;
+      }
       if (stopSignal !== undefined) drainAndExit(started.node, stopSignal);
     });
 }

@@ -1,6 +1,36 @@
 /** The environment layer: the SWITCHBOARD_* variables that override the settings file. */
 import type { OverrideLayer } from './override-layer.js';
 import type { Environment } from './variables.js';
+import { closeKey } from './yaml-fields.js';
+
+/** Every SWITCHBOARD_* variable switchboard reads: start's, and the operator commands' own two. */
+const KNOWN_VARIABLES: readonly string[] = [
+  'SWITCHBOARD_CONFIG',
+  'SWITCHBOARD_SPEC',
+  'SWITCHBOARD_LISTEN',
+  'SWITCHBOARD_MANAGEMENT_LISTEN',
+  'SWITCHBOARD_API_KEYS',
+  'SWITCHBOARD_BACKPLANE',
+  'SWITCHBOARD_NODE_ID',
+  'SWITCHBOARD_LOG_LEVEL',
+  'SWITCHBOARD_LOG_FORMAT',
+  'SWITCHBOARD_GRPC_LISTEN',
+  'SWITCHBOARD_ENDPOINT',
+  'SWITCHBOARD_API_KEY',
+];
+
+/**
+ * A SWITCHBOARD_* variable nothing reads is most likely a misspelt one (SWITCHBOARD_LISTN),
+ * whose setting silently keeps its default: one problem per such variable, for a warning.
+ */
+export function unknownVariables(env: Environment): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SWITCHBOARD_') && !KNOWN_VARIABLES.includes(name))
+    .map((name) => {
+      const close = closeKey(name, KNOWN_VARIABLES);
+      return `${name} is not a variable switchboard reads${close === undefined ? '' : ` (did you mean ${close}?)`}; it is ignored`;
+    });
+}
 
 function commaList(text: string): string[] {
   return text

@@ -1,6 +1,7 @@
 /** The config folder's face: settings and gateway specs, loaded and validated. */
 export * from './types.js';
 export { loadSettings, loadSettingsWithSources, SETTING_NAMES } from './settings.js';
+export { unknownVariables } from './env-layer.js';
 export type { SettingsInput } from './settings.js';
 export type { SettingsFlags } from './flag-layer.js';
 export { LOG_FORMATS, NODE_ID_PATTERN } from './setting-values.js';

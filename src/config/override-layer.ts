@@ -3,6 +3,7 @@
  * name it came from, so an error says `SWITCHBOARD_LISTEN` or `--listen` instead of a file.
  */
 import { resolve } from 'node:path';
+import { ConfigError } from '../errors/index.js';
 import { GRPC_DEFAULTS } from './defaults.js';
 import { parseHostPort } from './host-port.js';
 import type { ListenerOrigins } from './listeners.js';
@@ -29,8 +30,13 @@ export function applyLayer(settings: Settings, layer: OverrideLayer, layerRank: 
     origins.listen = { source, layer: layerRank };
   }
   if (layer.specs) {
+    const [source, files] = layer.specs;
+    // resolve('') is the working directory, which would then be "read" as a spec: refuse it here.
+    for (const [index, file] of files.entries()) {
+      if (file.trim() === '') throw new ConfigError(source.startsWith('--') ? `${source} #${index + 1}` : source, 'spec', 'must not be empty: give the gateway spec\'s file name');
+    }
     // Relative to the working directory: that is where a flag or variable was written.
-    settings.specs = layer.specs[1].map((file) => resolve(file));
+    settings.specs = files.map((file) => resolve(file));
   }
   if (layer.managementListen) {
     const [source, text] = layer.managementListen;

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
-import { childPath, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, readOrigins, type YamlMapping } from './yaml-fields.js';
+import { childPath, closeKey, describeValue, FieldReader, isMapping, parseYamlText, readConfigText, readOrigins, type YamlMapping } from './yaml-fields.js';
 import type {
   BackendIntegrationSpec,
   DummyIntegrationSpec,
@@ -23,6 +23,8 @@ import type {
 const CONNECT = 'x-yc-apigateway-websocket-connect';
 const MESSAGE = 'x-yc-apigateway-websocket-message';
 const DISCONNECT = 'x-yc-apigateway-websocket-disconnect';
+const OPERATIONS: readonly string[] = [CONNECT, MESSAGE, DISCONNECT];
+const WEBSOCKET_PREFIX = 'x-yc-apigateway-websocket-';
 const INTEGRATION = 'x-yc-apigateway-integration';
 const ROUTES = 'x-switchboard-routes';
 const ROUTE_SELECTION = 'x-switchboard-route-selection';
@@ -97,6 +99,9 @@ class GatewaySpecReader {
     if (!isMapping(document)) f.fail('', `must be an OpenAPI 3 document (a mapping), got ${describeValue(document)}`);
 
     const version = document.openapi;
+    if ((version === undefined || version === null) && document.swagger !== undefined) {
+      f.fail('swagger', `is Swagger ${describeValue(document.swagger)} (OpenAPI 2): a gateway spec is OpenAPI 3; convert it (e.g. with swagger2openapi) and give "openapi: 3.0.0"`);
+    }
     const versionIsThree =
       (typeof version === 'string' && /^3\.\d+(\.\d+)?$/.test(version)) || (typeof version === 'number' && Math.floor(version) === 3);
     if (version === undefined || version === null) f.fail('openapi', 'is required: an OpenAPI 3 version such as "3.0.0"');
@@ -114,7 +119,18 @@ class GatewaySpecReader {
     const routes: WebSocketRouteSpec[] = [];
     const templateByShape = new Map<string, string>();
     for (const [template, item] of Object.entries(paths)) {
-      if (!isMapping(item) || ![CONNECT, MESSAGE, DISCONNECT].some((key) => key in item)) continue; // an HTTP path
+      if (isMapping(item)) {
+        // A misspelt operation would make the path an HTTP path and be skipped in silence (or
+        // leave the spec with "no WebSocket path"): name it. Other keys are OpenAPI's own.
+        for (const key of Object.keys(item)) {
+          if (OPERATIONS.includes(key)) continue;
+          const close = closeKey(key, OPERATIONS);
+          if (close !== undefined || key.startsWith(WEBSOCKET_PREFIX)) {
+            f.fail(childPath(childPath('paths', template), key), `unknown WebSocket operation${close === undefined ? `; allowed: ${OPERATIONS.join(', ')}` : ` (did you mean "${close}"?)`}`);
+          }
+        }
+      }
+      if (!isMapping(item) || !OPERATIONS.some((key) => key in item)) continue; // an HTTP path
       const itemPath = childPath('paths', template);
       const route = this.route(template, item, itemPath);
       // `/a/{x}` and `/a/{y}` serve the same URLs; which one answered would be an accident.

@@ -2,6 +2,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileReadProblem } from '../errors/index.js';
 import type { TlsSetting } from './types.js';
 import { childPath, describeValue, type FieldReader } from './yaml-fields.js';
 
@@ -43,7 +44,6 @@ export function readPemFile(f: FieldReader, file: string, path: string): string 
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return f.fail(path, `cannot read ${describeValue(file)}: ${code === 'ENOENT' ? 'file not found' : (code ?? String(err))}`);
+    return f.fail(path, `cannot read ${describeValue(file)}: ${fileReadProblem(err)}`);
   }
 }

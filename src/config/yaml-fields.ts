@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, fileReadProblem } from '../errors/index.js';
 import { normalizeOriginPattern } from './origins.js';
 
 
@@ -38,7 +38,7 @@ export function readConfigText(file: string, what: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? `${what} not found` : `cannot read the ${what}: ${code ?? String(err)}`;
+    const problem = code === 'ENOENT' ? `${what} not found` : `cannot read the ${what}: ${fileReadProblem(err)}`;
     throw new ConfigError(file, '', problem);
   }
 }
@@ -83,9 +83,14 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/** The allowed key `key` is a likely misspelling of (other case, or at most two edits away), if any. */
+export function closeKey(key: string, allowed: readonly string[]): string | undefined {
+  return allowed.find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+}
+
 /** `unknown key "limts" (did you mean "limits"?)`, or the allowed keys when none is close. */
 function unknownKeyProblem(key: string, allowed: readonly string[]): string {
-  const close = allowed.find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+  const close = closeKey(key, allowed);
   return close ? `unknown key "${key}" (did you mean "${close}"?)` : `unknown key "${key}"; allowed keys: ${allowed.join(', ')}`;
 }
 

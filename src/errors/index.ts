@@ -151,3 +151,22 @@ export class NodeIdInUse extends ConfigError {
     this.name = 'NodeIdInUse';
   }
 }
+
+/**
+ * Why a file could not be read, in words: the errno code alone (EISDIR, EACCES) tells a
+ * newcomer little. Shared by the settings file, gateway specs, TLS files and the CLI's --file.
+ */
+export function fileReadProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'file not found';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return code ?? (err instanceof Error ? err.message : String(err));
+  }
+}

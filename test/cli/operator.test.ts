@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -87,6 +88,9 @@ describe('operator commands', () => {
     expect([...binary.data]).toEqual([0, 1, 2, 255]);
     expect((await run(['connections', 'send', id, ...common()], 'piped in')).code).toBe(0);
     expect((await client.next()).text).toBe('piped in');
+    // Byte for byte, as the README says: the newline `echo` adds is part of the message.
+    expect((await run(['connections', 'send', id, ...common()], 'echoed\n')).code).toBe(0);
+    expect((await client.next()).text).toBe('echoed\n');
   });
 
   it('publishes to a topic and reads its presence and history', async () => {
@@ -109,12 +113,41 @@ describe('operator commands', () => {
     const both = await run(['connections', 'send', id, ...common(), '--data', 'x', '--file', 'y']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('either --data or --file');
+    const missingFile = await run(['connections', 'send', id, ...common(), '--file', '/nonexistent/message.json']);
+    expect(missingFile.code).toBe(2);
+    expect(missingFile.stderr).toContain('cannot read --file /nonexistent/message.json: file not found');
+    const directory = await run(['connections', 'send', id, ...common(), '--file', tmpdir()]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`cannot read --file ${tmpdir()}: is a directory, not a file`);
     const badKey = await run(['connections', 'list', '--endpoint', endpoint, '--api-key', 'wrong']);
     expect(badKey.code).toBe(1);
     expect(badKey.stderr).toContain('UNAUTHENTICATED');
     const unreachable = await run(['connections', 'list', '--endpoint', 'http://127.0.0.1:1', '--api-key', key]);
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toContain('cannot reach the management API at http://127.0.0.1:1');
+    const closed = createServer();
+    await new Promise<void>((ready) => closed.listen(0, '127.0.0.1', ready));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const refused = await run(['connections', 'list', '--endpoint', `127.0.0.1:${closedPort}`, '--api-key', key]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(
+      `cannot reach the management API at http://127.0.0.1:${closedPort}: connection refused: nothing listens there (is the gateway running? point --endpoint or SWITCHBOARD_ENDPOINT at its management listener)`,
+    );
+  });
+
+  it('a number flag that is not a whole number in range is bad usage named by the flag (exit 2), before any request', async () => {
+    // The unreachable endpoint proves no request was made: that would exit 3.
+    const nowhere = ['--endpoint', 'http://127.0.0.1:1'];
+    const pageSize = await run(['connections', 'list', ...nowhere, '--page-size', 'abc']);
+    expect(pageSize.code).toBe(2);
+    expect(pageSize.stderr).toContain("option '--page-size <n>' argument 'abc' is invalid. must be a whole number from 1 to 1000.");
+    const limit = await run(['topics', 'history', 'acme:news', ...nowhere, '--limit', '-1']);
+    expect(limit.code).toBe(2);
+    expect(limit.stderr).toContain("option '--limit <n>' argument '-1' is invalid. must be a whole number from 1 to 10000.");
+    const since = await run(['topics', 'history', 'acme:news', ...nowhere, '--since-offset', '3x']);
+    expect(since.code).toBe(2);
+    expect(since.stderr).toContain("option '--since-offset <n>' argument '3x' is invalid.");
   });
 
   it('takes --type in any case, as the API spells it (TEXT, BINARY) or in lower case', async () => {
@@ -247,5 +280,15 @@ describe('help', () => {
     visit(program, 'switchboard');
     expect(undescribed).toEqual([]);
     expect(program.commands.map((c) => c.name())).toEqual(['start', 'connect', 'connections', 'topics', 'users', 'tenants']);
+  });
+
+  it('names each variable once: commander adds "(env: NAME)" to an option that reads one', () => {
+    const repeated: string[] = [];
+    const visit = (command: Command, path: string): void => {
+      for (const option of command.options) if (option.envVar !== undefined && option.description.includes(`[env ${option.envVar}`)) repeated.push(`${path} ${option.flags}`);
+      for (const sub of command.commands) visit(sub, `${path} ${sub.name()}`);
+    };
+    visit(switchboardProgram(), 'switchboard');
+    expect(repeated).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,31 @@ describe('start-up errors name the listener, the setting and the fix, and exit 2
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`switchboard: SWITCHBOARD_BACKPLANE=nats://***@127.0.0.1:${refusingPort}: not reachable`);
     expect(r.stderr + r.stdout).not.toContain('hunter2');
+  });
+
+  it('a NATS URL pointing at something that is not NATS (it accepts, never speaks) still ends the start with 2', async () => {
+    // e.g. --backplane nats://127.0.0.1:6379, a Redis: nats.js times out waiting for the
+    // server's INFO and keeps that socket open, which used to hold the process forever.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket));
+    await new Promise<void>((ready) => silent.listen(0, '127.0.0.1', ready));
+    const silentPort = (silent.address() as { port: number }).port;
+    try {
+      const r = await run(['start', ...FREE, '--backplane', `nats://127.0.0.1:${silentPort}`], cleanEnv(), BIN, 12_000);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`switchboard: --backplane nats://127.0.0.1:${silentPort}: not reachable: no NATS server answered there`);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('a misspelt SWITCHBOARD_* variable is warned about, with the one it is close to', async () => {
+    const r = await run(['start', '--listen', 'nonsense', '--management-listen', '127.0.0.1:0'], cleanEnv({ SWITCHBOARD_LISTN: '127.0.0.1:0', SWITCHBOARD_ENDPOINT: '127.0.0.1:1' }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('switchboard: warning: SWITCHBOARD_LISTN is not a variable switchboard reads (did you mean SWITCHBOARD_LISTEN?); it is ignored');
+    // The operator commands' own variable is one switchboard reads: one shell serves both.
+    expect(r.stderr).not.toContain('SWITCHBOARD_ENDPOINT is not');
   });
 
   it('a configuration error (a bad flag value) exits 2 as well', async () => {

@@ -623,6 +623,13 @@ describe('validation errors name the file, the key path and the problem', () => 
     expect(error.message).toBe(`${file}: (root): config file not found`);
   });
 
+  it('a config path that is a directory says so in words, not as an errno code', () => {
+    const dir = tempDir();
+    expect(configErrorOf(() => loadSettings({ configFile: dir, flags: {}, env: {} })).message).toBe(
+      `${dir}: (root): cannot read the config file: is a directory, not a file`,
+    );
+  });
+
   it('a public key file that is missing or not a key is named', () => {
     const missing = configFile('auth:\n  jwt:\n    publicKey: ./nope.pem\n');
     expect(configErrorOf(() => loadSettings({ configFile: missing, flags: {}, env: {} })).message).toBe(
@@ -631,6 +638,12 @@ describe('validation errors name the file, the key path and the problem', () => 
     const garbage = configFile('auth:\n  jwt:\n    publicKey: ./bad.pem\n', { 'bad.pem': 'not a key' });
     expect(configErrorOf(() => loadSettings({ configFile: garbage, flags: {}, env: {} })).message).toBe(
       `${garbage}: auth.jwt.publicKey: "${path.join(path.dirname(garbage), 'bad.pem')}" is not a PEM public key or certificate`,
+    );
+  });
+
+  it('an empty --spec is refused, naming the flag, instead of reading the working directory as a spec', () => {
+    expect(configErrorOf(() => loadSettings({ flags: { spec: ['gw.yaml', ''] }, env: {} })).message).toBe(
+      "--spec #2: spec: must not be empty: give the gateway spec's file name",
     );
   });
 

@@ -196,7 +196,11 @@ describe('spec errors name the file and the path', () => {
   const realtime = `    ${MSG}:\n      ${INT}: {type: realtime}\n`;
   const cases: [string, string, string][] = [
     ['an empty document', '', 'gw.yaml: (root): is empty: expected an OpenAPI 3 document'],
-    ['a Swagger 2 document', 'swagger: "2.0"\ninfo: {title: x}\npaths: {}\n', 'gw.yaml: openapi: is required: an OpenAPI 3 version such as "3.0.0"'],
+    [
+      'a Swagger 2 document, named as such',
+      'swagger: "2.0"\ninfo: {title: x}\npaths: {}\n',
+      'gw.yaml: swagger: is Swagger "2.0" (OpenAPI 2): a gateway spec is OpenAPI 3; convert it (e.g. with swagger2openapi) and give "openapi: 3.0.0"',
+    ],
     ['an OpenAPI 2 version', 'openapi: "2.0"\ninfo: {title: x}\npaths: {}\n', 'gw.yaml: openapi: must be an OpenAPI 3 version such as "3.0.0", got "2.0"'],
     ['a missing title', 'openapi: 3.0.0\ninfo: {version: 1}\npaths: {}\n', 'gw.yaml: info.title: is required'],
     ['missing paths', HEADER, 'gw.yaml: paths: is required: a mapping of path templates'],
@@ -370,6 +374,28 @@ describe('spec errors name the file and the path', () => {
     tempDirs.push(dir);
     const file = path.join(dir, 'absent.yaml');
     expect(configErrorOf(() => loadGatewaySpec(file)).message).toBe(`${file}: (root): gateway spec not found`);
+  });
+
+  it('a misspelt WebSocket operation is named with the one it is close to, not skipped as an HTTP path', () => {
+    const integration = `      ${INT}: {type: dummy, http_code: 200}\n`;
+    expect(problemOf(oneRoute(`    x-yc-apigateway-websocket-mesage:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-mesage: unknown WebSocket operation (did you mean "x-yc-apigateway-websocket-message"?)',
+    );
+    // Beside a valid message operation too: the connect backend would otherwise never be called.
+    expect(problemOf(oneRoute(`    ${MSG}:\n${integration}    x-yc-apigateway-websocket-conect:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-conect: unknown WebSocket operation (did you mean "x-yc-apigateway-websocket-connect"?)',
+    );
+    expect(problemOf(oneRoute(`    ${MSG}:\n${integration}    x-yc-apigateway-websocket-open:\n${integration}`))).toBe(
+      'gw.yaml: paths./ws.x-yc-apigateway-websocket-open: unknown WebSocket operation; allowed: x-yc-apigateway-websocket-connect, x-yc-apigateway-websocket-message, x-yc-apigateway-websocket-disconnect',
+    );
+    // OpenAPI's own keys of a path item are left alone.
+    expect(() => parseGatewaySpec(oneRoute(`    summary: chat\n    get: {responses: {'200': {description: ok}}}\n    ${MSG}:\n${integration}`), SOURCE)).not.toThrow();
+  });
+
+  it('a directory given as the spec says so in words, not as an errno code', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-spec-'));
+    tempDirs.push(dir);
+    expect(configErrorOf(() => loadGatewaySpec(dir)).message).toBe(`${dir}: (root): cannot read the gateway spec: is a directory, not a file`);
   });
 });
 

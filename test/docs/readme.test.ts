@@ -29,6 +29,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewaySpec } from '../../src/config/index.js';
 import { eventually } from '../support/harness.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -344,6 +345,23 @@ describe('README and docs/ commands run as written (needs npm run build)', { tim
       expect(block.marker, `line ${block.line}`).toMatch(/^(skip \(.+\)|output|background(, needs connect)?)$/);
       if (block.marker === 'output') expect(block.language, `line ${block.line}: an output block is \`\`\`text`).toBe('text');
     }
+  });
+
+  it('every file of this repository that README.md and docs/*.md name in `code` exists (a renamed file is renamed there too)', () => {
+    const texts = [readFileSync(path.join(ROOT, 'README.md'), 'utf8'), ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => readFileSync(path.join(ROOT, 'docs', file), 'utf8'))];
+    const named = new Set(texts.flatMap((text) => [...text.matchAll(/`((?:src|test|examples|docs|bench|proto|console)\/[^`\s]*)`/g)].map((m) => m[1]!)));
+    // Globs and brace lists name several files; a history note may name a file by its old name
+    // when it says what it is called now.
+    const missing = [...named].filter((file) => !/[*{]/.test(file) && !existsSync(path.join(ROOT, file)));
+    const explained = missing.filter((file) => texts.some((text) => text.includes(`\`${file}\`** (since then `)));
+    expect(missing.filter((file) => !explained.includes(file))).toEqual([]);
+  });
+
+  it('the configuration error "Running it" shows is the one such a spec gets', () => {
+    const shown = README_BLOCKS.find((block) => block.section === 'Running it' && block.text.startsWith('switchboard: configuration error: '));
+    expect(shown, 'the example error under "Running it"').toBeDefined();
+    const spec = 'openapi: 3.0.0\ninfo: {title: gw}\npaths:\n  /chat:\n    x-yc-apigateway-websocket-message:\n      x-yc-apigateway-integration: {type: http}\n';
+    expect(() => parseGatewaySpec(spec, '/srv/gw.yaml')).toThrow(shown!.text.replace('switchboard: configuration error: ', ''));
   });
 
   describe('Quick start', () => {
