@@ -8,6 +8,7 @@ import { parseSubscribeData, parseUnsubscribeData } from './envelope.js';
 import type { EnvelopeReplies } from './replies.js';
 import type { RealtimeSession } from './session.js';
 import type { TopicAccess } from './topic-access.js';
+import { payloadBytes } from './topic-requests.js';
 
 export interface SubscriptionContext {
   /** Payload bytes one recovery may carry (`limits.outboundBufferBytes`). */
@@ -61,9 +62,7 @@ export function handleUnsubscribe(ctx: SubscriptionContext, session: RealtimeSes
  */
 function withinAnswerBytes(result: SubscribeResult, maxBytes: number): SubscribeResult {
   if (result.recovered !== true) return result;
-  let bytes = 0;
-  for (const publication of result.publications) bytes += publication.data.length;
-  return bytes > maxBytes ? { ...result, recovered: false, publications: [] } : result;
+  return payloadBytes(result.publications) > maxBytes ? { ...result, recovered: false, publications: [] } : result;
 }
 
 function subscribedView(topic: string, result: SubscribeResult): Record<string, unknown> {

@@ -51,8 +51,7 @@ export function handleHistory(ctx: TopicRequestContext, session: RealtimeSession
     const result = await ctx.hub().history(topic, request.query);
     // The answer is built whole before the outbound buffer could refuse it: a few requests for
     // large publications would cost the node hundreds of megabytes and seconds of encoding.
-    let bytes = 0;
-    for (const publication of result.publications) bytes += publication.data.length;
+    const bytes = payloadBytes(result.publications);
     if (bytes > ctx.maxAnswerBytes) {
       throw new LimitExceeded(
         `the history answer would carry ${bytes} bytes of payloads, over the ${ctx.maxAnswerBytes} one answer may carry (limits.outboundBufferBytes): ask for fewer with data.limit`,
@@ -133,4 +132,11 @@ function publicationView(publication: Publication): Record<string, unknown> {
   }
   view.publishedAt = formatRfc3339(publication.publishedAt);
   return view;
+}
+
+/** The payload bytes of an answer's publications: what `limits.outboundBufferBytes` bounds. */
+export function payloadBytes(publications: readonly Publication[]): number {
+  let bytes = 0;
+  for (const publication of publications) bytes += publication.data.length;
+  return bytes;
 }
